@@ -1,0 +1,112 @@
+import { Type, type Static } from "typebox";
+import { CustomMetadata, EpochMs, Flag, Id } from "./common.js";
+
+/** A signed URL to bytes: it expires, and ends in the asset's filename. */
+export const Contents = Type.Object({
+  url: Type.String(),
+  expiry: EpochMs,
+  method: Type.Optional(Type.String()),
+  headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+});
+export type Contents = Static<typeof Contents>;
+
+export const AssetContents = Type.Object({
+  asset: Type.Optional(Contents),
+  thumbnail: Type.Optional(Contents),
+});
+
+export const Dimensions = Type.Object({
+  width: Type.Number(),
+  height: Type.Number(),
+  depth: Type.Optional(Type.Number()),
+});
+
+export const ASSET_STATUSES = ["uploaded", "processing", "error"] as const;
+export const UPLOAD_STATUSES = ["completed", "pending", "failed"] as const;
+
+export const AssetMetadata = Type.Object({
+  fileSize: Type.Integer({ minimum: 0 }),
+  mimeType: Type.String(),
+  /** Displayed size: EXIF orientation applied. */
+  width: Type.Integer({ minimum: 0 }),
+  height: Type.Integer({ minimum: 0 }),
+  frames: Type.Integer({ minimum: 1 }),
+  status: Type.String(),
+  uploadStatus: Type.String(),
+  timeCreated: EpochMs,
+  lastUpdated: EpochMs,
+  contentsLastUpdated: EpochMs,
+  annotations: Type.Object({
+    total: Type.Integer({ minimum: 0 }),
+    withTag: Type.Record(Type.String(), Type.Integer({ minimum: 0 })),
+  }),
+  customMetadata: CustomMetadata,
+  hash: Type.Object({ algorithm: Type.String(), contents: Type.String() }),
+  generations: Type.Object({ asset: Type.Integer(), thumbnail: Type.Integer() }),
+  /** The stored pixel grid, before orientation. */
+  dimensions: Dimensions,
+  pixelRatio: Dimensions,
+  /** [ext] EXIF orientation 1..8 (1 when absent). */
+  orientation: Type.Integer({ minimum: 1, maximum: 8 }),
+  insertedBy: Type.String(),
+  source: Type.String(),
+  visibility: Type.String(),
+  userDefined: Type.Record(Type.String(), Type.Unknown()),
+  cohorts: Type.Array(Type.String()),
+  comments: Type.Integer({ minimum: 0 }),
+  customMetadataCount: Type.Integer({ minimum: 0 }),
+  contentsFrom: Type.Union([Type.String(), Type.Null()]),
+  framesChange: Type.Union([Type.Integer(), Type.Null()]),
+});
+export type AssetMetadata = Static<typeof AssetMetadata>;
+
+export const Asset = Type.Object({
+  kind: Type.Literal("Image"),
+  assetId: Id,
+  /** The composite `{orgId}_{datasetId}`. */
+  datasetId: Type.String(),
+  workspaceId: Id,
+  filename: Type.String(),
+  owner: Type.String(),
+  selfLink: Type.String(),
+  etag: Type.String(),
+  metadata: AssetMetadata,
+  contents: Type.Optional(AssetContents),
+});
+export type Asset = Static<typeof Asset>;
+
+export const SORT_CRITERIA = [
+  "default",
+  "assetId",
+  "filename",
+  "lastModified.contents",
+  "metadata.fileSize",
+  "metadata.width",
+  "metadata.height",
+  "metadata.timeCreated",
+] as const;
+export type AssetSortCriterion = (typeof SORT_CRITERIA)[number];
+export type SortOrder = "asc" | "desc";
+
+export const MAX_PAGE_SIZE = 1000;
+export const DEFAULT_PAGE_SIZE = 100;
+
+export const ListAssetsQuery = Type.Object({
+  p: Type.Optional(Type.String({ maxLength: 4096 })),
+  s: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE })),
+  sortBy: Type.Optional(Type.Union(SORT_CRITERIA.map((c) => Type.Literal(c)))),
+  o: Type.Optional(Type.Union([Type.Literal("asc"), Type.Literal("desc"), Type.Literal("d"), Type.Literal("a")])),
+  filter: Type.Optional(Type.String({ maxLength: 65_536 })),
+  metadataQuery: Type.Optional(Type.String({ maxLength: 65_536 })),
+  contents: Flag,
+  strictQuery: Flag,
+});
+export type ListAssetsQuery = Static<typeof ListAssetsQuery>;
+
+export const GetAssetQuery = Type.Object({ contents: Flag });
+
+export const UpdateAssetRequest = Type.Object(
+  { customMetadata: CustomMetadata },
+  { additionalProperties: false },
+);
+export type UpdateAssetRequest = Static<typeof UpdateAssetRequest>;

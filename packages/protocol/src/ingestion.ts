@@ -1,0 +1,127 @@
+import { Type, type Static } from "typebox";
+import { CustomMetadata, EpochMs, Id, ResourceMetadata } from "./common.js";
+import { FILE_ERROR_CODES } from "./errors.js";
+
+/** The seed's batch size: the SDK splits larger uploads into sessions of this many files. */
+export const MAX_FILES_PER_SESSION = 10_000;
+
+export const FAILURE_MODES = ["FailAfterOne", "FailAfterAll"] as const;
+export type FailureMode = (typeof FAILURE_MODES)[number];
+
+/** Singular and plural spellings are both accepted; answers use the plural the Python client decodes. */
+export const OVERWRITE_POLICIES = ["RemoveLinkedResource", "KeepLinkedResource", "KeepLinkedResources"] as const;
+export type OnAssetOverwritten = "RemoveLinkedResource" | "KeepLinkedResource" | "KeepLinkedResources";
+
+export const IngestionFileSpec = Type.Object({
+  /** Relative path inside the dataset, `/`-separated (e.g. `cats/001.jpg`). */
+  filename: Type.String({ minLength: 1, maxLength: 1024 }),
+  mime: Type.Optional(Type.String({ maxLength: 255 })),
+  size: Type.Integer({ minimum: 0 }),
+  /** Big-endian CRC-32C of the whole file, read as a signed 32-bit integer. */
+  crc32c: Type.Integer({ minimum: -2147483648, maximum: 2147483647 }),
+  /** [ext] hex SHA-256, for deduplication. */
+  sha256: Type.Optional(Type.String({ pattern: "^[0-9a-f]{64}$" })),
+  customMetadata: Type.Optional(Type.Union([CustomMetadata, Type.Null()])),
+  kind: Type.Optional(Type.Literal("Image")),
+});
+export type IngestionFileSpec = Static<typeof IngestionFileSpec>;
+
+export const IngestionSpec = Type.Object({
+  kind: Type.Literal("Upload"),
+  failureMode: Type.Optional(Type.Union(FAILURE_MODES.map((m) => Type.Literal(m)))),
+  onAssetOverwritten: Type.Optional(Type.Union(OVERWRITE_POLICIES.map((m) => Type.Literal(m)))),
+  assets: Type.Array(IngestionFileSpec, { minItems: 1, maxItems: MAX_FILES_PER_SESSION }),
+});
+export type IngestionSpec = Static<typeof IngestionSpec>;
+
+export const CreateIngestionSessionRequest = Type.Object({ spec: IngestionSpec });
+export type CreateIngestionSessionRequest = Static<typeof CreateIngestionSessionRequest>;
+
+export const CONDITION_STATUSES = ["Waiting", "Reached", "FailedReach"] as const;
+export type ConditionStatus = (typeof CONDITION_STATUSES)[number];
+
+export const Condition = Type.Object({
+  condition: Type.String(),
+  status: Type.Union(CONDITION_STATUSES.map((s) => Type.Literal(s))),
+  lastTransitionTime: EpochMs,
+  reason: Type.Optional(Type.String()),
+  message: Type.Optional(Type.String()),
+});
+export type Condition = Static<typeof Condition>;
+
+export const UploadTarget = Type.Object({
+  url: Type.String(),
+  expiry: EpochMs,
+  method: Type.Literal("PUT"),
+  headers: Type.Record(Type.String(), Type.String()),
+});
+export type UploadTarget = Static<typeof UploadTarget>;
+
+export const IngestionAssetStatus = Type.Object({
+  metadata: Type.Object({
+    filename: Type.String(),
+    mime: Type.String(),
+    size: Type.Integer(),
+    crc32c: Type.Integer(),
+    kind: Type.String(),
+    customMetadata: Type.Union([CustomMetadata, Type.Null()]),
+  }),
+  upload: UploadTarget,
+});
+export type IngestionAssetStatus = Static<typeof IngestionAssetStatus>;
+
+export const IngestionErrorEvent = Type.Object({
+  kind: Type.Literal("Error"),
+  files: Type.Record(Type.String(), Type.Union(FILE_ERROR_CODES.map((c) => Type.Literal(c)))),
+  corrections: Type.Record(Type.String(), Type.Unknown()),
+  /** [ext] a human-readable reason per file. */
+  messages: Type.Record(Type.String(), Type.String()),
+  time: EpochMs,
+});
+export const IngestionProgressEvent = Type.Object({
+  kind: Type.Literal("Progress"),
+  tasks: Type.Record(Type.String(), Type.Unknown()),
+  time: EpochMs,
+});
+export type IngestionErrorEvent = Static<typeof IngestionErrorEvent>;
+export type IngestionEvent = IngestionErrorEvent | Static<typeof IngestionProgressEvent>;
+
+export const ProgressCount = Type.Object({
+  total: Type.Integer({ minimum: 0 }),
+  succeeded: Type.Integer({ minimum: 0 }),
+  errored: Type.Integer({ minimum: 0 }),
+});
+export type ProgressCount = Static<typeof ProgressCount>;
+
+export const IngestionSession = Type.Object({
+  kind: Type.Literal("AssetIngestionSession"),
+  workspaceId: Id,
+  datasetId: Type.String(),
+  assetSourceClass: Type.Literal("managed"),
+  assetSourceProvider: Type.Literal("datature"),
+  assetSourceId: Type.Literal("transient"),
+  assetIngestionSessionId: Id,
+  selfLink: Type.String(),
+  etag: Type.String(),
+  metadata: ResourceMetadata,
+  spec: Type.Object({
+    kind: Type.Literal("Upload"),
+    failureMode: Type.String(),
+    onAssetOverwritten: Type.String(),
+    assets: Type.Array(Type.Unknown()),
+  }),
+  status: Type.Object({
+    conditions: Type.Array(Condition),
+    progressCount: ProgressCount,
+    events: Type.Array(Type.Union([IngestionErrorEvent, IngestionProgressEvent])),
+    assets: Type.Array(IngestionAssetStatus),
+    /** [ext] files committed without bytes because the organization already held them. */
+    deduplicated: Type.Optional(Type.Array(Type.String())),
+  }),
+});
+export type IngestionSession = Static<typeof IngestionSession>;
+
+export const SessionStatusQuery = Type.Object({
+  waitFor: Type.Optional(Type.Literal("Finished")),
+  timeout: Type.Optional(Type.Number({ minimum: 0, maximum: 300 })),
+});
