@@ -8,6 +8,8 @@ const D = (orgId: string, datasetId: string) => `${enc(orgId)}_${enc(datasetId)}
 export const apiPaths = {
   organizations: () => `/workspaces`,
   organization: (orgId: string) => `/workspaces/${enc(orgId)}`,
+  /** [ext] create further secret keys for an organization. */
+  secretKeys: (orgId: string) => `/workspaces/${enc(orgId)}/secretKeys`,
   datasets: (orgId: string) => `/workspaces/${enc(orgId)}/datasets`,
   dataset: (orgId: string, datasetId: string) => `/workspaces/${enc(orgId)}/datasets/${D(orgId, datasetId)}`,
   assets: (orgId: string, datasetId: string) => `${apiPaths.dataset(orgId, datasetId)}/assets`,
