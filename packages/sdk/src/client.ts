@@ -1,0 +1,212 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ID_PATTERN, SECRET_KEY_LENGTH, SECRET_KEY_PATTERN, SECRET_KEY_PREFIX } from "@vi/protocol";
+import { ViConfigurationError } from "./core/errors.js";
+import { HttpClient } from "./core/http.js";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./core/retry.js";
+import { Assets } from "./resources/assets.js";
+import { Datasets } from "./resources/datasets.js";
+import { Organizations } from "./resources/organizations.js";
+
+export const SDK_VERSION = "0.1.0";
+export const DEFAULT_ENDPOINT = "http://127.0.0.1:8080";
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** Environment variables the Python client reads, so that one shell setup serves both. */
+export const ENV = {
+  secretKey: "DATATURE_VI_SECRET_KEY",
+  organizationId: "DATATURE_VI_ORGANIZATION_ID",
+  endpoint: "DATATURE_VI_API_ENDPOINT",
+  configFile: "VI_CONFIG_FILE",
+  dataDir: "VI_DATA_DIR",
+} as const;
+
+export interface ClientOptions {
+  secretKey?: string;
+  organizationId?: string;
+  endpoint?: string;
+  /** A JSON file `{organizationId, secretKey, endpoint}` (snake_case accepted), e.g. `<data dir>/credentials.json`. */
+  configFile?: string;
+  /** Milliseconds per request attempt; default 60 000. */
+  timeout?: number;
+  /** Retries of a failed request (429, 5xx, network errors); default 3. */
+  maxRetries?: number;
+}
+
+export interface ResolvedConfig {
+  secretKey: string;
+  organizationId: string;
+  /** The API origin: any path of the configured endpoint is dropped, as the Python client does. */
+  origin: string;
+  timeout: number;
+  maxRetries: number;
+}
+
+/** What a config file may hold, under either spelling. */
+interface FileConfig {
+  secretKey?: string;
+  organizationId?: string;
+  endpoint?: string;
+}
+
+const FILE_KEYS: Record<keyof FileConfig, string[]> = {
+  secretKey: ["secretKey", "secret_key"],
+  organizationId: ["organizationId", "organization_id"],
+  endpoint: ["endpoint", "apiEndpoint", "api_endpoint"],
+};
+
+function readConfigFile(path: string): FileConfig {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (cause) {
+    const why = (cause as NodeJS.ErrnoException).code === "ENOENT" ? "it does not exist" : (cause as Error).message;
+    throw new ViConfigurationError(`cannot read the config file ${path}: ${why}`, { code: "ConfigurationError", cause });
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ViConfigurationError(`the config file ${path} is not a JSON object`, { code: "ConfigurationError" });
+  }
+  const record = parsed as Record<string, unknown>;
+  const out: FileConfig = {};
+  for (const [field, names] of Object.entries(FILE_KEYS) as [keyof FileConfig, string[]][]) {
+    for (const name of names) {
+      const value = record[name];
+      if (value === undefined || value === null) continue;
+      if (typeof value !== "string") {
+        throw new ViConfigurationError(`the config file ${path}: "${name}" must be a string`, { code: "ConfigurationError" });
+      }
+      out[field] = value;
+      break;
+    }
+  }
+  return out;
+}
+
+/** The config file to read: the one named, else the server's credentials file if there is one. */
+function findConfigFile(options: ClientOptions, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
+  if (options.configFile) return resolve(cwd, options.configFile);
+  const fromEnv = env[ENV.configFile];
+  if (fromEnv) return resolve(cwd, fromEnv);
+  const dataDir = env[ENV.dataDir];
+  const candidate = dataDir ? resolve(cwd, dataDir, "credentials.json") : join(cwd, "vi-data", "credentials.json");
+  return existsSync(candidate) ? candidate : undefined;
+}
+
+const nonEmpty = (value: string | undefined): string | undefined => (value === undefined || value.trim() === "" ? undefined : value.trim());
+
+const configError = (message: string) => new ViConfigurationError(message, { code: "ConfigurationError" });
+
+/**
+ * Resolves each setting from, in order: the explicit option, its environment variable, the
+ * config file (the `configFile` option, else `VI_CONFIG_FILE`, else `$VI_DATA_DIR/credentials.json`
+ * or `./vi-data/credentials.json` when present), then the default. Throws ViConfigurationError
+ * naming what is missing or malformed, and where it came from, never echoing the key itself.
+ */
+export function resolveConfig(
+  options: ClientOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): ResolvedConfig {
+  const sources: Record<keyof FileConfig, string> = { secretKey: "", organizationId: "", endpoint: "" };
+  const pick = (field: keyof FileConfig, envName: string): string | undefined => {
+    const explicit = nonEmpty(options[field]);
+    if (explicit !== undefined) {
+      sources[field] = `the ${field} option`;
+      return explicit;
+    }
+    const fromEnv = nonEmpty(env[envName]);
+    if (fromEnv !== undefined) sources[field] = envName;
+    return fromEnv;
+  };
+  let secretKey = pick("secretKey", ENV.secretKey);
+  let organizationId = pick("organizationId", ENV.organizationId);
+  let endpoint = pick("endpoint", ENV.endpoint);
+
+  const file = findConfigFile(options, env, cwd);
+  if (file !== undefined && (secretKey === undefined || organizationId === undefined || endpoint === undefined || options.configFile)) {
+    const fromFile = readConfigFile(file);
+    const fill = (field: keyof FileConfig, current: string | undefined): string | undefined => {
+      if (current !== undefined) return current;
+      const value = nonEmpty(fromFile[field]);
+      if (value !== undefined) sources[field] = `the config file ${file}`;
+      return value;
+    };
+    secretKey = fill("secretKey", secretKey);
+    organizationId = fill("organizationId", organizationId);
+    endpoint = fill("endpoint", endpoint);
+  }
+
+  const looked = `the option, ${ENV.secretKey}/${ENV.organizationId}, or a config file (configFile, ${ENV.configFile}, $${ENV.dataDir}/credentials.json, ./vi-data/credentials.json)`;
+  if (secretKey === undefined) throw configError(`no secret key: set it through ${looked}`);
+  if (!SECRET_KEY_PATTERN.test(secretKey)) {
+    const shape = secretKey.startsWith(SECRET_KEY_PREFIX) ? `${secretKey.length} characters` : `no "${SECRET_KEY_PREFIX}" prefix`;
+    throw configError(
+      `the secret key from ${sources.secretKey} is malformed (${shape}): expected "${SECRET_KEY_PREFIX}" followed by 98 of [A-Za-z0-9_-], ${SECRET_KEY_LENGTH} characters in all`,
+    );
+  }
+  if (organizationId === undefined) throw configError(`no organization id: set it through ${looked}`);
+  if (!new RegExp(ID_PATTERN).test(organizationId)) {
+    throw configError(`the organization id from ${sources.organizationId} is malformed: expected 1 to 255 of [A-Za-z0-9-]`);
+  }
+
+  let origin: string;
+  try {
+    const url = new URL(endpoint ?? DEFAULT_ENDPOINT);
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`unsupported scheme ${url.protocol}`);
+    origin = url.origin;
+  } catch (cause) {
+    throw new ViConfigurationError(`the endpoint from ${sources.endpoint} is not an http(s) URL: ${(cause as Error).message}`, {
+      code: "ConfigurationError",
+      cause,
+    });
+  }
+
+  const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
+  if (!Number.isFinite(timeout) || timeout <= 0) throw configError(`timeout must be a positive number of milliseconds, got ${timeout}`);
+  const maxRetries = options.maxRetries ?? DEFAULT_RETRY_POLICY.maxRetries;
+  if (!Number.isInteger(maxRetries) || maxRetries < 0) throw configError(`maxRetries must be a whole number >= 0, got ${maxRetries}`);
+  return { secretKey, organizationId, origin, timeout, maxRetries };
+}
+
+/** What the resources share: the HTTP layer and the organization every path names. */
+export interface ClientContext {
+  http: HttpClient;
+  organizationId: string;
+}
+
+/** The Vi API client. */
+export class Client {
+  readonly organizations: Organizations;
+  readonly datasets: Datasets;
+  readonly assets: Assets;
+  readonly organizationId: string;
+  /** The API origin requests go to. */
+  readonly endpoint: string;
+  readonly #http: HttpClient;
+
+  constructor(options: ClientOptions = {}) {
+    const config = resolveConfig(options);
+    const retry: RetryPolicy = { ...DEFAULT_RETRY_POLICY, maxRetries: config.maxRetries };
+    this.#http = new HttpClient({
+      origin: config.origin,
+      timeout: config.timeout,
+      retry,
+      headers: {
+        authorization: `Bearer ${config.secretKey}`,
+        "organization-id": config.organizationId,
+        "user-agent": `vi-sdk-ts/${SDK_VERSION} node/${process.versions.node}`,
+      },
+    });
+    this.organizationId = config.organizationId;
+    this.endpoint = config.origin;
+    const context: ClientContext = { http: this.#http, organizationId: config.organizationId };
+    this.organizations = new Organizations(context);
+    this.datasets = new Datasets(context);
+    this.assets = new Assets(context, this.organizations);
+  }
+
+  /** Closes the kept-alive connections. The client is unusable afterwards. */
+  async close(): Promise<void> {
+    await this.#http.close();
+  }
+}

@@ -1,0 +1,141 @@
+import type { AssetUploadResult } from "../lib/upload-result.js";
+
+export interface ViErrorOptions {
+  /** The server's error code (`ResourceNotFound`, ...) or a local one (`NetworkError`, ...). */
+  code: string;
+  /** The HTTP status, when the error came from a response. */
+  status?: number | undefined;
+  suggestion?: string | undefined;
+  /** The response's `x-request-id` (or the body's `traceId`): quote it when reporting a problem. */
+  requestId?: string | undefined;
+  details?: Record<string, unknown> | undefined;
+  cause?: unknown;
+}
+
+/** Every error the SDK raises on purpose is a ViError. */
+export class ViError extends Error {
+  readonly code: string;
+  readonly status: number | undefined;
+  readonly suggestion: string | undefined;
+  readonly requestId: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(message: string, options: ViErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = options.code;
+    this.status = options.status;
+    this.suggestion = options.suggestion;
+    this.requestId = options.requestId;
+    this.details = options.details;
+  }
+}
+
+export class ViAuthenticationError extends ViError {}
+export class ViPermissionError extends ViError {}
+export class ViNotFoundError extends ViError {}
+export class ViValidationError extends ViError {}
+export class ViConflictError extends ViError {}
+export class ViServerError extends ViError {}
+export class ViNetworkError extends ViError {}
+export class ViTimeoutError extends ViError {}
+export class ViConfigurationError extends ViError {}
+
+export class ViRateLimitError extends ViError {
+  /** How long the server asked to wait (from `Retry-After`), when it said. */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options: ViErrorOptions & { retryAfterMs?: number | undefined }) {
+    super(message, options);
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** A 413 from the server, or a local file over the organization's `limits.maxFileSize`. */
+export class ViFileTooLargeError extends ViError {
+  /** The local file, when the SDK refused it before sending. */
+  readonly path: string | undefined;
+  readonly size: number | undefined;
+  readonly maxFileSize: number | undefined;
+  constructor(
+    message: string,
+    options: ViErrorOptions & { path?: string; size?: number; maxFileSize?: number },
+  ) {
+    super(message, options);
+    this.path = options.path;
+    this.size = options.size;
+    this.maxFileSize = options.maxFileSize;
+  }
+}
+
+/** An upload with `failureMode: "FailAfterOne"` that had a failure; `result` tells what did get in. */
+export class ViUploadError extends ViError {
+  readonly result: AssetUploadResult;
+  constructor(message: string, options: ViErrorOptions & { result: AssetUploadResult }) {
+    super(message, options);
+    this.result = options.result;
+  }
+}
+
+type ErrorClass = new (message: string, options: ViErrorOptions) => ViError;
+
+function classForStatus(status: number): ErrorClass {
+  switch (status) {
+    case 400:
+    case 422:
+      return ViValidationError;
+    case 401:
+      return ViAuthenticationError;
+    case 403:
+      return ViPermissionError;
+    case 404:
+      return ViNotFoundError;
+    case 409:
+      return ViConflictError;
+    case 413:
+      return ViFileTooLargeError;
+    case 429:
+      return ViRateLimitError;
+    default:
+      return status >= 500 ? ViServerError : ViError;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+const str = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined);
+
+/**
+ * Builds the error for a non-2xx response from its body, which is the wire's
+ * `{error, message, suggestion?, details?, traceId}` when the Vi server answered, and may be
+ * anything (an HTML page, nothing) when a proxy did.
+ */
+export function errorFromResponse(
+  status: number,
+  rawBody: string,
+  requestIdHeader: string | undefined,
+  retryAfterMs?: number,
+): ViError {
+  let body: unknown;
+  try {
+    body = rawBody === "" ? undefined : JSON.parse(rawBody);
+  } catch {
+    body = undefined;
+  }
+  const fields = isRecord(body) ? body : {};
+  const code = str(fields.error) ?? `HTTP${status}`;
+  const snippet = rawBody.trim().slice(0, 200);
+  const message =
+    str(fields.message) ?? (snippet === "" ? `HTTP ${status} with no body` : `HTTP ${status}: ${snippet}`);
+  const options = {
+    code,
+    status,
+    suggestion: str(fields.suggestion),
+    requestId: requestIdHeader ?? str(fields.traceId),
+    details: isRecord(fields.details) ? fields.details : undefined,
+    retryAfterMs,
+  };
+  const Class = classForStatus(status);
+  return new Class(message, options);
+}

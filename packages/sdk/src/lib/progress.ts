@@ -1,0 +1,119 @@
+/**
+ * A one-line progress report on stderr (files, bytes, rate, ETA), redrawn in place at most
+ * every `intervalMs`. It only draws when enabled, which by default means stderr is a terminal,
+ * so logs and pipes never fill with carriage returns.
+ */
+
+export interface ProgressOptions {
+  enabled?: boolean | undefined;
+  stream?: NodeJS.WriteStream;
+  intervalMs?: number;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+export function formatDuration(ms: number): string {
+  const total = Math.round(ms / 1000);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const mm = h > 0 ? String(m).padStart(2, "0") : String(m);
+  return `${h > 0 ? `${h}:` : ""}${mm}:${String(s).padStart(2, "0")}`;
+}
+
+export class Progress {
+  readonly enabled: boolean;
+  readonly #stream: NodeJS.WriteStream;
+  readonly #intervalMs: number;
+  #label = "";
+  #files = 0;
+  #bytes = 0;
+  #totalFiles: number | undefined;
+  #totalBytes: number | undefined;
+  #started = Date.now();
+  #lastDraw = 0;
+  #drawn = false;
+
+  constructor(options: ProgressOptions = {}) {
+    this.#stream = options.stream ?? process.stderr;
+    this.enabled = options.enabled ?? this.#stream.isTTY === true;
+    this.#intervalMs = options.intervalMs ?? 100;
+  }
+
+  /** Starts a new stage (hashing, uploading, ...): counters restart, the line is reused. */
+  phase(label: string, totals: { files?: number | undefined; bytes?: number | undefined } = {}): void {
+    this.#label = label;
+    this.#files = 0;
+    this.#bytes = 0;
+    this.#totalFiles = totals.files;
+    this.#totalBytes = totals.bytes;
+    this.#started = Date.now();
+    this.#draw(true);
+  }
+
+  /** Raises the totals as they become known (a listing that is still paging). */
+  grow(files: number, bytes: number): void {
+    this.#totalFiles = (this.#totalFiles ?? 0) + files;
+    this.#totalBytes = (this.#totalBytes ?? 0) + bytes;
+    this.#draw(false);
+  }
+
+  /** `bytes` may be negative: a retried transfer takes back what its failed attempt counted. */
+  update(files: number, bytes: number): void {
+    this.#files += files;
+    this.#bytes += bytes;
+    this.#draw(false);
+  }
+
+  /** Draws the final state and moves to a fresh line. */
+  finish(): void {
+    if (!this.enabled || !this.#drawn) return;
+    this.#draw(true);
+    this.#stream.write("\n");
+    this.#drawn = false;
+  }
+
+  render(now: number = Date.now()): string {
+    const elapsed = Math.max(1, now - this.#started);
+    const rate = (this.#bytes / elapsed) * 1000;
+    const parts = [this.#label.padEnd(10)];
+    const fraction =
+      this.#totalBytes !== undefined && this.#totalBytes > 0
+        ? this.#bytes / this.#totalBytes
+        : this.#totalFiles !== undefined && this.#totalFiles > 0
+          ? this.#files / this.#totalFiles
+          : undefined;
+    if (fraction !== undefined) {
+      const width = 20;
+      const filled = Math.max(0, Math.min(width, Math.round(fraction * width)));
+      parts.push(`[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%`);
+    }
+    parts.push(`${this.#files}${this.#totalFiles !== undefined ? `/${this.#totalFiles}` : ""} files`);
+    parts.push(`${formatBytes(this.#bytes)}${this.#totalBytes !== undefined ? `/${formatBytes(this.#totalBytes)}` : ""}`);
+    parts.push(`${formatBytes(rate)}/s`);
+    if (fraction !== undefined && fraction > 0 && fraction < 1) {
+      parts.push(`ETA ${formatDuration((elapsed / fraction) * (1 - fraction))}`);
+    }
+    return parts.join("  ");
+  }
+
+  #draw(force: boolean): void {
+    if (!this.enabled) return;
+    const now = Date.now();
+    if (!force && now - this.#lastDraw < this.#intervalMs) return;
+    this.#lastDraw = now;
+    const columns = this.#stream.columns ?? 100;
+    // \r returns to the line start and \x1b[K clears what a longer previous line left.
+    this.#stream.write(`\r${this.render(now).slice(0, Math.max(20, columns - 1))}\x1b[K`);
+    this.#drawn = true;
+  }
+}

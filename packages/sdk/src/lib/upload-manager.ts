@@ -1,0 +1,396 @@
+import { createReadStream } from "node:fs";
+import { Readable } from "node:stream";
+import {
+  apiPaths,
+  FAILURE_MODES,
+  FILE_ERROR_CODES,
+  MAX_FILES_PER_SESSION,
+  OVERWRITE_POLICIES,
+  type IngestionSpec,
+  type CustomMetadata,
+  type FailureMode,
+  type IngestionFileSpec,
+  type IngestionSession,
+  type OnAssetOverwritten,
+  type Organization,
+  type UploadTarget,
+} from "@vi/protocol";
+import { ViError, ViFileTooLargeError, ViTimeoutError, ViUploadError, ViValidationError } from "../core/errors.js";
+import type { HttpClient } from "../core/http.js";
+import { sleep } from "../core/retry.js";
+import { digestFile, type FileDigest } from "./checksum.js";
+import { mapBounded, Semaphore } from "./concurrency.js";
+import { Progress } from "./progress.js";
+import { AssetUploadResult, type FailedFile } from "./upload-result.js";
+import { mimeForFilename, walkPaths, type WalkedFile } from "./walk.js";
+
+export interface UploadOptions {
+  datasetId: string;
+  /** A file, a folder (walked recursively), or a list of both. */
+  paths: string | string[];
+  /** Wait for the server to verify and commit every file (default true). */
+  waitUntilDone?: boolean;
+  failureMode?: FailureMode;
+  onAssetOverwritten?: OnAssetOverwritten;
+  /** Files per ingestion session, at most 10 000 (default 10 000). */
+  batchSize?: number;
+  /** PUTs in flight across the whole upload (default 16). */
+  concurrency?: number;
+  /** Default: stderr is a terminal. */
+  showProgress?: boolean;
+  /** Set on every uploaded asset. */
+  customMetadata?: CustomMetadata;
+  signal?: AbortSignal;
+}
+
+export interface WaitOptions {
+  datasetId: string;
+  assetIngestionSessionId: string;
+  /** Milliseconds to wait in all (default 30 minutes), then ViTimeoutError. */
+  timeout?: number;
+  signal?: AbortSignal;
+}
+
+/** What the upload needs from the client, so that it can be driven without one. */
+export interface UploadContext {
+  http: HttpClient;
+  organizationId: string;
+  getOrganization: (signal?: AbortSignal) => Promise<Organization>;
+}
+
+const HASH_CONCURRENCY = 4;
+/** Batches whose PUTs may be pending at once: the next one is hashed and opened while the last one sends, but no more, so that upload URLs do not expire while they queue. */
+const BATCHES_IN_FLIGHT = 2;
+const LONG_POLL_SECONDS = 30;
+/** After a FailAfterOne stop, how long to give the server to record the failure before reporting. */
+const STOPPED_POLL_SECONDS = 10;
+export const DEFAULT_WAIT_TIMEOUT_MS = 30 * 60_000;
+
+const invalid = (message: string) => new ViValidationError(message, { code: "InvalidParameter" });
+
+/** The `Finished` condition's status, if the server reported one. */
+export function finishedStatus(session: IngestionSession): string | undefined {
+  return session.status.conditions.find((c) => c.condition === "Finished")?.status;
+}
+
+export const isFinished = (session: IngestionSession): boolean => {
+  const status = finishedStatus(session);
+  return status === "Reached" || status === "FailedReach";
+};
+
+/** One long-poll: answers when the session finishes or after about `seconds`, whichever is first. */
+export function pollSession(
+  http: HttpClient,
+  organizationId: string,
+  datasetId: string,
+  sessionId: string,
+  seconds: number,
+  signal?: AbortSignal,
+): Promise<IngestionSession> {
+  return http.json<IngestionSession>({
+    method: "GET",
+    path: apiPaths.ingestionSession(organizationId, datasetId, sessionId),
+    query: { waitFor: "Finished", timeout: String(seconds) },
+    signal,
+    // The server holds the answer up to `seconds`; the request timeout must outlast it.
+    timeout: seconds * 1000 + http.timeout,
+  });
+}
+
+/**
+ * Long-polls a session until `Finished` is `Reached` or `FailedReach`. A server that answers at
+ * once (no long-poll support) is polled at a slowly growing interval rather than in a tight loop.
+ */
+export async function waitForSession(
+  http: HttpClient,
+  organizationId: string,
+  options: WaitOptions,
+): Promise<IngestionSession> {
+  const timeout = options.timeout ?? DEFAULT_WAIT_TIMEOUT_MS;
+  const deadline = Date.now() + timeout;
+  let pause = 250;
+  for (;;) {
+    const remaining = deadline - Date.now();
+    const seconds = Math.max(0, Math.min(LONG_POLL_SECONDS, Math.floor(remaining / 1000)));
+    const asked = Date.now();
+    const session = await pollSession(http, organizationId, options.datasetId, options.assetIngestionSessionId, seconds, options.signal);
+    if (isFinished(session)) return session;
+    if (Date.now() >= deadline) {
+      throw new ViTimeoutError(
+        `session ${options.assetIngestionSessionId} did not finish within ${timeout} ms (${session.status.progressCount.succeeded + session.status.progressCount.errored}/${session.status.progressCount.total} files done)`,
+        { code: "Timeout", details: { session } },
+      );
+    }
+    if (Date.now() - asked < 1000) {
+      await sleep(Math.min(pause, Math.max(0, deadline - Date.now())), options.signal);
+      pause = Math.min(pause * 2, 5000);
+    }
+  }
+}
+
+function validate(options: UploadOptions): void {
+  if (options.failureMode !== undefined && !FAILURE_MODES.includes(options.failureMode)) {
+    throw invalid(`failureMode must be one of ${FAILURE_MODES.join(", ")}, got ${String(options.failureMode)}`);
+  }
+  if (options.onAssetOverwritten !== undefined && !OVERWRITE_POLICIES.includes(options.onAssetOverwritten)) {
+    throw invalid(`onAssetOverwritten must be one of ${OVERWRITE_POLICIES.join(", ")}, got ${String(options.onAssetOverwritten)}`);
+  }
+  const batchSize = options.batchSize ?? MAX_FILES_PER_SESSION;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_FILES_PER_SESSION) {
+    throw invalid(`batchSize must be a whole number from 1 to ${MAX_FILES_PER_SESSION}, got ${batchSize}`);
+  }
+  const concurrency = options.concurrency ?? 16;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw invalid(`concurrency must be a whole number >= 1, got ${concurrency}`);
+  for (const [key, value] of Object.entries(options.customMetadata ?? {})) {
+    if (!["string", "number", "boolean"].includes(typeof value)) {
+      throw invalid(`customMetadata.${key} must be a string, number or boolean`);
+    }
+  }
+}
+
+/** A wire file error code for a PUT the upload target refused: the body's own code when it names one. */
+function fileCodeForPutError(error: ViError, filename: string): string {
+  const details = error.details ?? {};
+  const files = details.files as Record<string, unknown> | undefined;
+  for (const candidate of [details.code, details.fileErrorCode, files?.[filename], error.code]) {
+    if (typeof candidate === "string" && (FILE_ERROR_CODES as readonly string[]).includes(candidate)) return candidate;
+  }
+  if (error.status === 413) return "EBADSIZE";
+  if (error.status === 403) return "ETIMEOUT";
+  if (error.status === 409) return "EALREADY";
+  if (error.code === "InvalidFileFormat") return "EBADMIME";
+  if (error.status === undefined) return "ENOASSET";
+  return "EUNKNOWN";
+}
+
+/**
+ * The request body. Protocol's CreateIngestionSessionRequest cannot be used as is: its enum
+ * fields are unions built from arrays, which TypeBox's Static types as `undefined`.
+ */
+interface SessionRequest {
+  spec: Omit<IngestionSpec, "failureMode" | "onAssetOverwritten"> & { failureMode: FailureMode; onAssetOverwritten: OnAssetOverwritten };
+}
+
+interface Batch {
+  files: WalkedFile[];
+  digests: Map<string, FileDigest>;
+  session?: IngestionSession;
+}
+
+/** Uploads files as the Python client does (PROTOCOL §3), in TypeScript idiom. */
+export async function uploadAssets(ctx: UploadContext, options: UploadOptions): Promise<AssetUploadResult> {
+  validate(options);
+  const started = Date.now();
+  const { http, organizationId } = ctx;
+  const { datasetId, signal } = options;
+  const failureMode = options.failureMode ?? "FailAfterOne";
+  const failAfterOne = failureMode === "FailAfterOne";
+
+  const files = await walkPaths(options.paths);
+  const organization = await ctx.getOrganization(signal);
+  const limits = organization.limits;
+
+  // Failures by filename, in the order they happened; the server's word replaces ours later.
+  const failures = new Map<string, FailedFile>();
+  const fail = (file: WalkedFile, code: string, reason: string) => {
+    if (!failures.has(file.filename)) failures.set(file.filename, { path: file.path, filename: file.filename, code, reason });
+  };
+  let stopped = false;
+  const noteFailure = () => {
+    if (failAfterOne) stopped = true;
+  };
+
+  const maxFileSize = limits?.maxFileSize;
+  let sendable = files;
+  if (maxFileSize !== undefined) {
+    const oversized = files.filter((f) => f.size > maxFileSize);
+    if (oversized.length > 0 && failAfterOne) {
+      const first = oversized[0] as WalkedFile;
+      const more = oversized.length > 1 ? ` (and ${oversized.length - 1} more file(s) over it)` : "";
+      throw new ViFileTooLargeError(
+        `${first.path} is ${first.size} bytes, over the server's limit of ${maxFileSize} bytes${more}; nothing was sent`,
+        { code: "FileTooLarge", path: first.path, size: first.size, maxFileSize, details: { files: oversized.map((f) => f.path) } },
+      );
+    }
+    for (const f of oversized) fail(f, "EBADSIZE", `${f.size} bytes is over the server's limit of ${maxFileSize} bytes`);
+    sendable = files.filter((f) => f.size <= maxFileSize);
+  }
+
+  const batchSize = Math.min(options.batchSize ?? MAX_FILES_PER_SESSION, limits?.maxFilesPerSession ?? MAX_FILES_PER_SESSION);
+  const batches: Batch[] = [];
+  for (let i = 0; i < sendable.length; i += batchSize) batches.push({ files: sendable.slice(i, i + batchSize), digests: new Map() });
+
+  const progress = new Progress({ enabled: options.showProgress });
+  const totalBytes = sendable.reduce((n, f) => n + f.size, 0);
+  const puts = new Semaphore(options.concurrency ?? 16);
+  let bytesSent = 0;
+
+  const putFile = async (file: WalkedFile, digest: FileDigest, target: UploadTarget): Promise<void> => {
+    const release = await puts.acquire(signal);
+    try {
+      // FailAfterOne stops starting new PUTs at the first failure; those in flight finish.
+      if (stopped) return;
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(target.headers ?? {})) headers[name.toLowerCase()] = value;
+      headers["content-length"] = String(digest.size);
+      let counted = 0;
+      const open = (): Readable => {
+        progress.update(0, -counted);
+        counted = 0;
+        // Exactly the bytes that were hashed: a file that grew since is cut to its declared size,
+        // one that shrank fails on the content-length mismatch and the server sees no bad asset.
+        const stream = digest.size === 0 ? Readable.from([]) : createReadStream(file.path, { start: 0, end: digest.size - 1, highWaterMark: 1 << 20 });
+        stream.on("data", (chunk: Buffer | string) => {
+          counted += chunk.length;
+          progress.update(0, chunk.length);
+        });
+        return stream;
+      };
+      await http.transfer({ method: "PUT", url: http.resolveUrl(target.url), headers, body: open, signal }, (res) => res.body.dump());
+      bytesSent += digest.size;
+      progress.update(1, 0);
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      const viError = error instanceof ViError ? error : undefined;
+      const code = viError ? fileCodeForPutError(viError, file.filename) : "ENOASSET";
+      fail(file, code, (error as Error).message);
+      noteFailure();
+    } finally {
+      release();
+    }
+  };
+
+  const openSession = async (batch: Batch): Promise<IngestionSession> => {
+    const assets: IngestionFileSpec[] = batch.files.map((f) => {
+      const digest = batch.digests.get(f.filename) as FileDigest;
+      return {
+        filename: f.filename,
+        mime: mimeForFilename(f.filename) as string,
+        size: digest.size,
+        crc32c: digest.crc32c,
+        sha256: digest.sha256,
+        customMetadata: options.customMetadata ?? null,
+        kind: "Image",
+      };
+    });
+    const body: SessionRequest = {
+      spec: { kind: "Upload", failureMode, onAssetOverwritten: options.onAssetOverwritten ?? "RemoveLinkedResource", assets },
+    };
+    return http.json<IngestionSession>({ method: "POST", path: apiPaths.ingestionSessions(organizationId, datasetId), body, signal });
+  };
+
+  const sendBatch = async (batch: Batch, session: IngestionSession): Promise<void> => {
+    const targets = new Map(session.status.assets.map((a) => [a.metadata.filename, a.upload]));
+    const pending: Promise<void>[] = [];
+    let done = 0;
+    let doneBytes = 0;
+    for (const file of batch.files) {
+      const digest = batch.digests.get(file.filename);
+      const target = targets.get(file.filename);
+      if (digest === undefined) continue;
+      if (target === undefined) {
+        // Deduplicated, or refused in the manifest (an Error event says so): no bytes to send.
+        done++;
+        doneBytes += digest.size;
+        continue;
+      }
+      pending.push(putFile(file, digest, target));
+    }
+    progress.update(done, doneBytes);
+    await Promise.all(pending);
+  };
+
+  const sending: Promise<void>[] = [];
+  try {
+    progress.phase("Hashing", { files: batches[0]?.files.length, bytes: batches[0]?.files.reduce((n, f) => n + f.size, 0) });
+    for (const [index, batch] of batches.entries()) {
+      if (stopped) break;
+      const hashes = await mapBounded(batch.files, HASH_CONCURRENCY, async (file) => {
+        if (stopped) return undefined;
+        try {
+          const digest = await digestFile(file.path, signal);
+          if (index === 0) progress.update(1, digest.size);
+          return digest;
+        } catch (error) {
+          if (signal?.aborted) throw signal.reason;
+          fail(file, "EUNKNOWN", `cannot read the file: ${(error as Error).message}`);
+          noteFailure();
+          return undefined;
+        }
+      });
+      if (stopped) break;
+      batch.files.forEach((f, i) => {
+        const digest = hashes[i];
+        if (digest !== undefined) batch.digests.set(f.filename, digest);
+      });
+      batch.files = batch.files.filter((f) => batch.digests.has(f.filename));
+      if (batch.files.length === 0) continue;
+      // Keep at most BATCHES_IN_FLIGHT batches sending before opening another session.
+      const waitFor = sending[sending.length - BATCHES_IN_FLIGHT];
+      if (waitFor !== undefined) await waitFor;
+      if (stopped) break;
+      const session = await openSession(batch);
+      batch.session = session;
+      if (index === 0) progress.phase("Uploading", { files: sendable.length, bytes: totalBytes });
+      const refused = session.status.events.some((e) => e.kind === "Error") || finishedStatus(session) === "FailedReach";
+      if (refused) noteFailure();
+      if (stopped) break;
+      const promise = sendBatch(batch, session);
+      // Awaited below; the no-op handler keeps an early rejection from being reported as unhandled meanwhile.
+      promise.catch(() => undefined);
+      sending.push(promise);
+    }
+    await Promise.all(sending);
+  } catch (error) {
+    await Promise.allSettled(sending);
+    progress.finish();
+    throw error;
+  }
+
+  const opened = batches.filter((b): b is Batch & { session: IngestionSession } => b.session !== undefined);
+  const waitUntilDone = options.waitUntilDone ?? true;
+  if (waitUntilDone && opened.length > 0) {
+    progress.phase("Processing", { files: opened.length });
+    for (const batch of opened) {
+      const sessionId = batch.session.assetIngestionSessionId;
+      batch.session = stopped
+        ? await pollSession(http, organizationId, datasetId, sessionId, STOPPED_POLL_SECONDS, signal)
+        : await waitForSession(http, organizationId, { datasetId, assetIngestionSessionId: sessionId, timeout: Number.POSITIVE_INFINITY, signal });
+      progress.update(1, 0);
+    }
+  }
+  progress.finish();
+
+  const byFilename = new Map(files.map((f) => [f.filename, f]));
+  for (const batch of opened) {
+    for (const event of batch.session.status.events) {
+      if (event.kind !== "Error") continue;
+      for (const [filename, code] of Object.entries(event.files)) {
+        const file = byFilename.get(filename);
+        const reason = event.messages?.[filename] ?? failures.get(filename)?.reason ?? code;
+        // The session's verdict is the authority; Map.set keeps the first-seen position.
+        failures.set(filename, { path: file?.path ?? filename, filename, code, reason });
+      }
+    }
+  }
+
+  const sessions = opened.map((b) => b.session);
+  const result = new AssetUploadResult({
+    totalFiles: files.length,
+    totalSucceeded: sessions.reduce((n, s) => n + s.status.progressCount.succeeded, 0),
+    failedFiles: [...failures.values()],
+    sessions,
+    durationMs: Date.now() - started,
+    bytesSent,
+  });
+  const first = result.failedFiles[0];
+  if (failAfterOne && first !== undefined) {
+    const more = result.totalFailed > 1 ? ` (${result.totalFailed} files failed in all)` : "";
+    throw new ViUploadError(`upload failed at ${first.path}: ${first.code}: ${first.reason}${more}`, {
+      code: first.code,
+      details: { failedFiles: result.failedFiles.slice(0, 20) },
+      result,
+    });
+  }
+  return result;
+}
