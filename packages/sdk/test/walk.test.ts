@@ -1,0 +1,82 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ViValidationError } from "../src/core/errors.js";
+import { mimeForFilename, walkPaths } from "../src/lib/walk.js";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "vi-walk-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function touch(rel: string, content = "x"): string {
+  const path = join(dir, rel);
+  mkdirSync(join(path, ".."), { recursive: true });
+  writeFileSync(path, content);
+  return path;
+}
+
+describe("walkPaths", () => {
+  it("walks nested folders, keeps supported extensions case-insensitively, names files relative to the folder", async () => {
+    touch("imgs/a.jpg", "aaa");
+    touch("imgs/cats/b.PNG");
+    touch("imgs/cats/deep/c.webp");
+    touch("imgs/notes.txt");
+    touch("imgs/.hidden.jpg");
+    touch("imgs/.git/d.jpg");
+    touch("outside/e.jpg");
+    symlinkSync(join(dir, "outside"), join(dir, "imgs", "linked-dir"));
+    symlinkSync(join(dir, "outside", "e.jpg"), join(dir, "imgs", "linked-file.jpg"));
+    const files = await walkPaths(join(dir, "imgs"));
+    expect(files.map((f) => f.filename)).toEqual(["a.jpg", "linked-file.jpg", "cats/b.PNG", "cats/deep/c.webp"]);
+    expect(files[0]).toEqual({ path: join(dir, "imgs", "a.jpg"), filename: "a.jpg", size: 3 });
+  });
+
+  it("names a file given by itself by its basename, NFC-normalised", async () => {
+    const decomposed = "cafe\u0301.jpg";
+    const path = touch(`x/${decomposed}`);
+    const [file] = await walkPaths([path]);
+    expect(file?.filename).toBe("caf\u00e9.jpg");
+    expect(file?.path).toBe(path);
+  });
+
+  it("refuses an explicitly named unsupported file before anything else", async () => {
+    const txt = touch("readme.txt");
+    await expect(walkPaths([touch("ok.jpg"), txt])).rejects.toThrow(ViValidationError);
+    await expect(walkPaths(txt)).rejects.toThrow(/readme\.txt/);
+  });
+
+  it("refuses a missing path, naming it", async () => {
+    const missing = join(dir, "nope.jpg");
+    await expect(walkPaths([touch("ok.jpg"), missing])).rejects.toThrow(new RegExp(`no such file or folder: ${missing}`));
+  });
+
+  it("refuses two files that map to the same filename, listing them", async () => {
+    touch("a/x.jpg");
+    touch("b/x.jpg");
+    const err = await walkPaths([join(dir, "a"), join(dir, "b")]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ViValidationError);
+    expect((err as Error).message).toContain(join(dir, "a", "x.jpg"));
+    expect((err as Error).message).toContain(join(dir, "b", "x.jpg"));
+  });
+
+  it("keeps one copy of a file reached twice", async () => {
+    const file = touch("a/x.jpg");
+    expect(await walkPaths([join(dir, "a"), file, file])).toHaveLength(1);
+  });
+
+  it("refuses a folder with no supported images, and an empty list", async () => {
+    touch("empty/readme.md");
+    await expect(walkPaths(join(dir, "empty"))).rejects.toThrow(/no supported images under/);
+    await expect(walkPaths([])).rejects.toThrow(ViValidationError);
+  });
+
+  it("maps extensions to MIME types", () => {
+    expect(mimeForFilename("a/B.JFIF")).toBe("image/jpeg");
+    expect(mimeForFilename("x.j2k")).toBe("image/jp2");
+    expect(mimeForFilename("x.tif")).toBe("image/tiff");
+    expect(mimeForFilename("x.svg")).toBeUndefined();
+  });
+});
