@@ -16,9 +16,9 @@ export const AssetContents = Type.Object({
 });
 
 export const Dimensions = Type.Object({
-  width: Type.Number(),
-  height: Type.Number(),
-  depth: Type.Optional(Type.Number()),
+  width: Type.Integer(),
+  height: Type.Integer(),
+  depth: Type.Optional(Type.Integer()),
 });
 
 export const ASSET_STATUSES = ["uploaded", "processing", "error"] as const;
@@ -42,7 +42,8 @@ export const AssetMetadata = Type.Object({
   }),
   customMetadata: CustomMetadata,
   hash: Type.Object({ algorithm: Type.String(), contents: Type.String() }),
-  generations: Type.Object({ asset: Type.Integer(), thumbnail: Type.Integer() }),
+  /** Strings on the wire, as the Python client decodes them. */
+  generations: Type.Object({ asset: Type.String(), thumbnail: Type.String() }),
   /** The stored pixel grid, before orientation. */
   dimensions: Dimensions,
   pixelRatio: Dimensions,
@@ -55,8 +56,8 @@ export const AssetMetadata = Type.Object({
   cohorts: Type.Array(Type.String()),
   comments: Type.Integer({ minimum: 0 }),
   customMetadataCount: Type.Integer({ minimum: 0 }),
-  contentsFrom: Type.Union([Type.String(), Type.Null()]),
-  framesChange: Type.Union([Type.Integer(), Type.Null()]),
+  contentsFrom: Type.String(),
+  framesChange: Type.Record(Type.String(), Type.Integer()),
 });
 export type AssetMetadata = Static<typeof AssetMetadata>;
 
@@ -94,7 +95,7 @@ export const DEFAULT_PAGE_SIZE = 100;
 export const ListAssetsQuery = Type.Object({
   p: Type.Optional(Type.String({ maxLength: 4096 })),
   s: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE })),
-  sortBy: Type.Optional(Type.Union(SORT_CRITERIA.map((c) => Type.Literal(c)))),
+  sortBy: Type.Optional(Type.Enum(SORT_CRITERIA)),
   o: Type.Optional(Type.Union([Type.Literal("asc"), Type.Literal("desc"), Type.Literal("d"), Type.Literal("a")])),
   filter: Type.Optional(Type.String({ maxLength: 65_536 })),
   metadataQuery: Type.Optional(Type.String({ maxLength: 65_536 })),

@@ -1,7 +1,9 @@
 import { Type, type Static } from "typebox";
-import { EpochMs, Id } from "./common.js";
+import { EpochMs, Id, ResourceMetadata } from "./common.js";
+import { Condition } from "./condition.js";
 
-export const DATASET_TYPES = ["phrase-grounding", "vqa", "object-detection", "classification", "segmentation", "generic"] as const;
+/** The Python client decodes only these two. */
+export const DATASET_TYPES = ["phrase-grounding", "vqa"] as const;
 
 export const DatasetStatistic = Type.Object({
   assetTotal: Type.Integer({ minimum: 0 }),
@@ -25,12 +27,13 @@ export const Dataset = Type.Object({
   users: Type.Record(Type.String(), Type.String()),
   tags: Type.Record(Type.String(), Type.Integer()),
   cohorts: Type.Array(Type.String()),
-  status: Type.Record(Type.String(), Type.Unknown()),
+  /** A number on the wire (the Python client decodes an int). */
+  status: Type.Integer(),
   lastAccessed: EpochMs,
   isLocked: Type.Boolean(),
   access: Type.Object({ isPublic: Type.Boolean(), isReadOnly: Type.Boolean() }),
-  preference: Type.Record(Type.String(), Type.Unknown()),
-  assetStatuses: Type.Record(Type.String(), Type.Unknown()),
+  preference: Type.Record(Type.String(), Type.Union([Type.Boolean(), Type.String()])),
+  assetStatuses: Type.Record(Type.String(), Type.Object({ description: Type.String(), color: Type.String() })),
   selfLink: Type.String(),
   etag: Type.String(),
 });
@@ -40,7 +43,7 @@ export const CreateDatasetRequest = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 255 }),
     description: Type.Optional(Type.String({ maxLength: 10_000 })),
-    type: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    type: Type.Optional(Type.Enum(DATASET_TYPES)),
     content: Type.Optional(Type.Literal("Image")),
     datasetId: Type.Optional(Id),
   },
@@ -50,9 +53,16 @@ export type CreateDatasetRequest = Static<typeof CreateDatasetRequest>;
 
 export const DeletedDataset = Type.Object({
   kind: Type.Literal("DeletedDataset"),
+  user: Type.String(),
   datasetId: Id,
   workspaceId: Id,
+  selfLink: Type.String(),
+  etag: Type.String(),
+  metadata: ResourceMetadata,
+  status: Type.Object({ conditions: Type.Array(Condition) }),
+  /** [ext] */
   deleted: Type.Boolean(),
+  /** [ext] how many assets went with it. */
   deletedAssets: Type.Integer({ minimum: 0 }),
 });
 export type DeletedDataset = Static<typeof DeletedDataset>;

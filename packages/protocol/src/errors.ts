@@ -44,4 +44,4 @@ export const FILE_ERROR_CODES = [
   "EUNKNOWN",
 ] as const;
 export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
-export const FileErrorCodeSchema = Type.Union(FILE_ERROR_CODES.map((c) => Type.Literal(c)));
+export const FileErrorCodeSchema = Type.Enum(FILE_ERROR_CODES);

@@ -1,5 +1,6 @@
 export * from "./common.js";
 export * from "./errors.js";
+export * from "./condition.js";
 export * from "./organization.js";
 export * from "./dataset.js";
 export * from "./asset.js";

@@ -1,6 +1,7 @@
 import { Type, type Static } from "typebox";
 import { CustomMetadata, EpochMs, Id, ResourceMetadata } from "./common.js";
 import { FILE_ERROR_CODES } from "./errors.js";
+import { Condition } from "./condition.js";
 
 /** The seed's batch size: the SDK splits larger uploads into sessions of this many files. */
 export const MAX_FILES_PER_SESSION = 10_000;
@@ -28,26 +29,14 @@ export type IngestionFileSpec = Static<typeof IngestionFileSpec>;
 
 export const IngestionSpec = Type.Object({
   kind: Type.Literal("Upload"),
-  failureMode: Type.Optional(Type.Union(FAILURE_MODES.map((m) => Type.Literal(m)))),
-  onAssetOverwritten: Type.Optional(Type.Union(OVERWRITE_POLICIES.map((m) => Type.Literal(m)))),
+  failureMode: Type.Optional(Type.Enum(FAILURE_MODES)),
+  onAssetOverwritten: Type.Optional(Type.Enum(OVERWRITE_POLICIES)),
   assets: Type.Array(IngestionFileSpec, { minItems: 1, maxItems: MAX_FILES_PER_SESSION }),
 });
 export type IngestionSpec = Static<typeof IngestionSpec>;
 
 export const CreateIngestionSessionRequest = Type.Object({ spec: IngestionSpec });
 export type CreateIngestionSessionRequest = Static<typeof CreateIngestionSessionRequest>;
-
-export const CONDITION_STATUSES = ["Waiting", "Reached", "FailedReach"] as const;
-export type ConditionStatus = (typeof CONDITION_STATUSES)[number];
-
-export const Condition = Type.Object({
-  condition: Type.String(),
-  status: Type.Union(CONDITION_STATUSES.map((s) => Type.Literal(s))),
-  lastTransitionTime: EpochMs,
-  reason: Type.Optional(Type.String()),
-  message: Type.Optional(Type.String()),
-});
-export type Condition = Static<typeof Condition>;
 
 export const UploadTarget = Type.Object({
   url: Type.String(),
@@ -72,7 +61,7 @@ export type IngestionAssetStatus = Static<typeof IngestionAssetStatus>;
 
 export const IngestionErrorEvent = Type.Object({
   kind: Type.Literal("Error"),
-  files: Type.Record(Type.String(), Type.Union(FILE_ERROR_CODES.map((c) => Type.Literal(c)))),
+  files: Type.Record(Type.String(), Type.Enum(FILE_ERROR_CODES)),
   corrections: Type.Record(Type.String(), Type.Unknown()),
   /** [ext] a human-readable reason per file. */
   messages: Type.Record(Type.String(), Type.String()),
@@ -80,7 +69,8 @@ export const IngestionErrorEvent = Type.Object({
 });
 export const IngestionProgressEvent = Type.Object({
   kind: Type.Literal("Progress"),
-  tasks: Type.Record(Type.String(), Type.Unknown()),
+  /** Each task an object of counts: the Python client decodes `{task: {str: int}}`. */
+  tasks: Type.Record(Type.String(), Type.Record(Type.String(), Type.Integer())),
   time: EpochMs,
 });
 export type IngestionErrorEvent = Static<typeof IngestionErrorEvent>;

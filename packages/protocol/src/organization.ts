@@ -1,12 +1,26 @@
 import { Type, type Static } from "typebox";
 import { EpochMs, Id } from "./common.js";
 
+/** Fields the Python client requires are all present, with neutral values where self-hosting has none. */
 export const Organization = Type.Object({
   kind: Type.Literal("Workspace"),
   workspaceId: Id,
   name: Type.String(),
   owner: Type.String(),
   createDate: EpochMs,
+  lastAccess: EpochMs,
+  datasets: Type.Array(Type.String()),
+  billing: Type.Object({
+    payer: Type.String(),
+    email: Type.String(),
+    subscriberId: Type.String(),
+    ledger: Type.Array(Type.Unknown()),
+    tier: Type.String(),
+  }),
+  users: Type.Record(Type.String(), Type.Unknown()),
+  metadata: Type.Object({ createDate: EpochMs, isPublic: Type.Boolean() }),
+  features: Type.Record(Type.String(), Type.Unknown()),
+  lockStatus: Type.Object({ isLocked: Type.Boolean() }),
   selfLink: Type.String(),
   etag: Type.String(),
   /** [ext] what this server accepts, so clients can refuse a file before sending it. */

@@ -1,0 +1,71 @@
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyInstance } from "fastify";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import { REQUEST_ID_HEADER } from "@vi/protocol";
+import type { ServiceContext } from "./services/context.js";
+import { createServices, type Services } from "./services/services.js";
+import { apiRoutes } from "./routes/api.js";
+import { signedRoutes } from "./routes/signed.js";
+import { errorHandler, sendError } from "./http/errors.js";
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the HTTP app over the given stores; listening is the caller's business. */
+export async function buildApp(ctx: ServiceContext, logger: boolean | object = false): Promise<{ app: FastifyInstance; services: Services }> {
+  const app = Fastify({
+    logger,
+    // Manifests of 10,000 files are a few MB; everything else is small.
+    bodyLimit: 1024 * 1024,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers[REQUEST_ID_HEADER];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
+    // Long-polls hold requests for up to five minutes.
+    requestTimeout: 0,
+    keepAliveTimeout: 65_000,
+  });
+  const services = createServices(ctx);
+
+  app.addHook("onRequest", async (request, reply) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
+    // The Python client reads its trace id from this header.
+    void reply.header("x-cloud-trace-context", `${request.id}/0`);
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 404, { error: "ResourceNotFound", message: `No route for ${request.method} ${request.url.split("?")[0]}` }),
+  );
+  // The Python client sends Content-Type: application/json on body-less GETs and DELETEs too.
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+    const text = String(body);
+    if (text.trim() === "") return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(Object.assign(new Error(`Body is not valid JSON: ${(err as Error).message}`), { statusCode: 400 }), undefined);
+    }
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: { title: "Vi asset API", version: "0.1.0", description: "Self-hosted Vi: datasets, assets, uploads and downloads." },
+      components: {
+        securitySchemes: {
+          secretKey: { type: "http", scheme: "bearer", description: "dtvi_ + 98 characters" },
+          organizationId: { type: "apiKey", in: "header", name: "Organization-Id" },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  app.get("/healthz", { schema: { hide: true } }, async () => ({ ok: true }));
+
+  await app.register(apiRoutes(services));
+  await app.register(signedRoutes(ctx, services));
+  return { app, services };
+}

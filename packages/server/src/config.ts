@@ -1,0 +1,60 @@
+import { resolve } from "node:path";
+
+/** Everything the server can be told; each field has an env var and a CLI flag (see README). */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** The URL clients reach this server at; signed URLs are built on it. Defaults to http://host:port. */
+  publicUrl?: string;
+  /** Largest file accepted, in bytes. */
+  maxFileSize: number;
+  /** Largest image accepted, in pixels (width x height): a decompression-bomb guard. */
+  maxPixels: number;
+  /** How long signed upload URLs stay valid, in seconds. */
+  uploadUrlTtlSeconds: number;
+  /** How long signed download URLs stay valid, in seconds. */
+  downloadUrlTtlSeconds: number;
+  logLevel: string;
+}
+
+export const DEFAULTS = {
+  host: "127.0.0.1",
+  port: 8080,
+  dataDir: "./vi-data",
+  maxFileSize: 10 * 1024 ** 3,
+  maxPixels: 268_402_689,
+  uploadUrlTtlSeconds: 24 * 3600,
+  downloadUrlTtlSeconds: 3600,
+  logLevel: "info",
+} as const;
+
+function intFrom(name: string, raw: string | undefined, fallback: number, min = 0): number {
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min) {
+    throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+/** Options given in code or by CLI flags win over the environment, which wins over defaults. */
+export function resolveConfig(options: Partial<ServerConfig> = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const port = options.port ?? intFrom("PORT", env.PORT, DEFAULTS.port);
+  if (port > 65_535) throw new Error(`PORT must be at most 65535, got ${port}`);
+  const publicUrl = options.publicUrl ?? env.VI_PUBLIC_URL;
+  return {
+    host: options.host ?? env.HOST ?? DEFAULTS.host,
+    port,
+    dataDir: resolve(options.dataDir ?? env.VI_DATA_DIR ?? DEFAULTS.dataDir),
+    ...(publicUrl ? { publicUrl: publicUrl.replace(/\/+$/, "") } : {}),
+    maxFileSize: options.maxFileSize ?? intFrom("VI_MAX_FILE_SIZE", env.VI_MAX_FILE_SIZE, DEFAULTS.maxFileSize, 1),
+    maxPixels: options.maxPixels ?? intFrom("VI_MAX_PIXELS", env.VI_MAX_PIXELS, DEFAULTS.maxPixels, 1),
+    uploadUrlTtlSeconds:
+      options.uploadUrlTtlSeconds ?? intFrom("VI_UPLOAD_URL_TTL", env.VI_UPLOAD_URL_TTL, DEFAULTS.uploadUrlTtlSeconds, 1),
+    downloadUrlTtlSeconds:
+      options.downloadUrlTtlSeconds ??
+      intFrom("VI_DOWNLOAD_URL_TTL", env.VI_DOWNLOAD_URL_TTL, DEFAULTS.downloadUrlTtlSeconds, 1),
+    logLevel: options.logLevel ?? env.VI_LOG_LEVEL ?? DEFAULTS.logLevel,
+  };
+}

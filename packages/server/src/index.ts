@@ -1,0 +1,3 @@
+export { startServer, type RunningServer, type Credentials } from "./server.js";
+export { resolveConfig, DEFAULTS, type ServerConfig } from "./config.js";
+export { buildApp } from "./app.js";

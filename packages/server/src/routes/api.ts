@@ -1,0 +1,177 @@
+import type { FastifyPluginAsync } from "fastify";
+import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
+import { Type } from "typebox";
+import {
+  Asset,
+  CreateDatasetRequest,
+  CreateIngestionSessionRequest,
+  CreateSecretKeyRequest,
+  CreatedSecretKey,
+  Dataset,
+  DeletedDataset,
+  ErrorBody,
+  GetAssetQuery,
+  IngestionSession,
+  ListAssetsQuery,
+  Organization,
+  Page,
+  SessionStatusQuery,
+  Annotation,
+  CreateAnnotationRequest,
+} from "@vi/protocol";
+import { datasetOf, orgOf } from "../http/auth.js";
+import {
+  presentAnnotation,
+  presentAsset,
+  presentDataset,
+  presentDeletedDataset,
+  presentOrganization,
+  presentSession,
+} from "../http/presenters.js";
+import { notFound } from "../errors.js";
+import type { Services } from "../services/services.js";
+
+const OrgParams = Type.Object({ org: Type.String() });
+const DatasetParams = Type.Object({ org: Type.String(), D: Type.String() });
+const AssetParams = Type.Object({ org: Type.String(), D: Type.String(), assetId: Type.String() });
+const SessionParams = Type.Object({ org: Type.String(), D: Type.String(), sessionId: Type.String() });
+const AnnotationParams = Type.Object({ org: Type.String(), D: Type.String(), assetId: Type.String(), annotationId: Type.String() });
+const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody };
+const security = [{ secretKey: [], organizationId: [] }];
+
+/**
+ * The API under /workspaces. Routes are thin: they resolve the caller's organization, call a
+ * service and shape the reply; the rules live in the services.
+ */
+export const apiRoutes =
+  (services: Services): FastifyPluginAsync =>
+  async (fastify) => {
+    const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+    const { auth, datasets, assets, ingestion, annotations, organizations } = services;
+
+    app.addHook("onRequest", async (request) => {
+      const orgHeader = request.headers["organization-id"];
+      request.principal = await auth.authenticate(request.headers.authorization, Array.isArray(orgHeader) ? orgHeader[0] : orgHeader);
+    });
+
+    // ---- organizations ----
+    app.get("/workspaces", { schema: { tags: ["organizations"], security, response: { 200: Page(Organization), ...errors } } }, async (request) => {
+      const org = await organizations.get(request.principal!.orgId);
+      return { items: [org], nextPage: null, prevPage: null, totalCount: 1 };
+    });
+    app.get("/workspaces/:org", { schema: { tags: ["organizations"], security, params: OrgParams, response: { 200: Organization, ...errors } } }, async (request) =>
+      organizations.get(orgOf(request, request.params.org)),
+    );
+    app.post(
+      "/workspaces/:org/secretKeys",
+      { schema: { tags: ["organizations"], security, params: OrgParams, body: Type.Optional(CreateSecretKeyRequest), response: { 201: CreatedSecretKey, ...errors } } },
+      async (request, reply) => {
+        const orgId = orgOf(request, request.params.org);
+        const key = await auth.createKey(orgId, request.body?.name);
+        return reply.code(201).send({ kind: "SecretKey", keyId: key.keyId, name: key.name, workspaceId: orgId, secretKey: key.secretKey, createDate: key.createdAt });
+      },
+    );
+
+    // ---- datasets ----
+    app.get("/workspaces/:org/datasets", { schema: { tags: ["datasets"], security, params: OrgParams, response: { 200: Page(Dataset), ...errors } } }, async (request) => {
+      const items = (await datasets.list(orgOf(request, request.params.org))).map(presentDataset);
+      return { items, nextPage: null, prevPage: null, totalCount: items.length };
+    });
+    app.post(
+      "/workspaces/:org/datasets",
+      { schema: { tags: ["datasets"], security, params: OrgParams, body: CreateDatasetRequest, response: { 201: Dataset, ...errors, 409: ErrorBody } } },
+      async (request, reply) => reply.code(201).send(presentDataset(await datasets.create(orgOf(request, request.params.org), request.body))),
+    );
+    app.get("/workspaces/:org/datasets/:D", { schema: { tags: ["datasets"], security, params: DatasetParams, response: { 200: Dataset, ...errors } } }, async (request) => {
+      const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
+      return presentDataset(await datasets.get(orgId, datasetId));
+    });
+    app.delete("/workspaces/:org/datasets/:D", { schema: { tags: ["datasets"], security, params: DatasetParams, response: { 200: DeletedDataset, ...errors } } }, async (request) => {
+      const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
+      const { deletedAssets } = await datasets.delete(orgId, datasetId);
+      return presentDeletedDataset(orgId, datasetId, deletedAssets);
+    });
+
+    // ---- assets ----
+    app.get(
+      "/workspaces/:org/datasets/:D/assets",
+      { schema: { tags: ["assets"], security, params: DatasetParams, querystring: ListAssetsQuery, response: { 200: Page(Asset), ...errors } } },
+      async (request) => {
+        const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
+        const q = request.query;
+        const page = await assets.list(orgId, datasetId, {
+          ...(q.p !== undefined ? { pageToken: q.p } : {}),
+          ...(q.s !== undefined ? { pageSize: q.s } : {}),
+          ...(q.sortBy !== undefined ? { sortBy: q.sortBy } : {}),
+          ...(q.o !== undefined ? { order: q.o } : {}),
+          ...(q.filter !== undefined ? { filter: q.filter } : {}),
+          ...(q.metadataQuery !== undefined ? { metadataQuery: q.metadataQuery } : {}),
+        });
+        const items = page.assets.map((a) => presentAsset(a, q.contents === "y" ? assets.contentsOf(a) : undefined));
+        return { items, nextPage: page.nextPage, prevPage: null, totalCount: page.totalCount };
+      },
+    );
+    app.get(
+      "/workspaces/:org/datasets/:D/assets/:assetId",
+      { schema: { tags: ["assets"], security, params: AssetParams, querystring: GetAssetQuery, response: { 200: Asset, ...errors } } },
+      async (request) => {
+        const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
+        const asset = await assets.get(orgId, datasetId, request.params.assetId);
+        return presentAsset(asset, request.query.contents === "y" ? assets.contentsOf(asset) : undefined);
+      },
+    );
+    app.delete("/workspaces/:org/datasets/:D/assets/:assetId", { schema: { tags: ["assets"], security, params: AssetParams, response: { 204: Type.Null(), ...errors } } }, async (request, reply) => {
+      const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
+      await assets.delete(orgId, datasetId, request.params.assetId);
+      // The Python client accepts exactly an empty body.
+      return reply.code(204).send(null);
+    });
+
+    // ---- ingestion sessions ----
+    const sessionsPath = "/workspaces/:org/datasets/:D/assetSources/managed/datature/transient/assetIngestionSessions";
+    app.post(
+      sessionsPath,
+      { bodyLimit: 64 * 1024 * 1024, schema: { tags: ["uploads"], security, params: DatasetParams, body: CreateIngestionSessionRequest, response: { 201: IngestionSession, ...errors } } },
+      async (request, reply) => {
+        const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
+        const view = await ingestion.create(orgId, datasetId, request.body.spec);
+        return reply.code(201).send(presentSession(view, (f) => ingestion.uploadTarget(view.session, f)));
+      },
+    );
+    app.get(
+      `${sessionsPath}/:sessionId`,
+      { schema: { tags: ["uploads"], security, params: SessionParams, querystring: SessionStatusQuery, response: { 200: IngestionSession, ...errors } } },
+      async (request) => {
+        const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
+        const waitMs = request.query.waitFor === "Finished" ? Math.round((request.query.timeout ?? 30) * 1000) : 0;
+        const closed = new AbortController();
+        request.raw.once("close", () => closed.abort());
+        const view = await ingestion.status(orgId, datasetId, request.params.sessionId, waitMs, closed.signal);
+        return presentSession(view, (f) => ingestion.uploadTarget(view.session, f));
+      },
+    );
+
+    // ---- annotations (the minimum that assets need) ----
+    const annotationsPath = "/workspaces/:org/datasets/:D/assets/:assetId/annotations";
+    app.get(annotationsPath, { schema: { tags: ["annotations"], security, params: AssetParams, response: { 200: Page(Annotation), ...errors } } }, async (request) => {
+      const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
+      const items = (await annotations.list(orgId, datasetId, request.params.assetId)).map(presentAnnotation);
+      return { items, nextPage: null, prevPage: null, totalCount: items.length };
+    });
+    app.post(
+      annotationsPath,
+      { schema: { tags: ["annotations"], security, params: AssetParams, body: CreateAnnotationRequest, response: { 201: Annotation, ...errors } } },
+      async (request, reply) => {
+        const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
+        const created = await annotations.create(orgId, datasetId, request.params.assetId, request.body.spec.tag, request.body.spec.contents);
+        return reply.code(201).send(presentAnnotation(created));
+      },
+    );
+    app.delete(`${annotationsPath}/:annotationId`, { schema: { tags: ["annotations"], security, params: AnnotationParams, response: { 204: Type.Null(), ...errors } } }, async (request, reply) => {
+      const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
+      if (!(await annotations.delete(orgId, datasetId, request.params.assetId, request.params.annotationId))) {
+        throw notFound("Annotation", request.params.annotationId);
+      }
+      return reply.code(204).send(null);
+    });
+  };

@@ -1,0 +1,114 @@
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import { resolveConfig, type ServerConfig } from "./config.js";
+import { buildApp } from "./app.js";
+import { newSessionChanges, KeyedMutex, type ServiceContext } from "./services/context.js";
+import { UrlSigner } from "./services/url-signer.js";
+import { generateSecretKey, hashSecretKey } from "./services/secret-keys.js";
+import { openSqliteStore } from "./store/metadata/sqlite.js";
+import { LocalBlobStore } from "./store/blob/local.js";
+import type { MetadataStore } from "./store/metadata/metadata-store.js";
+import { newId } from "./util/ids.js";
+
+export interface RunningServer {
+  url: string;
+  config: ServerConfig;
+  credentialsPath: string;
+  /** Present only when this start created the organization. */
+  created?: { organizationId: string; secretKey: string };
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export interface Credentials {
+  organizationId: string;
+  secretKey: string;
+  endpoint: string;
+}
+
+/**
+ * Starts the server on the embedded default: SQLite and a local folder under the data dir.
+ * On the first start it creates an organization and a secret key and writes them, with the
+ * endpoint, to `<data dir>/credentials.json` (mode 0600).
+ */
+export async function startServer(options: Partial<ServerConfig> & { logger?: boolean | object } = {}): Promise<RunningServer> {
+  const { logger = false, ...rest } = options;
+  const config = resolveConfig(rest);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const metadata = await openSqliteStore(join(config.dataDir, "metadata.sqlite"));
+  const blobs = new LocalBlobStore(config.dataDir);
+  await blobs.sweepStaging();
+
+  const secret = await metadata.settingOrInsert("url-signing-secret", randomBytes(32).toString("hex"));
+  // The signer needs the public URL, which is known only after listening on port 0.
+  const signer = { current: undefined as UrlSigner | undefined };
+  const ctx: ServiceContext = {
+    config,
+    metadata,
+    blobs,
+    get signer() {
+      if (!signer.current) throw new Error("server not listening yet");
+      return signer.current;
+    },
+    blobLocks: new KeyedMutex(),
+    sessionChanges: newSessionChanges(),
+  };
+  const created = await ensureOrganization(metadata);
+  const { app } = await buildApp(ctx, logger);
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
+  const url = config.publicUrl ?? `http://${host}:${port}`;
+  signer.current = new UrlSigner(Buffer.from(secret, "hex"), url);
+
+  const credentialsPath = join(config.dataDir, "credentials.json");
+  await writeCredentials(credentialsPath, url, created);
+
+  return {
+    url,
+    config,
+    credentialsPath,
+    ...(created ? { created } : {}),
+    app,
+    async close() {
+      await app.close();
+      await metadata.close();
+    },
+  };
+}
+
+async function ensureOrganization(metadata: MetadataStore): Promise<{ organizationId: string; secretKey: string } | undefined> {
+  if ((await metadata.countOrganizations()) > 0) return undefined;
+  const t = Date.now();
+  const organizationId = newId();
+  const secretKey = generateSecretKey();
+  await metadata.createOrganization(
+    { orgId: organizationId, name: "default", createdAt: t },
+    { keyId: newId(), orgId: organizationId, name: "initial", keyHash: hashSecretKey(secretKey), createdAt: t },
+  );
+  return { organizationId, secretKey };
+}
+
+/**
+ * The first start writes the new key; later starts only refresh the endpoint (the port may
+ * change), keeping whatever key the file holds. Written to a temp file and renamed, mode 0600.
+ */
+async function writeCredentials(path: string, endpoint: string, created: { organizationId: string; secretKey: string } | undefined): Promise<void> {
+  let current: Credentials | undefined;
+  if (created) {
+    current = { ...created, endpoint };
+  } else {
+    try {
+      current = { ...(JSON.parse(await readFile(path, "utf8")) as Credentials), endpoint };
+    } catch {
+      return; // No file (or not ours to fix): the key was shown once, at the first start.
+    }
+  }
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(current, null, 2) + "\n", { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, path);
+}

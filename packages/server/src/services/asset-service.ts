@@ -1,0 +1,181 @@
+import type { AssetSortCriterion } from "@vi/protocol";
+import { DEFAULT_PAGE_SIZE } from "@vi/protocol";
+import { ApiError, invalid, notFound } from "../errors.js";
+import type { AssetCursor, AssetSortKey } from "../store/metadata/metadata-store.js";
+import type { AssetRecord } from "../store/metadata/records.js";
+import { basename } from "../util/filenames.js";
+import type { ServiceContext } from "./context.js";
+import type { BlobReleaser } from "./blob-releaser.js";
+import type { DatasetService } from "./dataset-service.js";
+
+const SORT_KEYS: Record<AssetSortCriterion, AssetSortKey> = {
+  default: "seq",
+  assetId: "assetId",
+  filename: "filename",
+  "lastModified.contents": "contentsUpdatedAt",
+  "metadata.fileSize": "fileSize",
+  "metadata.width": "width",
+  "metadata.height": "height",
+  "metadata.timeCreated": "createdAt",
+};
+
+export interface AssetListRequest {
+  pageToken?: string;
+  pageSize?: number;
+  sortBy?: AssetSortCriterion;
+  order?: "asc" | "desc" | "a" | "d";
+  filter?: string;
+  metadataQuery?: string;
+}
+
+export interface AssetPage {
+  assets: AssetRecord[];
+  nextPage: string | null;
+  totalCount: number;
+}
+
+interface TokenBody {
+  k: AssetSortKey;
+  d: boolean;
+  v: string | number;
+  s: number;
+}
+
+export class AssetService {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly datasets: DatasetService,
+    private readonly releaser: BlobReleaser,
+  ) {}
+
+  async list(orgId: string, datasetId: string, req: AssetListRequest): Promise<AssetPage> {
+    await this.datasets.require(orgId, datasetId);
+    const sortKey = SORT_KEYS[req.sortBy ?? "default"];
+    const descending = req.order === "desc" || req.order === "d";
+    const filter = req.filter !== undefined && req.filter.trim() !== "" ? parseFilter(req.filter) : {};
+    // Every stored asset is whole and uploaded: a crash never leaves one half-written.
+    if (filter.status !== undefined && filter.status !== "uploaded") return { assets: [], nextPage: null, totalCount: 0 };
+    if (req.metadataQuery !== undefined && req.metadataQuery.trim() !== "") {
+      throw new ApiError("InvalidParameter", "metadataQuery is not supported by this server yet", "List without metadataQuery.");
+    }
+    const after = req.pageToken ? decodeToken(req.pageToken, sortKey, descending) : undefined;
+    const limit = req.pageSize ?? DEFAULT_PAGE_SIZE;
+    // One row past the page tells whether another page follows, without a count.
+    const rows = await this.ctx.metadata.listAssets({ orgId, datasetId, sortKey, descending, limit: limit + 1, ...(after ? { after } : {}) });
+    const assets = rows.slice(0, limit);
+    const last = assets[assets.length - 1];
+    const nextPage = rows.length > limit && last ? encodeToken({ k: sortKey, d: descending, v: sortValue(last, sortKey), s: last.seq }) : null;
+    const totalCount = await this.ctx.metadata.countAssets(orgId, datasetId);
+    return { assets, nextPage, totalCount };
+  }
+
+  async get(orgId: string, datasetId: string, assetId: string): Promise<AssetRecord> {
+    const asset = await this.ctx.metadata.getAsset(orgId, datasetId, assetId);
+    if (!asset) {
+      await this.datasets.require(orgId, datasetId);
+      throw notFound("Asset", assetId);
+    }
+    return asset;
+  }
+
+  async delete(orgId: string, datasetId: string, assetId: string): Promise<void> {
+    const result = await this.ctx.metadata.deleteAsset(orgId, datasetId, assetId);
+    if (!result) {
+      await this.datasets.require(orgId, datasetId);
+      throw notFound("Asset", assetId);
+    }
+    await this.releaser.release(result.orphanedBlobs);
+  }
+
+  /** A signed URL to the asset's bytes that ends in its filename, as the Python client expects. */
+  contentsOf(asset: AssetRecord): { url: string; expiry: number; method: "GET" } {
+    const expiry = Date.now() + this.ctx.config.downloadUrlTtlSeconds * 1000;
+    const path = downloadPath(asset);
+    return { url: this.ctx.signer.sign("download", path, expiry), expiry, method: "GET" };
+  }
+
+  /** Resolves a signed download path to the asset it names, if that asset still has those bytes. */
+  async resolveDownload(params: DownloadParams): Promise<AssetRecord> {
+    const asset = await this.ctx.metadata.getAsset(params.orgId, params.datasetId, params.assetId);
+    if (!asset || String(asset.generation) !== params.generation) {
+      throw new ApiError("ResourceNotFound", "This asset no longer has these contents", "Get a fresh URL with contents=y.");
+    }
+    return asset;
+  }
+
+  /** Shared by routes and tests: the signed path of an asset's bytes. */
+  static downloadPath = downloadPath;
+
+}
+
+export interface DownloadParams {
+  orgId: string;
+  datasetId: string;
+  assetId: string;
+  generation: string;
+}
+
+/** The signed path of an asset's bytes; it ends in the filename's last segment. */
+function downloadPath(a: { orgId: string; datasetId: string; assetId: string; generation: number; filename: string }): string {
+  const e = encodeURIComponent;
+  return `/files/${e(a.orgId)}/${e(a.datasetId)}/${e(a.assetId)}/${a.generation}/${e(basename(a.filename))}`;
+}
+
+function sortValue(a: AssetRecord, key: AssetSortKey): string | number {
+  switch (key) {
+    case "seq":
+      return a.seq;
+    case "assetId":
+      return a.assetId;
+    case "filename":
+      return a.filename;
+    case "contentsUpdatedAt":
+      return a.contentsUpdatedAt;
+    case "fileSize":
+      return a.fileSize;
+    case "width":
+      return a.width;
+    case "height":
+      return a.height;
+    case "createdAt":
+      return a.createdAt;
+  }
+}
+
+function encodeToken(body: TokenBody): string {
+  return Buffer.from(JSON.stringify(body)).toString("base64url");
+}
+
+function decodeToken(token: string, sortKey: AssetSortKey, descending: boolean): AssetCursor {
+  let body: Partial<TokenBody>;
+  try {
+    body = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Partial<TokenBody>;
+  } catch {
+    throw invalid("The page token is malformed", { parameter: "p" }, "Pass nextPage from the previous page unchanged.");
+  }
+  if (body.k !== sortKey || body.d !== descending) {
+    throw invalid("The page token belongs to a listing with another sort order", { parameter: "p" }, "Keep sortBy and o the same while paging.");
+  }
+  const valueOk = typeof body.v === "number" ? Number.isFinite(body.v) : typeof body.v === "string";
+  if (!valueOk || !Number.isSafeInteger(body.s)) throw invalid("The page token is malformed", { parameter: "p" });
+  return { value: body.v!, seq: body.s! };
+}
+
+/** Filters are JSON objects; until the query language lands, only `status` is understood. */
+function parseFilter(raw: string): { status?: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    throw invalid(`filter is not valid JSON: ${(err as Error).message}`, { parameter: "filter" });
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw invalid("filter must be a JSON object", { parameter: "filter" });
+  }
+  for (const key of Object.keys(parsed)) {
+    if (key !== "status") throw invalid(`filter field '${key}' is not supported`, { parameter: "filter", field: key });
+  }
+  const status = (parsed as { status?: unknown }).status;
+  if (status !== undefined && typeof status !== "string") throw invalid("filter.status must be a string", { parameter: "filter" });
+  return status === undefined ? {} : { status };
+}

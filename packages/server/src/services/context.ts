@@ -1,0 +1,26 @@
+import { EventEmitter } from "node:events";
+import type { ServerConfig } from "../config.js";
+import type { MetadataStore } from "../store/metadata/metadata-store.js";
+import type { BlobStore } from "../store/blob/blob-store.js";
+import { KeyedMutex } from "../util/keyed-mutex.js";
+import type { UrlSigner } from "./url-signer.js";
+
+/** What every service is built from: the stores, the signer, and the rules' settings. */
+export interface ServiceContext {
+  config: ServerConfig;
+  metadata: MetadataStore;
+  blobs: BlobStore;
+  signer: UrlSigner;
+  /** Publishing and deleting the same bytes never interleave. */
+  blobLocks: KeyedMutex;
+  /** Emits a session id whenever that session changes, to wake long-polls in this process. */
+  sessionChanges: EventEmitter;
+}
+
+export function newSessionChanges(): EventEmitter {
+  const e = new EventEmitter();
+  e.setMaxListeners(0);
+  return e;
+}
+
+export { KeyedMutex };

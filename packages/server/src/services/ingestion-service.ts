@@ -1,0 +1,303 @@
+import { once } from "node:events";
+import type { Readable } from "node:stream";
+import type { FileErrorCode, IngestionSpec } from "@vi/protocol";
+import { ApiError, FileRejection, notFound } from "../errors.js";
+import { MediaError, probeImageFile } from "../media/index.js";
+import { BlobTooLargeError, type StagedBlob } from "../store/blob/blob-store.js";
+import type { IngestionFileRecord, IngestionSessionRecord } from "../store/metadata/records.js";
+import type { FileCommit } from "../store/metadata/metadata-store.js";
+import { normalizeFilename } from "../util/filenames.js";
+import { newId } from "../util/ids.js";
+import type { BlobReleaser } from "./blob-releaser.js";
+import type { ServiceContext } from "./context.js";
+import type { DatasetService } from "./dataset-service.js";
+
+export interface SessionView {
+  session: IngestionSessionRecord;
+  files: IngestionFileRecord[];
+}
+
+export interface UploadTargetView {
+  url: string;
+  expiry: number;
+  method: "PUT";
+  headers: Record<string, string>;
+}
+
+export interface ReceivedFile {
+  filename: string;
+  assetId: string;
+}
+
+/** How long one wait for a change lasts before the store is read again (other replicas' writes). */
+const POLL_SLICE_MS = 500;
+
+/**
+ * The upload path: a session holds one batch's manifest; each file's bytes arrive on a signed
+ * URL, are staged and measured, checked against the manifest and the image rules, made durable
+ * and only then committed as an asset. A file fails alone unless the session says FailAfterOne.
+ */
+export class IngestionService {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly datasets: DatasetService,
+    private readonly releaser: BlobReleaser,
+  ) {}
+
+  async create(orgId: string, datasetId: string, spec: IngestionSpec): Promise<SessionView> {
+    await this.datasets.require(orgId, datasetId);
+    const t = Date.now();
+    const failureMode = spec.failureMode ?? "FailAfterOne";
+    const onOverwrite = spec.onAssetOverwritten === "RemoveLinkedResource" || spec.onAssetOverwritten === undefined ? "RemoveLinkedResource" : "KeepLinkedResources";
+    const session: IngestionSessionRecord = {
+      sessionId: newId(),
+      orgId,
+      datasetId,
+      failureMode,
+      onOverwrite,
+      state: "Running",
+      failureReason: null,
+      total: spec.assets.length,
+      succeeded: 0,
+      errored: 0,
+      createdAt: t,
+      updatedAt: t,
+      expiresAt: t + this.ctx.config.uploadUrlTtlSeconds * 1000,
+      generation: 1,
+    };
+    const seen = new Map<string, number>();
+    const files: IngestionFileRecord[] = [];
+    const dedup: FileCommit[] = [];
+    let firstFailure: string | undefined;
+    for (const [fileIndex, a] of spec.assets.entries()) {
+      const file: IngestionFileRecord = {
+        sessionId: session.sessionId,
+        fileIndex,
+        filename: a.filename,
+        mime: a.mime ?? "application/octet-stream",
+        size: a.size,
+        crc32c: a.crc32c,
+        sha256: a.sha256 ?? null,
+        customMetadata: a.customMetadata ?? null,
+        state: "pending",
+        errorCode: null,
+        errorMessage: null,
+        assetId: null,
+        deduplicated: false,
+        updatedAt: t,
+      };
+      const reject = (code: FileErrorCode, reason: string) => {
+        file.state = "failed";
+        file.errorCode = code;
+        file.errorMessage = reason;
+        session.errored++;
+        firstFailure ??= `${a.filename}: ${reason}`;
+      };
+      const name = normalizeFilename(a.filename);
+      if (!name.ok) {
+        reject("EUNKNOWN", `unsafe filename: ${name.reason}`);
+      } else {
+        file.filename = name.filename;
+        const dup = seen.get(name.filename);
+        if (dup !== undefined) {
+          throw new ApiError("InvalidParameter", `The manifest names '${name.filename}' twice (files ${dup} and ${fileIndex})`, "Give every file of a batch its own filename.");
+        }
+        seen.set(name.filename, fileIndex);
+        if (a.size > this.ctx.config.maxFileSize) {
+          reject("EBADSIZE", `file is ${a.size} bytes, over this server's limit of ${this.ctx.config.maxFileSize} bytes`);
+        } else if (a.size === 0) {
+          reject("EBADMIME", "file is empty");
+        } else if (a.sha256) {
+          const held = await this.ctx.metadata.findBlobFacts(orgId, a.sha256);
+          if (held && held.fileSize === a.size) {
+            const { fileSize, ...facts } = held;
+            dedup.push({
+              fileIndex,
+              newAssetId: newId(),
+              deduplicated: true,
+              asset: { ...facts, filename: name.filename, sha256: a.sha256, fileSize, customMetadata: a.customMetadata ?? null },
+            });
+          }
+        }
+      }
+      files.push(file);
+    }
+    if (firstFailure && failureMode === "FailAfterOne") {
+      session.state = "Failed";
+      session.failureReason = firstFailure;
+    } else if (session.errored === session.total) {
+      session.state = "Finished";
+    }
+    await this.ctx.metadata.createSession(session, files);
+    if (session.state === "Running" && dedup.length > 0) {
+      // Bytes this organization already holds are committed at once: no upload target, no bytes.
+      await this.ctx.metadata.commitFiles(session.sessionId, dedup);
+    }
+    return this.view(orgId, session.sessionId);
+  }
+
+  /** The session as it stands; with `waitMs`, waits until it is settled or the time is up. */
+  async status(orgId: string, datasetId: string, sessionId: string, waitMs = 0, signal?: AbortSignal): Promise<SessionView> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const view = await this.view(orgId, sessionId);
+      if (view.session.datasetId !== datasetId) throw notFound("Upload session", sessionId);
+      const left = deadline - Date.now();
+      if (view.session.state !== "Running" || left <= 0 || signal?.aborted) return view;
+      await this.nextChange(sessionId, Math.min(left, POLL_SLICE_MS), signal);
+    }
+  }
+
+  async view(orgId: string, sessionId: string): Promise<SessionView> {
+    let session = await this.ctx.metadata.getSession(orgId, sessionId);
+    if (!session) throw notFound("Upload session", sessionId);
+    if (session.state === "Running" && Date.now() > session.expiresAt) {
+      await this.ctx.metadata.failPendingFiles(sessionId, "ENOASSET", "no bytes arrived before the upload URL expired");
+      session = (await this.ctx.metadata.getSession(orgId, sessionId))!;
+    }
+    const files = await this.ctx.metadata.listSessionFiles(sessionId);
+    return { session, files };
+  }
+
+  uploadTarget(session: IngestionSessionRecord, file: IngestionFileRecord): UploadTargetView {
+    const path = uploadPath(session.sessionId, file.fileIndex);
+    return {
+      url: this.ctx.signer.sign("upload", path, session.expiresAt),
+      expiry: session.expiresAt,
+      method: "PUT",
+      headers: { "content-type": "application/octet-stream" },
+    };
+  }
+
+  /**
+   * Receives one file's bytes. Answers the asset it became, or throws: an ApiError for a request
+   * that cannot apply (unknown file, settled session), a FileRejection for bytes that failed the
+   * rules (the file is then failed in its session, and with FailAfterOne the session too).
+   */
+  async receive(sessionId: string, fileIndex: number, body: Readable, declaredLength: number | undefined, signal?: AbortSignal): Promise<ReceivedFile> {
+    const session = await this.ctx.metadata.getSessionById(sessionId);
+    const file = session && (await this.ctx.metadata.getSessionFile(sessionId, fileIndex));
+    if (!session || !file) throw notFound("Upload target", `${sessionId}/${fileIndex}`);
+    if (file.state === "succeeded" && file.assetId) {
+      // A retried PUT of a file already committed: one asset, never two.
+      body.resume();
+      return { filename: file.filename, assetId: file.assetId };
+    }
+    if (file.state === "failed") {
+      throw new ApiError("ResourceConflict", `${file.filename} already failed in this session: ${file.errorMessage ?? file.errorCode}`, "Upload it again in a new session.");
+    }
+    if (session.state !== "Running") {
+      throw new ApiError("ResourceConflict", `This upload session is ${session.state.toLowerCase()} and takes no more bytes${session.failureReason ? ` (${session.failureReason})` : ""}`, "Start a new upload session.");
+    }
+    let staged: StagedBlob | undefined;
+    try {
+      if (declaredLength !== undefined && declaredLength !== file.size) {
+        throw new FileRejection("EBADSIZE", `request carries ${declaredLength} bytes but the manifest declared ${file.size}`);
+      }
+      staged = await this.stage(body, file.size, signal);
+      this.check(file, staged);
+      const info = await this.probe(staged.localPath);
+      const result = await this.publishAndCommit(session, file, staged, info);
+      staged = undefined;
+      return result;
+    } catch (err) {
+      if (staged) await this.ctx.blobs.discard(staged);
+      if (err instanceof FileRejection) {
+        await this.ctx.metadata.failFile(sessionId, fileIndex, err.code, err.reason, session.failureMode === "FailAfterOne");
+        this.ctx.sessionChanges.emit(sessionId);
+      }
+      throw err;
+    }
+  }
+
+  /** A PUT whose URL has expired fails its file, as the contract's ETIMEOUT says. */
+  async expire(sessionId: string, fileIndex: number): Promise<void> {
+    const session = await this.ctx.metadata.getSessionById(sessionId);
+    if (!session) return;
+    if (await this.ctx.metadata.failFile(sessionId, fileIndex, "ETIMEOUT", "the upload URL expired before the bytes came", session.failureMode === "FailAfterOne")) {
+      this.ctx.sessionChanges.emit(sessionId);
+    }
+  }
+
+  private async stage(body: Readable, size: number, signal?: AbortSignal): Promise<StagedBlob> {
+    try {
+      return await this.ctx.blobs.stage(body, { maxBytes: size, ...(signal ? { signal } : {}) });
+    } catch (err) {
+      if (err instanceof BlobTooLargeError) throw new FileRejection("EBADSIZE", `more bytes arrived than the manifest declared (${size})`);
+      throw err;
+    }
+  }
+
+  private check(file: IngestionFileRecord, staged: StagedBlob): void {
+    if (staged.size !== file.size) {
+      throw new FileRejection("EBADSIZE", `${staged.size} bytes arrived but the manifest declared ${file.size}`);
+    }
+    if (staged.crc32c !== file.crc32c) {
+      throw new FileRejection("ECORRUPT", `CRC-32C mismatch: the bytes give ${staged.crc32c}, the manifest declared ${file.crc32c}`);
+    }
+    if (file.sha256 && file.sha256 !== staged.sha256) {
+      throw new FileRejection("ECORRUPT", `SHA-256 mismatch: the bytes give ${staged.sha256}, the manifest declared ${file.sha256}`);
+    }
+  }
+
+  private async probe(path: string) {
+    try {
+      return await probeImageFile(path, { maxPixels: this.ctx.config.maxPixels });
+    } catch (err) {
+      if (err instanceof MediaError) throw new FileRejection(err.code, err.reason);
+      throw err;
+    }
+  }
+
+  private async publishAndCommit(
+    session: IngestionSessionRecord,
+    file: IngestionFileRecord,
+    staged: StagedBlob,
+    info: Awaited<ReturnType<typeof probeImageFile>>,
+  ): Promise<ReceivedFile> {
+    const commit: FileCommit = {
+      fileIndex: file.fileIndex,
+      newAssetId: newId(),
+      asset: {
+        filename: file.filename,
+        sha256: staged.sha256,
+        fileSize: staged.size,
+        customMetadata: file.customMetadata,
+        mimeType: info.mimeType,
+        width: info.width,
+        height: info.height,
+        rawWidth: info.rawWidth,
+        rawHeight: info.rawHeight,
+        orientation: info.orientation,
+        frames: info.frames,
+      },
+    };
+    // Durable bytes first, then the row: a crash between the two leaves an unreferenced blob
+    // (swept at start), never a row without its bytes.
+    const result = await this.ctx.blobLocks.run(staged.sha256, async () => {
+      await this.ctx.blobs.publish(staged);
+      const [committed] = await this.ctx.metadata.commitFiles(session.sessionId, [commit]);
+      if (!committed && !(await this.ctx.metadata.isBlobReferenced(staged.sha256))) await this.ctx.blobs.delete(staged.sha256);
+      return committed;
+    });
+    this.ctx.sessionChanges.emit(session.sessionId);
+    if (!result) {
+      const now = await this.ctx.metadata.getSessionFile(session.sessionId, file.fileIndex);
+      if (now?.state === "succeeded" && now.assetId) return { filename: file.filename, assetId: now.assetId };
+      throw new ApiError("ResourceConflict", `This upload session stopped taking bytes before ${file.filename} was committed`, "Start a new upload session.");
+    }
+    await this.releaser.release(result.orphanedBlobs);
+    return { filename: file.filename, assetId: result.asset.assetId };
+  }
+
+  private async nextChange(sessionId: string, ms: number, signal?: AbortSignal): Promise<void> {
+    const timeout = AbortSignal.timeout(ms);
+    try {
+      await once(this.ctx.sessionChanges, sessionId, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+    } catch {
+      // Timed out or aborted: the caller reads the store again either way.
+    }
+  }
+}
+
+export const uploadPath = (sessionId: string, fileIndex: number): string => `/uploads/${sessionId}/${fileIndex}`;

@@ -1,0 +1,32 @@
+import { AnnotationService } from "./annotation-service.js";
+import { AssetService } from "./asset-service.js";
+import { AuthService } from "./auth-service.js";
+import { BlobReleaser } from "./blob-releaser.js";
+import type { ServiceContext } from "./context.js";
+import { DatasetService } from "./dataset-service.js";
+import { IngestionService } from "./ingestion-service.js";
+import { OrganizationService } from "./organization-service.js";
+
+export interface Services {
+  auth: AuthService;
+  organizations: OrganizationService;
+  datasets: DatasetService;
+  assets: AssetService;
+  ingestion: IngestionService;
+  annotations: AnnotationService;
+}
+
+/** Wires the services once; each gets only what it uses. */
+export function createServices(ctx: ServiceContext): Services {
+  const releaser = new BlobReleaser(ctx);
+  const datasets = new DatasetService(ctx, releaser);
+  const assets = new AssetService(ctx, datasets, releaser);
+  return {
+    auth: new AuthService(ctx),
+    organizations: new OrganizationService(ctx),
+    datasets,
+    assets,
+    ingestion: new IngestionService(ctx, datasets, releaser),
+    annotations: new AnnotationService(ctx, assets),
+  };
+}

@@ -1,0 +1,50 @@
+import type { Readable } from "node:stream";
+
+/** Bytes received and measured, not yet visible to anyone. */
+export interface StagedBlob {
+  readonly stagingId: string;
+  /** A local file holding the bytes, for header probing. */
+  readonly localPath: string;
+  readonly size: number;
+  readonly sha256: string;
+  /** Big-endian CRC-32C as a signed 32-bit integer, as on the wire. */
+  readonly crc32c: number;
+}
+
+export interface StageOptions {
+  /** Stop reading and fail once the body passes this many bytes. */
+  maxBytes: number;
+  signal?: AbortSignal;
+}
+
+export class BlobTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`body exceeds ${limit} bytes`);
+  }
+}
+
+export interface ByteRange {
+  start: number;
+  /** Inclusive. */
+  end: number;
+}
+
+/**
+ * Content-addressed bytes (by SHA-256). The local folder is the embedded default; an
+ * S3-compatible bucket scales out. Staging keeps partial bytes invisible: only `publish`
+ * makes them addressable, and only after they are durable.
+ */
+export interface BlobStore {
+  readonly kind: "local" | "s3";
+  /** Removes staging leftovers of a previous run (a crash mid-upload). */
+  sweepStaging(): Promise<number>;
+  /** Streams a body into staging while measuring size, SHA-256 and CRC-32C. */
+  stage(body: Readable, options: StageOptions): Promise<StagedBlob>;
+  /** Makes staged bytes durable under their SHA-256; idempotent when they are already there. */
+  publish(staged: StagedBlob): Promise<void>;
+  discard(staged: StagedBlob): Promise<void>;
+  has(sha256: string): Promise<boolean>;
+  size(sha256: string): Promise<number | undefined>;
+  read(sha256: string, range?: ByteRange): Readable;
+  delete(sha256: string): Promise<void>;
+}

@@ -1,0 +1,111 @@
+import type { CustomMetadata, FileErrorCode } from "@vi/protocol";
+
+/** Rows as the services see them: store-neutral, no wire names, no HTTP. */
+
+export interface OrganizationRecord {
+  orgId: string;
+  name: string;
+  createdAt: number;
+}
+
+export interface SecretKeyRecord {
+  keyId: string;
+  orgId: string;
+  name: string;
+  keyHash: string;
+  createdAt: number;
+}
+
+export interface DatasetRecord {
+  orgId: string;
+  datasetId: string;
+  name: string;
+  description: string | null;
+  type: string;
+  content: string;
+  createdAt: number;
+  lastAccessed: number;
+}
+
+export interface DatasetStats {
+  assetTotal: number;
+  annotationTotal: number;
+  assetAnnotated: number;
+  tagsCount: Record<string, number>;
+}
+
+export interface ImageFacts {
+  mimeType: string;
+  width: number;
+  height: number;
+  rawWidth: number;
+  rawHeight: number;
+  orientation: number;
+  frames: number;
+}
+
+export interface AssetRecord extends ImageFacts {
+  seq: number;
+  assetId: string;
+  orgId: string;
+  datasetId: string;
+  filename: string;
+  sha256: string;
+  fileSize: number;
+  customMetadata: CustomMetadata;
+  createdAt: number;
+  updatedAt: number;
+  contentsUpdatedAt: number;
+  generation: number;
+  annotationTotal: number;
+  annotationTags: Record<string, number>;
+}
+
+export type SessionState = "Running" | "Finished" | "Failed";
+export type FileState = "pending" | "succeeded" | "failed";
+
+export interface IngestionSessionRecord {
+  sessionId: string;
+  orgId: string;
+  datasetId: string;
+  failureMode: "FailAfterOne" | "FailAfterAll";
+  onOverwrite: "RemoveLinkedResource" | "KeepLinkedResources";
+  state: SessionState;
+  failureReason: string | null;
+  total: number;
+  succeeded: number;
+  errored: number;
+  createdAt: number;
+  updatedAt: number;
+  /** When the session's upload URLs stop being valid. */
+  expiresAt: number;
+  generation: number;
+}
+
+export interface IngestionFileRecord {
+  sessionId: string;
+  fileIndex: number;
+  filename: string;
+  mime: string;
+  size: number;
+  crc32c: number;
+  sha256: string | null;
+  customMetadata: CustomMetadata | null;
+  state: FileState;
+  errorCode: FileErrorCode | null;
+  errorMessage: string | null;
+  assetId: string | null;
+  deduplicated: boolean;
+  updatedAt: number;
+}
+
+export interface AnnotationRecord {
+  annotationId: string;
+  orgId: string;
+  datasetId: string;
+  assetId: string;
+  tag: string;
+  contents: unknown;
+  createdAt: number;
+  updatedAt: number;
+}
