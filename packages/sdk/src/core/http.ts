@@ -52,6 +52,7 @@ const header = (headers: ResponseData["headers"], name: string): string | undefi
 export class HttpClient {
   readonly agent: Agent;
   readonly #options: HttpClientOptions;
+  #closing: Promise<void> | undefined;
 
   constructor(options: HttpClientOptions) {
     this.#options = options;
@@ -193,8 +194,10 @@ export class HttpClient {
     }
   }
 
+  /** Closes the kept-alive connections once; later calls do nothing. */
   async close(): Promise<void> {
-    await this.agent.close();
+    this.#closing ??= this.agent.close();
+    await this.#closing;
   }
 }
 

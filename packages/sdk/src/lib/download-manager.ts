@@ -56,7 +56,8 @@ export function unsafeFilenameReason(filename: string): string | undefined {
   return undefined;
 }
 
-const within = (root: string, path: string): boolean => path.startsWith(root.endsWith(sep) ? root : root + sep);
+/** `path` is `root` itself or lies below it. */
+const within = (root: string, path: string): boolean => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -125,7 +126,7 @@ export async function downloadAssets(ctx: DownloadContext, options: DownloadOpti
     const filename = asset.filename;
     const reason = unsafeFilenameReason(filename);
     const target = resolve(root, filename);
-    if (reason !== undefined || !within(root, target)) {
+    if (reason !== undefined || target === root || !within(root, target)) {
       result.failed.push({ filename, reason: `refused: ${reason ?? "resolves outside saveDir"}` });
       return;
     }
