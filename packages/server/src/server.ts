@@ -19,6 +19,8 @@ export interface RunningServer {
   /** Present only when this start created the organization. */
   created?: { organizationId: string; secretKey: string };
   app: FastifyInstance;
+  /** Operator actions that have no API: a new organization with its first key. */
+  admin: { createOrganization(name: string): Promise<{ organizationId: string; secretKey: string }> };
   close(): Promise<void>;
 }
 
@@ -55,7 +57,7 @@ export async function startServer(options: Partial<ServerConfig> & { logger?: bo
     blobLocks: new KeyedMutex(),
     sessionChanges: newSessionChanges(),
   };
-  const created = await ensureOrganization(metadata);
+  const created = (await metadata.countOrganizations()) === 0 ? await createOrganization(metadata, "default") : undefined;
   const { app } = await buildApp(ctx, logger);
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
@@ -73,6 +75,7 @@ export async function startServer(options: Partial<ServerConfig> & { logger?: bo
     credentialsPath,
     ...(created ? { created } : {}),
     app,
+    admin: { createOrganization: (name) => createOrganization(metadata, name) },
     async close() {
       await app.close();
       await metadata.close();
@@ -80,13 +83,12 @@ export async function startServer(options: Partial<ServerConfig> & { logger?: bo
   };
 }
 
-async function ensureOrganization(metadata: MetadataStore): Promise<{ organizationId: string; secretKey: string } | undefined> {
-  if ((await metadata.countOrganizations()) > 0) return undefined;
+async function createOrganization(metadata: MetadataStore, name: string): Promise<{ organizationId: string; secretKey: string }> {
   const t = Date.now();
   const organizationId = newId();
   const secretKey = generateSecretKey();
   await metadata.createOrganization(
-    { orgId: organizationId, name: "default", createdAt: t },
+    { orgId: organizationId, name, createdAt: t },
     { keyId: newId(), orgId: organizationId, name: "initial", keyHash: hashSecretKey(secretKey), createdAt: t },
   );
   return { organizationId, secretKey };

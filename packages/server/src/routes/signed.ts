@@ -88,7 +88,6 @@ function sendBytes(ctx: ServiceContext, request: FastifyRequest, reply: FastifyR
   const length = range ? range.end - range.start + 1 : size;
   void reply.header("content-length", String(length));
   if (range) void reply.code(206).header("content-range", `bytes ${range.start}-${range.end}/${size}`);
-  if (request.method === "HEAD") return reply.send();
   return reply.send(ctx.blobs.read(sha256, range));
 }
 
