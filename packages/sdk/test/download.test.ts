@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -42,7 +43,7 @@ function asset(blob: Blob, url: string) {
 }
 
 /** A dataset of `blobs` listed two per page; `onBlob` may take over a blob request. */
-async function serve(blobs: Blob[], onBlob?: (blob: Blob, attempt: number, res: import("node:http").ServerResponse) => boolean) {
+async function serve(blobs: Blob[], onBlob?: (blob: Blob, attempt: number, res: ServerResponse) => boolean) {
   const attempts = new Map<string, number>();
   server = await startServer((req, res) => {
     const url = new URL(req.url, "http://x");

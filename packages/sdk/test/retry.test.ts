@@ -101,7 +101,9 @@ describe("HttpClient retries against a real server", () => {
   });
 
   it("raises ViNetworkError when every attempt is reset", async () => {
-    server = await startServer((_req, _res, raw) => raw.socket.destroy());
+    server = await startServer((_req, _res, raw) => {
+      raw.socket.destroy();
+    });
     const err = await client(server.url, { maxRetries: 1 }).json({ method: "GET", path: "/x" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ViNetworkError);
     expect(server.requests).toHaveLength(2);
