@@ -1,0 +1,84 @@
+import path from "node:path";
+import type { Command } from "commander";
+import { DEFAULT_DATA_DIR, ENV } from "../client-options.js";
+import { actionOf, type ResolvedDeps, type RunState } from "../context.js";
+import { CliUsageError } from "../exit-codes.js";
+import { intInRange } from "../parse.js";
+
+export const DEFAULT_HOST = "127.0.0.1";
+export const DEFAULT_PORT = 8080;
+
+interface ServeOptions {
+  host?: string;
+  port?: number;
+  dataDir?: string;
+}
+
+const parsePort = intInRange(0, 65_535);
+
+/** `serve` flags, else HOST / PORT / VI_DATA_DIR, else 127.0.0.1 / 8080 / ./vi-data. */
+export function resolveServeOptions(
+  opts: ServeOptions,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): { host: string; port: number; dataDir: string } {
+  const host = opts.host ?? (env.HOST || DEFAULT_HOST);
+  let port = opts.port;
+  if (port === undefined) {
+    if (env.PORT) {
+      try {
+        port = parsePort(env.PORT);
+      } catch (e) {
+        throw new CliUsageError(`PORT: ${(e as Error).message}`, "set PORT to a port number, or pass --port <n>");
+      }
+    } else port = DEFAULT_PORT;
+  }
+  const dataDir = path.resolve(cwd, opts.dataDir ?? (env[ENV.dataDir] || DEFAULT_DATA_DIR));
+  return { host, port, dataDir };
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+export function registerServe(program: Command, deps: ResolvedDeps, state: RunState): void {
+  program
+    .command("serve")
+    .description("run a Vi server on this machine (SQLite + local folder store in the data directory)")
+    .option("--host <host>", `interface to listen on (env HOST, default ${DEFAULT_HOST})`)
+    .option("--port <n>", `port to listen on, 0 for any free port (env PORT, default ${DEFAULT_PORT})`, parsePort)
+    .option("--data-dir <dir>", `where the database, the files and credentials.json live (env ${ENV.dataDir}, default ./${DEFAULT_DATA_DIR})`)
+    .addHelpText(
+      "after",
+      `\nThe server writes an organization's credentials to <data-dir>/credentials.json on first start;\n` +
+        `other vi-cli commands run from the same directory (or with ${ENV.dataDir} set) pick it up.\n` +
+        `Stops cleanly on Ctrl-C or SIGTERM (exit 0).`,
+    )
+    .action(
+      actionOf<ServeOptions>(deps, state, async (ctx, opts) => {
+        const options = resolveServeOptions(opts, ctx.deps.env, ctx.deps.cwd);
+        const { startServer } = await ctx.deps.loadServer();
+        const server = await startServer(options);
+        ctx.out.result(
+          () => {
+            ctx.out.line(`Vi server listening on ${server.url}`);
+            ctx.out.line(`Data directory: ${options.dataDir}`);
+            ctx.out.line(`Credentials:    ${server.credentialsPath}`);
+            ctx.out.note(
+              `Use it from another shell in this directory, or with ${ENV.dataDir}=${options.dataDir} ` +
+                `(or --config ${server.credentialsPath}). Press Ctrl-C to stop.`,
+            );
+          },
+          () => ({ url: server.url, credentialsPath: server.credentialsPath, dataDir: options.dataDir, host: options.host, port: options.port }),
+          true, // one line, so a parent process can read it as soon as the server is up
+        );
+        await aborted(ctx.signal);
+        ctx.out.note("shutting down...");
+        await server.close();
+        ctx.setExitCode(0);
+      }),
+    );
+}

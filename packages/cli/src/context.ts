@@ -1,0 +1,149 @@
+import type { Command } from "commander";
+import { Client } from "@vi/sdk";
+import type { CreatedSecretKey } from "@vi/protocol";
+import { SECRET_KEY_FLAG_WARNING, toClientOptions, type ClientOptions, type GlobalOptions } from "./client-options.js";
+import type { ExitCode } from "./exit-codes.js";
+import { Output, type Writable } from "./output.js";
+
+/**
+ * The part of the SDK's `Client` that vi-cli uses. Tests inject an object of this shape through
+ * `CliDeps.createClient` (a seam at the SDK's public surface, not a mock of its internals).
+ */
+export interface CliClient {
+  organizations: Pick<Client["organizations"], "get"> & {
+    /**
+     * Creates a secret key (POST /workspaces/{org}/secretKeys). Optional here only because the
+     * SDK does not have it yet; `keys create` reports its absence as an error.
+     */
+    createKey?: (options: { name?: string; signal?: AbortSignal }) => Promise<CreatedSecretKey>;
+  };
+  datasets: Pick<Client["datasets"], "create" | "list" | "get" | "delete">;
+  assets: Pick<Client["assets"], "upload" | "waitUntilDone" | "list" | "get" | "delete" | "download">;
+  /** Closes kept-alive connections (the SDK's `Client.close`); called once the command is done. */
+  close?: () => Promise<void>;
+}
+
+export type ClientFactory = (options: ClientOptions) => CliClient;
+
+/** What `vi-cli serve` needs from `@vi/server` (loaded lazily, at runtime only). */
+export interface StartServerOptions {
+  host: string;
+  port: number;
+  dataDir: string;
+}
+export interface RunningServer {
+  url: string;
+  credentialsPath: string;
+  close(): Promise<void>;
+}
+export interface ServerModule {
+  startServer(options: StartServerOptions): Promise<RunningServer>;
+}
+
+/** Everything the program touches outside itself; each has a real default. */
+export interface CliDeps {
+  createClient?: ClientFactory;
+  stdout?: Writable;
+  stderr?: Writable;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Aborted on SIGINT/SIGTERM: passed to every SDK call; `serve` shuts down on it. */
+  signal?: AbortSignal;
+  /** Whether a human can answer a confirmation (stdin and stderr are terminals). */
+  isInteractive?: () => boolean;
+  /** Asks a yes/no question; resolves true on yes. */
+  confirm?: (question: string) => Promise<boolean>;
+  loadServer?: () => Promise<ServerModule>;
+}
+
+export type ResolvedDeps = Required<CliDeps>;
+
+/** The module specifier is a variable so TypeScript does not resolve `@vi/server` (runtime import only). */
+const SERVER_MODULE = "@vi/server";
+
+async function defaultConfirm(question: string): Promise<boolean> {
+  const { createInterface } = await import("node:readline/promises");
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${question} [y/N] `);
+    return /^(y|yes)$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export function resolveDeps(deps: CliDeps = {}): ResolvedDeps {
+  return {
+    createClient: deps.createClient ?? ((options) => new Client(options)),
+    stdout: deps.stdout ?? process.stdout,
+    stderr: deps.stderr ?? process.stderr,
+    env: deps.env ?? process.env,
+    cwd: deps.cwd ?? process.cwd(),
+    signal: deps.signal ?? new AbortController().signal,
+    isInteractive: deps.isInteractive ?? (() => Boolean(process.stdin.isTTY && process.stderr.isTTY)),
+    confirm: deps.confirm ?? defaultConfirm,
+    loadServer: deps.loadServer ?? (async () => (await import(SERVER_MODULE)) as ServerModule),
+  };
+}
+
+/** What a command's action gets. */
+export interface CommandContext {
+  readonly out: Output;
+  readonly globals: GlobalOptions;
+  readonly deps: ResolvedDeps;
+  readonly signal: AbortSignal;
+  /** The SDK client, built on first use from the global flags (serve never builds one). */
+  client(): CliClient;
+  /** Sets the exit code of a run that otherwise completes (e.g. 1 for a partial failure). */
+  setExitCode(code: ExitCode): void;
+}
+
+export interface RunState {
+  exitCode: ExitCode;
+  /** Run once the command is over, whatever its outcome (closes the client). */
+  cleanups: (() => Promise<void>)[];
+  /** Set once a command's action starts, so errors print in the right mode. */
+  mode?: { json: boolean; quiet: boolean };
+}
+
+export function makeContext(command: Command, deps: ResolvedDeps, state: RunState): CommandContext {
+  const globals = command.optsWithGlobals<GlobalOptions>();
+  const mode = { json: Boolean(globals.json), quiet: Boolean(globals.quiet) };
+  state.mode = mode;
+  const out = new Output(deps.stdout, deps.stderr, mode);
+  let client: CliClient | undefined;
+  state.cleanups.push(async () => {
+    await client?.close?.();
+  });
+  return {
+    out,
+    globals,
+    deps,
+    signal: deps.signal,
+    client() {
+      if (!client) {
+        if (globals.secretKey !== undefined) out.warn(SECRET_KEY_FLAG_WARNING);
+        client = deps.createClient(toClientOptions(globals, deps.cwd));
+      }
+      return client;
+    },
+    setExitCode(code) {
+      state.exitCode = code;
+    },
+  };
+}
+
+/**
+ * Wraps a command handler as a commander action: the handler gets the context, the command's
+ * options and its positional arguments (after their parsers ran).
+ */
+export function actionOf<O>(
+  deps: ResolvedDeps,
+  state: RunState,
+  handler: (ctx: CommandContext, opts: O, args: unknown[]) => Promise<void>,
+): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    await handler(makeContext(command, deps, state), command.opts<O & Record<string, unknown>>(), command.processedArgs);
+  };
+}

@@ -1,0 +1,76 @@
+import { CommanderError } from "commander";
+import { ViConfigurationError, ViError } from "@vi/sdk";
+import { ENV } from "./client-options.js";
+import { CliInterruptedError, CliUsageError, exitCodeFor, ExitCode } from "./exit-codes.js";
+import type { JsonError, Output } from "./output.js";
+
+const COMMANDER_PREFIX = /^error:\s*/i;
+
+/** vi-cli's own hint for an SDK error that brought none. */
+function defaultSuggestion(err: ViError): string | undefined {
+  switch (exitCodeFor(err)) {
+    case ExitCode.Auth:
+      return err instanceof ViConfigurationError
+        ? `start a local server with \`vi-cli serve\` (it writes vi-data/credentials.json), or set ${ENV.secretKey} and ${ENV.organizationId} (or --config <file>)`
+        : `check the secret key and organization id (${ENV.secretKey}, ${ENV.organizationId}, --config)`;
+    case ExitCode.Network:
+      return `is the server running and reachable? check --endpoint / ${ENV.endpoint}`;
+    default:
+      return undefined;
+  }
+}
+
+/** An error as the `{"error": {...}}` document carries it. */
+export function errorToJson(err: unknown): JsonError {
+  if (err instanceof ViError) {
+    return {
+      code: err.code,
+      message: err.message,
+      suggestion: err.suggestion ?? defaultSuggestion(err) ?? null,
+      requestId: err.requestId ?? null,
+      status: err.status ?? null,
+    };
+  }
+  if (err instanceof CommanderError) {
+    return {
+      code: "UsageError",
+      message: commanderMessage(err),
+      suggestion: "run with --help to see the commands and flags",
+      requestId: null,
+      status: null,
+    };
+  }
+  if (err instanceof CliUsageError)
+    return { code: "UsageError", message: err.message, suggestion: err.suggestion ?? null, requestId: null, status: null };
+  if (exitCodeFor(err) === ExitCode.Interrupted)
+    return {
+      code: "Interrupted",
+      message: err instanceof CliInterruptedError ? err.message : "interrupted",
+      suggestion: null,
+      requestId: null,
+      status: null,
+    };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: "Error", message, suggestion: null, requestId: null, status: null };
+}
+
+function commanderMessage(err: CommanderError): string {
+  if (err.code === "commander.help") return "missing command";
+  return err.message.replace(COMMANDER_PREFIX, "").trim();
+}
+
+/** Prints an error: one line (plus hint and request id) on stderr, or with --json its document on stdout. */
+export function printError(out: Output, err: unknown, extra?: Record<string, unknown>): void {
+  const e = errorToJson(err);
+  if (out.json) {
+    out.document({ error: e, ...(extra ?? {}) });
+    return;
+  }
+  // commander already printed the help for a missing (sub)command.
+  if (err instanceof CommanderError && err.code === "commander.help") return;
+  out.errorLine(`error: ${e.message}`);
+  if (e.suggestion && !(err instanceof CommanderError)) out.errorLine(`hint: ${e.suggestion}`);
+  else if (err instanceof CommanderError) out.errorLine(`hint: run with --help to see the commands and flags`);
+  if (e.requestId) out.errorLine(`request id: ${e.requestId}`);
+}
+

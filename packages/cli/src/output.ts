@@ -1,0 +1,187 @@
+/**
+ * Output: human text vs `--json`.
+ *
+ * - stdout carries the command's result: a human table/text, or with `--json` exactly one JSON
+ *   document (errors included: `{"error": {...}}`).
+ * - stderr carries everything else: warnings, notes, progress bars, and human error lines.
+ * - `--quiet` drops notes and warnings (and progress bars); results and errors still print.
+ */
+
+/** Where output goes: `process.stdout`/`process.stderr`, or a string buffer in tests. */
+export interface Writable {
+  write(chunk: string): unknown;
+  isTTY?: boolean;
+}
+
+export interface OutputMode {
+  json: boolean;
+  quiet: boolean;
+}
+
+/** The JSON shape of an error, on stdout with `--json`. */
+export interface JsonError {
+  code: string;
+  message: string;
+  suggestion: string | null;
+  requestId: string | null;
+  status: number | null;
+}
+
+export class Output {
+  constructor(
+    readonly stdout: Writable,
+    readonly stderr: Writable,
+    readonly mode: OutputMode,
+  ) {}
+
+  get json(): boolean {
+    return this.mode.json;
+  }
+
+  get quiet(): boolean {
+    return this.mode.quiet;
+  }
+
+  /** A line of the human result (stdout). Ignored with --json. */
+  line(text = ""): void {
+    if (!this.mode.json) this.stdout.write(text + "\n");
+  }
+
+  /** The one JSON document of a --json run (pretty, or on one line with `compact`). */
+  document(value: unknown, compact = false): void {
+    this.stdout.write((compact ? JSON.stringify(value) : JSON.stringify(value, null, 2)) + "\n");
+  }
+
+  /** Result: the human rendering, or with --json the JSON document. */
+  result(human: () => void, json: () => unknown, compact = false): void {
+    if (this.mode.json) this.document(json(), compact);
+    else human();
+  }
+
+  /** Informational note on stderr (dropped with --quiet). */
+  note(text: string): void {
+    if (!this.mode.quiet) this.stderr.write(text + "\n");
+  }
+
+  warn(text: string): void {
+    if (!this.mode.quiet) this.stderr.write(`warning: ${text}\n`);
+  }
+
+  /** A human error line on stderr; never dropped. */
+  errorLine(text: string): void {
+    this.stderr.write(text + "\n");
+  }
+
+  /** Writes raw text to stdout (for streaming JSON). */
+  raw(text: string): void {
+    this.stdout.write(text);
+  }
+}
+
+export interface Column<T> {
+  header: string;
+  get: (row: T) => string;
+  align?: "left" | "right";
+}
+
+function pad(text: string, width: number, align: "left" | "right" = "left"): string {
+  const n = Math.max(0, width - text.length);
+  return align === "right" ? " ".repeat(n) + text : text + " ".repeat(n);
+}
+
+function renderRow(cells: string[], widths: number[], columns: Column<never>[]): string {
+  return cells
+    .map((c, i) => {
+      const last = i === cells.length - 1;
+      const col = columns[i];
+      const align = col?.align ?? "left";
+      // Do not pad the last left-aligned column: no trailing spaces.
+      return last && align === "left" ? c : pad(c, widths[i] ?? 0, align);
+    })
+    .join("  ")
+    .trimEnd();
+}
+
+/** Renders a whole table (header + rows) as lines. */
+export function renderTable<T>(columns: Column<T>[], rows: Iterable<T>): string[] {
+  const cells = [...rows].map((r) => columns.map((c) => c.get(r)));
+  const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i]?.length ?? 0)));
+  const cols = columns as Column<never>[];
+  return [
+    renderRow(
+      columns.map((c) => c.header.toUpperCase()),
+      widths,
+      cols,
+    ),
+    ...cells.map((row) => renderRow(row, widths, cols)),
+  ];
+}
+
+/**
+ * A table printed page by page (for `--all` over millions of rows): the column widths come from
+ * the first page and only grow, so memory stays bounded and columns mostly line up.
+ */
+export class StreamingTable<T> {
+  private widths: number[] | undefined;
+
+  constructor(
+    private readonly columns: Column<T>[],
+    private readonly emit: (line: string) => void,
+  ) {}
+
+  addPage(rows: T[]): void {
+    const cells = rows.map((r) => this.columns.map((c) => c.get(r)));
+    const cols = this.columns as Column<never>[];
+    if (!this.widths) {
+      this.widths = this.columns.map((c, i) =>
+        Math.max(c.header.length, ...cells.map((row) => row[i]?.length ?? 0)),
+      );
+      this.emit(
+        renderRow(
+          this.columns.map((c) => c.header.toUpperCase()),
+          this.widths,
+          cols,
+        ),
+      );
+    }
+    for (const row of cells) {
+      const widths = this.widths;
+      row.forEach((c, i) => {
+        if (c.length > (widths[i] ?? 0)) widths[i] = c.length;
+      });
+      this.emit(renderRow(row, widths, cols));
+    }
+  }
+
+  /** Prints the header even when there were no rows. */
+  finish(): void {
+    if (!this.widths) this.addPage([]);
+  }
+}
+
+/** Key/value details, aligned. */
+export function renderDetails(pairs: [string, string | number | boolean | null | undefined][]): string[] {
+  const shown = pairs.filter(([, v]) => v !== undefined);
+  const width = Math.max(0, ...shown.map(([k]) => k.length));
+  return shown.map(([k, v]) => `${pad(k + ":", width + 1)} ${v === null ? "-" : String(v)}`);
+}
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+
+/** 1536 -> "1.5 KiB". */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 1024) return `${bytes} B`;
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${UNITS[unit]}`;
+}
+
+/** Epoch ms -> ISO 8601 (UTC), or "-". */
+export function formatTime(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "-";
+  return new Date(ms).toISOString();
+}
