@@ -25,7 +25,6 @@ import {
   presentAsset,
   presentDataset,
   presentDeletedDataset,
-  presentOrganization,
   presentSession,
 } from "../http/presenters.js";
 import { notFound } from "../errors.js";
