@@ -1,0 +1,55 @@
+import { Writable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { formatBytes, formatDuration, Progress } from "../src/lib/progress.js";
+
+/** A fake terminal that records what was drawn. */
+function terminal(isTTY: boolean) {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  }) as unknown as NodeJS.WriteStream;
+  Object.assign(stream, { isTTY, columns: 120 });
+  return { stream, chunks };
+}
+
+describe("progress", () => {
+  it("draws files, bytes, rate and ETA on a terminal, throttled", () => {
+    const { stream, chunks } = terminal(true);
+    const progress = new Progress({ stream, intervalMs: 10_000 });
+    expect(progress.enabled).toBe(true);
+    progress.phase("Uploading", { files: 4, bytes: 4_000_000 });
+    progress.update(1, 1_000_000);
+    progress.update(1, 1_000_000);
+    // The phase drew once; the updates within the interval did not redraw.
+    expect(chunks).toHaveLength(1);
+    const line = progress.render();
+    expect(line).toMatch(/^Uploading +\[#{10}-{10}\] +50%/);
+    expect(line).toContain("2/4 files");
+    expect(line).toContain("2.0 MB/4.0 MB");
+    expect(line).toMatch(/MB\/s|kB\/s|GB\/s/);
+    expect(line).toContain("ETA");
+    progress.finish();
+    expect(chunks.at(-1)).toBe("\n");
+    expect(chunks.at(-2)).toMatch(/^\r.*\x1b\[K$/);
+  });
+
+  it("draws nothing when stderr is not a terminal", () => {
+    const { stream, chunks } = terminal(false);
+    const progress = new Progress({ stream });
+    progress.phase("Uploading", { files: 1 });
+    progress.update(1, 10);
+    progress.finish();
+    expect(progress.enabled).toBe(false);
+    expect(chunks).toEqual([]);
+  });
+
+  it("formats sizes and durations", () => {
+    expect(formatBytes(999)).toBe("999 B");
+    expect(formatBytes(1_500_000)).toBe("1.5 MB");
+    expect(formatDuration(65_000)).toBe("1:05");
+    expect(formatDuration(3_725_000)).toBe("1:02:05");
+  });
+});
