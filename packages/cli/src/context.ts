@@ -3,7 +3,7 @@ import { Client } from "@vi/sdk";
 import type { CreatedSecretKey } from "@vi/protocol";
 import { SECRET_KEY_FLAG_WARNING, toClientOptions, type ClientOptions, type GlobalOptions } from "./client-options.js";
 import type { ExitCode } from "./exit-codes.js";
-import { Output, type Writable } from "./output.js";
+import { Output, type JsonError, type Writable } from "./output.js";
 
 /**
  * The part of the SDK's `Client` that vi-cli uses. Tests inject an object of this shape through
@@ -34,6 +34,8 @@ export interface StartServerOptions {
 export interface RunningServer {
   url: string;
   credentialsPath: string;
+  /** Present when this start created the organization (the first start on a data directory). */
+  created?: { organizationId: string };
   close(): Promise<void>;
 }
 export interface ServerModule {
@@ -96,6 +98,8 @@ export interface CommandContext {
   client(): CliClient;
   /** Sets the exit code of a run that otherwise completes (e.g. 1 for a partial failure). */
   setExitCode(code: ExitCode): void;
+  /** See `RunState.closeJsonWithError`; `undefined` once the document is complete. */
+  streamingJson(close: ((error: JsonError) => void) | undefined): void;
 }
 
 export interface RunState {
@@ -104,6 +108,11 @@ export interface RunState {
   cleanups: (() => Promise<void>)[];
   /** Set once a command's action starts, so errors print in the right mode. */
   mode?: { json: boolean; quiet: boolean };
+  /**
+   * Set while a command streams a JSON document to stdout: an error must then close that
+   * document (as its `error` member) rather than print a second one.
+   */
+  closeJsonWithError?: ((error: JsonError) => void) | undefined;
 }
 
 export function makeContext(command: Command, deps: ResolvedDeps, state: RunState): CommandContext {
@@ -129,6 +138,9 @@ export function makeContext(command: Command, deps: ResolvedDeps, state: RunStat
     },
     setExitCode(code) {
       state.exitCode = code;
+    },
+    streamingJson(close) {
+      state.closeJsonWithError = close;
     },
   };
 }

@@ -11,7 +11,7 @@ function defaultSuggestion(err: ViError): string | undefined {
   switch (exitCodeFor(err)) {
     case ExitCode.Auth:
       return err instanceof ViConfigurationError
-        ? `start a local server with \`vi-cli serve\` (it writes vi-data/credentials.json), or set ${ENV.secretKey} and ${ENV.organizationId} (or --config <file>)`
+        ? `set ${ENV.secretKey} and ${ENV.organizationId}, pass --config <file>, or run \`vi-cli serve\` here (it writes vi-data/credentials.json)`
         : `check the secret key and organization id (${ENV.secretKey}, ${ENV.organizationId}, --config)`;
     case ExitCode.Network:
       return `is the server running and reachable? check --endpoint / ${ENV.endpoint}`;

@@ -6,7 +6,7 @@ import { registerDatasets } from "./commands/datasets.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerServe } from "./commands/serve.js";
 import { resolveDeps, type CliDeps, type RunState } from "./context.js";
-import { printError } from "./errors.js";
+import { errorToJson, printError } from "./errors.js";
 import { CliInterruptedError, EXIT_CODES_HELP, exitCodeFor, isCommanderSuccess, type ExitCode } from "./exit-codes.js";
 import { Output } from "./output.js";
 import { VERSION } from "./version.js";
@@ -105,7 +105,9 @@ export async function run(argv: string[], deps: CliDeps = {}): Promise<ExitCode>
     if (isCommanderSuccess(caught)) return 0;
     const err = d.signal.aborted && exitCodeFor(caught) !== 2 ? new CliInterruptedError() : caught;
     const out = new Output(d.stdout, d.stderr, state.mode ?? modeFromArgv(argv));
-    if (err instanceof ViUploadError && err.result) {
+    if (out.json && state.closeJsonWithError) {
+      state.closeJsonWithError(errorToJson(err));
+    } else if (err instanceof ViUploadError && err.result) {
       if (!out.json) {
         const summary = err.result.summary();
         out.line(summary);

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import {
+  PagePromise,
   ViAuthenticationError,
   ViConfigurationError,
   ViNetworkError,
@@ -199,7 +200,7 @@ describe("API errors -> exit codes and error output", () => {
   it("gives a hint of its own for configuration and network errors", async () => {
     const client = fakeClient();
     client.datasets.get.mockRejectedValue(new ViConfigurationError("no secret key", { code: "ConfigurationError" }));
-    expect((await cli(["datasets", "get", "ds1"], client)).stderr).toMatch(/hint: .*vi-cli serve/);
+    expect((await cli(["datasets", "get", "ds1"], client)).stderr).toMatch(/hint: .*DATATURE_VI_SECRET_KEY.*vi-cli serve/);
     client.datasets.get.mockRejectedValue(new ViNetworkError("ECONNREFUSED", { code: "NetworkError" }));
     expect((await cli(["datasets", "get", "ds1"], client)).stderr).toMatch(/hint: .*--endpoint/);
   });
@@ -510,6 +511,31 @@ describe("assets list", () => {
     expect(json((await cli(["assets", "list", "ds1", "--all", "--json"], empty)).stdout)).toEqual({ items: [], nextPage: null, count: 0 });
   });
 
+  it("--all --json stays one JSON document when a later page fails, and exits with the error's code", async () => {
+    const client = fakeClient();
+    client.assets.list.mockImplementation(
+      () =>
+        new PagePromise(async (token) => {
+          if (token === undefined) return { items: [asset("a1", "1.jpg")], nextPage: "1", prevPage: null };
+          throw new ViNetworkError("connection reset", { code: "NetworkError" });
+        }),
+    );
+    const r = await cli(["assets", "list", "ds1", "--all", "--json"], client);
+    expect(r.code).toBe(6);
+    expect(r.stderr).toBe("");
+    expect(json(r.stdout)).toEqual({
+      items: [asset("a1", "1.jpg")],
+      nextPage: null,
+      count: 1,
+      error: expect.objectContaining({ code: "NetworkError", message: "connection reset" }),
+    });
+
+    client.assets.list.mockImplementation(() => new PagePromise(async () => Promise.reject(notFound())));
+    const first = await cli(["assets", "list", "ds1", "--all", "--json"], client);
+    expect(first.code).toBe(4);
+    expect(json(first.stdout)).toEqual({ error: expect.objectContaining({ code: "ResourceNotFound" }) });
+  });
+
   it("--contents adds the download URL column", async () => {
     const client = fakeClient();
     const withUrl = asset("a1", "cat.jpg", { contents: { asset: { url: "http://h/signed/cat.jpg", expiry: 0 } } });
@@ -747,6 +773,26 @@ describe("serve", () => {
       host: "::1",
       port: 0,
     });
+  });
+
+  it("says when this start created the organization, never printing its key", async () => {
+    const close = vi.fn(async () => {});
+    const loadServer = async (): Promise<ServerModule> => ({
+      startServer: async (o) => ({
+        url: "http://127.0.0.1:8080",
+        credentialsPath: path.join(o.dataDir, "credentials.json"),
+        created: { organizationId: "org1", secretKey: "dtvi_secret" } as RunningServer["created"],
+        close,
+      }),
+    });
+    const controller = new AbortController();
+    controller.abort();
+    const r = await cli(["serve"], fakeClient(), { loadServer, signal: controller.signal });
+    expect(r.stdout).toMatch(/Created organization org1/);
+    expect(r.stdout + r.stderr).not.toContain("dtvi_secret");
+    const j = await cli(["serve", "--json"], fakeClient(), { loadServer, signal: controller.signal });
+    expect(json(j.stdout)).toMatchObject({ createdOrganizationId: "org1" });
+    expect(j.stdout).not.toContain("dtvi_secret");
   });
 
   it("a bad PORT is a usage error", async () => {

@@ -280,17 +280,27 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
           return;
         }
 
-        // --all: stream, so that memory stays bounded whatever the dataset's size.
+        // --all: stream, so that memory stays bounded whatever the dataset's size. The document
+        // opens with the first page (an error before it is a plain {"error"} document) and an
+        // error after it closes the document as its "error" member: stdout stays one JSON document.
         let count = 0;
         if (ctx.out.json) {
-          ctx.out.raw(`{"items": [`);
+          let opened = false;
+          const close = (tail: string) => ctx.out.raw(`${count === 0 ? "" : "\n"}], "nextPage": null, "count": ${count}${tail}}\n`);
           for await (const page of pages) {
+            if (!opened) {
+              ctx.out.raw(`{"items": [`);
+              opened = true;
+              ctx.streamingJson((error) => close(`, "error": ${JSON.stringify(error)}`));
+            }
             for (const item of page.items) {
               ctx.out.raw(`${count === 0 ? "\n" : ",\n"}${JSON.stringify(item)}`);
               count++;
             }
           }
-          ctx.out.raw(`${count === 0 ? "" : "\n"}], "nextPage": null, "count": ${count}}\n`);
+          ctx.streamingJson(undefined);
+          if (!opened) ctx.out.raw(`{"items": [`);
+          close("");
           return;
         }
         const table = new StreamingTable(columns, (line) => ctx.out.line(line));

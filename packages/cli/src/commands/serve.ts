@@ -67,12 +67,23 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
             ctx.out.line(`Vi server listening on ${server.url}`);
             ctx.out.line(`Data directory: ${options.dataDir}`);
             ctx.out.line(`Credentials:    ${server.credentialsPath}`);
+            if (server.created)
+              ctx.out.line(
+                `Created organization ${server.created.organizationId}: its secret key is in the credentials file (keep it private).`,
+              );
             ctx.out.note(
               `Use it from another shell in this directory, or with ${ENV.dataDir}=${options.dataDir} ` +
                 `(or --config ${server.credentialsPath}). Press Ctrl-C to stop.`,
             );
           },
-          () => ({ url: server.url, credentialsPath: server.credentialsPath, dataDir: options.dataDir, host: options.host, port: options.port }),
+          () => ({
+            url: server.url,
+            credentialsPath: server.credentialsPath,
+            dataDir: options.dataDir,
+            host: options.host,
+            port: options.port,
+            ...(server.created ? { createdOrganizationId: server.created.organizationId } : {}),
+          }),
           true, // one line, so a parent process can read it as soon as the server is up
         );
         await aborted(ctx.signal);
