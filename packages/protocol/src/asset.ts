@@ -1,4 +1,5 @@
 import { Type, type Static } from "typebox";
+import { SORT_CRITERIA, MAX_PAGE_SIZE } from "./constants.js";
 import { CustomMetadata, EpochMs, Flag, Id } from "./common.js";
 
 /** A signed URL to bytes: it expires, and ends in the asset's filename. */
@@ -21,8 +22,6 @@ export const Dimensions = Type.Object({
   depth: Type.Optional(Type.Integer()),
 });
 
-export const ASSET_STATUSES = ["uploaded", "processing", "error"] as const;
-export const UPLOAD_STATUSES = ["completed", "pending", "failed"] as const;
 
 export const AssetMetadata = Type.Object({
   fileSize: Type.Integer({ minimum: 0 }),
@@ -76,21 +75,7 @@ export const Asset = Type.Object({
 });
 export type Asset = Static<typeof Asset>;
 
-export const SORT_CRITERIA = [
-  "default",
-  "assetId",
-  "filename",
-  "lastModified.contents",
-  "metadata.fileSize",
-  "metadata.width",
-  "metadata.height",
-  "metadata.timeCreated",
-] as const;
-export type AssetSortCriterion = (typeof SORT_CRITERIA)[number];
-export type SortOrder = "asc" | "desc";
 
-export const MAX_PAGE_SIZE = 1000;
-export const DEFAULT_PAGE_SIZE = 100;
 
 export const ListAssetsQuery = Type.Object({
   p: Type.Optional(Type.String({ maxLength: 4096 })),

@@ -1,16 +1,12 @@
 import { Type, type Static, type TSchema } from "typebox";
+import { ID_PATTERN } from "./constants.js";
 
-/** IDs are 1..255 characters of [A-Za-z0-9-]: no `_`, because `_` joins `{orgId}_{datasetId}`. */
-export const ID_PATTERN = "^[A-Za-z0-9-]{1,255}$";
 export const Id = Type.String({ pattern: ID_PATTERN });
 
 /** Epoch milliseconds: every time on the wire. */
 export const EpochMs = Type.Integer({ minimum: 0, description: "epoch milliseconds" });
 
-/** Secret keys: `dtvi_` + 98 URL-safe characters, 103 in all (the Python client refuses other shapes). */
-export const SECRET_KEY_PREFIX = "dtvi_";
-export const SECRET_KEY_LENGTH = 103;
-export const SECRET_KEY_PATTERN = /^dtvi_[A-Za-z0-9_-]{98}$/;
+
 
 /** The page envelope of every list endpoint. Tokens are opaque keyset cursors. */
 export const Page = <T extends TSchema>(item: T) =>
@@ -44,11 +40,3 @@ export type CustomMetadata = Static<typeof CustomMetadata>;
 /** `y` when a flag is set; absent otherwise. */
 export const Flag = Type.Optional(Type.Literal("y"));
 
-export const dataPathId = (orgId: string, datasetId: string): string => `${orgId}_${datasetId}`;
-
-/** Splits the composite `{orgId}_{datasetId}`; undefined when it is not one. */
-export function splitDataPathId(composite: string): { orgId: string; datasetId: string } | undefined {
-  const at = composite.indexOf("_");
-  if (at <= 0 || at === composite.length - 1 || composite.indexOf("_", at + 1) !== -1) return undefined;
-  return { orgId: composite.slice(0, at), datasetId: composite.slice(at + 1) };
-}

@@ -1,8 +1,7 @@
 import { Type, type Static } from "typebox";
+import { CONDITION_STATUSES } from "./constants.js";
 import { EpochMs } from "./common.js";
 
-export const CONDITION_STATUSES = ["Waiting", "Reached", "FailedReach"] as const;
-export type ConditionStatus = (typeof CONDITION_STATUSES)[number];
 
 /** A resource's milestone (`Started`, `Finished`, ...) and whether it was reached. */
 export const Condition = Type.Object({

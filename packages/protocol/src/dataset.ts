@@ -1,9 +1,8 @@
 import { Type, type Static } from "typebox";
+import { DATASET_TYPES } from "./constants.js";
 import { EpochMs, Id, ResourceMetadata } from "./common.js";
 import { Condition } from "./condition.js";
 
-/** The Python client decodes only these two. */
-export const DATASET_TYPES = ["phrase-grounding", "vqa"] as const;
 
 export const DatasetStatistic = Type.Object({
   assetTotal: Type.Integer({ minimum: 0 }),

@@ -1,17 +1,10 @@
 import { Type, type Static } from "typebox";
+import { FAILURE_MODES, FILE_ERROR_CODES, MAX_FILES_PER_SESSION, OVERWRITE_POLICIES } from "./constants.js";
 import { CustomMetadata, EpochMs, Id, ResourceMetadata } from "./common.js";
-import { FILE_ERROR_CODES } from "./errors.js";
 import { Condition } from "./condition.js";
 
-/** The seed's batch size: the SDK splits larger uploads into sessions of this many files. */
-export const MAX_FILES_PER_SESSION = 10_000;
 
-export const FAILURE_MODES = ["FailAfterOne", "FailAfterAll"] as const;
-export type FailureMode = (typeof FAILURE_MODES)[number];
 
-/** Singular and plural spellings are both accepted; answers use the plural the Python client decodes. */
-export const OVERWRITE_POLICIES = ["RemoveLinkedResource", "KeepLinkedResource", "KeepLinkedResources"] as const;
-export type OnAssetOverwritten = "RemoveLinkedResource" | "KeepLinkedResource" | "KeepLinkedResources";
 
 export const IngestionFileSpec = Type.Object({
   /** Relative path inside the dataset, `/`-separated (e.g. `cats/001.jpg`). */

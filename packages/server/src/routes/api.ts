@@ -18,7 +18,7 @@ import {
   SessionStatusQuery,
   Annotation,
   CreateAnnotationRequest,
-} from "@vi/protocol";
+} from "@vi/protocol/schemas";
 import { datasetOf, orgOf } from "../http/auth.js";
 import {
   presentAnnotation,
