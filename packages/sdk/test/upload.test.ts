@@ -118,7 +118,7 @@ describe("upload", () => {
     expect(upload.message).toContain(join(root, "b.jpg"));
     expect(upload.message).toContain("ECORRUPT");
     expect(upload.message).toContain("verification failed");
-    expect(upload.code).toBe("ECORRUPT");
+    expect(upload.code).toBe("UploadFailed");
     expect(upload.result.totalFiles).toBe(2);
     expect(upload.result.failedFiles).toEqual([
       { path: join(root, "b.jpg"), filename: "b.jpg", code: "ECORRUPT", reason: "verification failed: ECORRUPT" },
@@ -155,6 +155,17 @@ describe("upload", () => {
     const summary = result.summary();
     expect(summary).toContain("Failed files:");
     expect(summary).toMatch(/c\.jpg {2}EBADSIZE {2}over the pixel limit/);
+  });
+
+  it("FailAfterAll: stops waiting once only files whose bytes never went are left", async () => {
+    const root = folder({ "a.jpg": "alpha", "lost.jpg": "never arrives" });
+    const c = await start({ resetPut: new Set(["lost.jpg"]) });
+    const result = await c.assets.upload({ datasetId: "ds1", paths: root, failureMode: "FailAfterAll", showProgress: false });
+    expect(result.totalSucceeded).toBe(1);
+    expect(result.failedFiles).toEqual([expect.objectContaining({ filename: "lost.jpg", code: "ENOASSET" })]);
+    expect(result.failedFiles[0]?.reason).toMatch(/failed/);
+    // The first attempt and maxRetries (3) more.
+    expect(server?.puts.filter((p) => p.url.includes("lost.jpg"))).toHaveLength(4);
   });
 
   it("raises ViFileTooLargeError before sending anything", async () => {

@@ -64,6 +64,8 @@ const BATCHES_IN_FLIGHT = 2;
 const LONG_POLL_SECONDS = 30;
 /** After a FailAfterOne stop, how long to give the server to record the failure before reporting. */
 const STOPPED_POLL_SECONDS = 10;
+/** Long-polls while files whose bytes never went keep a session from finishing. */
+const UNSENT_POLL_SECONDS = 1;
 export const DEFAULT_WAIT_TIMEOUT_MS = 30 * 60_000;
 
 const invalid = (message: string) => new ViValidationError(message, { code: "InvalidParameter" });
@@ -105,16 +107,22 @@ export async function waitForSession(
   http: HttpClient,
   organizationId: string,
   options: WaitOptions,
+  early?: {
+    /** Stops waiting when this says nothing more can happen (files whose bytes never went). */
+    settled: (session: IngestionSession) => boolean;
+    /** Shorter long-polls, so that `settled` is looked at often: `Finished` may be far off. */
+    pollSeconds: number;
+  },
 ): Promise<IngestionSession> {
   const timeout = options.timeout ?? DEFAULT_WAIT_TIMEOUT_MS;
   const deadline = Date.now() + timeout;
   let pause = 250;
   for (;;) {
     const remaining = deadline - Date.now();
-    const seconds = Math.max(0, Math.min(LONG_POLL_SECONDS, Math.floor(remaining / 1000)));
+    const seconds = Math.max(0, Math.min(early?.pollSeconds ?? LONG_POLL_SECONDS, Math.floor(remaining / 1000)));
     const asked = Date.now();
     const session = await pollSession(http, organizationId, options.datasetId, options.assetIngestionSessionId, seconds, options.signal);
-    if (isFinished(session)) return session;
+    if (isFinished(session) || early?.settled(session)) return session;
     if (Date.now() >= deadline) {
       throw new ViTimeoutError(
         `session ${options.assetIngestionSessionId} did not finish within ${timeout} ms (${session.status.progressCount.succeeded + session.status.progressCount.errored}/${session.status.progressCount.total} files done)`,
@@ -349,17 +357,27 @@ export async function uploadAssets(ctx: UploadContext, options: UploadOptions): 
 
   const opened = batches.filter((b): b is Batch & { session: IngestionSession } => b.session !== undefined);
   const waitUntilDone = options.waitUntilDone ?? true;
-  if (waitUntilDone && opened.length > 0) {
-    progress.phase("Processing", { files: opened.length });
-    for (const batch of opened) {
+  try {
+    if (waitUntilDone && opened.length > 0) progress.phase("Processing", { files: opened.length });
+    for (const batch of waitUntilDone ? opened : []) {
       const sessionId = batch.session.assetIngestionSessionId;
+      // A file whose PUT failed for good never reaches the server, which would then wait for its
+      // bytes until its URL expires: stop waiting once only such files are left.
+      const unsent = batch.files.filter((f) => failures.has(f.filename)).map((f) => f.filename);
+      const settled = (session: IngestionSession): boolean => {
+        const reported = new Set(session.status.events.flatMap((e) => (e.kind === "Error" ? Object.keys(e.files) : [])));
+        const { total, succeeded, errored } = session.status.progressCount;
+        return succeeded + errored + unsent.filter((f) => !reported.has(f)).length >= total;
+      };
+      const wait = { datasetId, assetIngestionSessionId: sessionId, timeout: Number.POSITIVE_INFINITY, signal };
       batch.session = stopped
         ? await pollSession(http, organizationId, datasetId, sessionId, STOPPED_POLL_SECONDS, signal)
-        : await waitForSession(http, organizationId, { datasetId, assetIngestionSessionId: sessionId, timeout: Number.POSITIVE_INFINITY, signal });
+        : await waitForSession(http, organizationId, wait, unsent.length > 0 ? { settled, pollSeconds: UNSENT_POLL_SECONDS } : undefined);
       progress.update(1, 0);
     }
+  } finally {
+    progress.finish();
   }
-  progress.finish();
 
   const byFilename = new Map(files.map((f) => [f.filename, f]));
   for (const batch of opened) {
@@ -387,8 +405,8 @@ export async function uploadAssets(ctx: UploadContext, options: UploadOptions): 
   if (failAfterOne && first !== undefined) {
     const more = result.totalFailed > 1 ? ` (${result.totalFailed} files failed in all)` : "";
     throw new ViUploadError(`upload failed at ${first.path}: ${first.code}: ${first.reason}${more}`, {
-      code: first.code,
-      details: { failedFiles: result.failedFiles.slice(0, 20) },
+      code: "UploadFailed",
+      details: { firstFailure: first, failedFiles: result.failedFiles.slice(0, 20) },
       result,
     });
   }

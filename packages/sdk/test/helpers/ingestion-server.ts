@@ -34,6 +34,8 @@ export interface IngestionScript {
   refusePut?: Record<string, { status: number; error: string; message: string }>;
   /** Answer the first N PUTs of these files with 503. */
   flakyPut?: Record<string, number>;
+  /** Drop the connection on every PUT of these files: their bytes never arrive. */
+  resetPut?: Set<string>;
   /** Never finish sessions (for wait timeouts). */
   neverFinish?: boolean;
   /** Delay each PUT answer by this many ms (to observe concurrency). */
@@ -112,7 +114,7 @@ export async function startIngestionServer(script: IngestionScript = {}): Promis
     f.message = message;
     if (s.failureMode === "FailAfterOne") s.failed = true;
   };
-  const server = await startServer(async (req, res: ServerResponse) => {
+  const server = await startServer(async (req, res: ServerResponse, raw) => {
     const url = new URL(req.url, "http://x");
     if (req.method === "GET" && url.pathname === ORG_PATH) {
       json(res, 200, {
@@ -162,6 +164,10 @@ export async function startIngestionServer(script: IngestionScript = {}): Promis
         const filename = decodeURIComponent(upload[2] ?? "");
         const f = s?.files.find((x) => x.filename === filename);
         if (!s || !f) return json(res, 404, { error: "ResourceNotFound", message: "no such upload", traceId: "t" });
+        if (script.resetPut?.has(filename)) {
+          raw.socket.destroy();
+          return;
+        }
         const attempt = (putAttempts.get(filename) ?? 0) + 1;
         putAttempts.set(filename, attempt);
         if (attempt <= (script.flakyPut?.[filename] ?? 0)) {
