@@ -66,8 +66,11 @@ const SERVER_MODULE = "@vi/server";
 async function defaultConfirm(question: string): Promise<boolean> {
   const { createInterface } = await import("node:readline/promises");
   const rl = createInterface({ input: process.stdin, output: process.stderr });
+  // On a terminal, readline reads Ctrl-C itself (no signal reaches the process): it means "no".
+  const interrupted = new Promise<string>((resolve) => rl.once("SIGINT", () => resolve("")));
+  const closed = new Promise<string>((resolve) => rl.once("close", () => resolve("")));
   try {
-    const answer = await rl.question(`${question} [y/N] `);
+    const answer = await Promise.race([rl.question(`${question} [y/N] `), interrupted, closed]);
     return /^(y|yes)$/i.test(answer.trim());
   } finally {
     rl.close();

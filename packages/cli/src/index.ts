@@ -1,4 +1,5 @@
 /** vi-cli as a library: for in-process tests and for end-to-end tests of the real binary. */
+import { fileURLToPath } from "node:url";
 export { run, buildProgram, PROGRAM_NAME } from "./program.js";
 export {
   ExitCode,
@@ -29,3 +30,9 @@ export type {
 } from "./context.js";
 export type { Writable, JsonError } from "./output.js";
 export { VERSION } from "./version.js";
+
+/**
+ * The built binary (`packages/cli/dist/bin.js`), for end-to-end tests that spawn it:
+ * `spawn(process.execPath, [VI_CLI_BIN, ...args])`. The same path from src/ and from dist/.
+ */
+export const VI_CLI_BIN: string = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
