@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { open } from "node:fs/promises";
 import { crc32c } from "@node-rs/crc32";
 
 export interface FileDigest {
@@ -23,17 +23,32 @@ export function digestBuffer(data: Uint8Array): FileDigest {
   };
 }
 
-/** Both digests of a file in one streaming pass, in bounded memory. */
+const CHUNK = 1 << 20;
+
+/**
+ * Both digests of a file in one streaming pass, in bounded memory. It reads through a file
+ * handle into one buffer sized to the file (at most 1 MiB) rather than a ReadStream, which
+ * allocates a full highWaterMark per read and made hashing many small images several times slower.
+ */
 export async function digestFile(path: string, signal?: AbortSignal): Promise<FileDigest> {
-  const sha = createHash("sha256");
-  let crc = 0;
-  let size = 0;
-  const stream = createReadStream(path, { highWaterMark: 1 << 20, signal });
-  for await (const chunk of stream) {
-    const buf = chunk as Buffer;
-    crc = crc32c(buf, crc);
-    sha.update(buf);
-    size += buf.length;
+  const handle = await open(path, "r");
+  try {
+    const { size: statSize } = await handle.stat();
+    const buffer = Buffer.allocUnsafe(Math.max(1, Math.min(statSize, CHUNK)));
+    const sha = createHash("sha256");
+    let crc = 0;
+    let size = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      const chunk = buffer.subarray(0, bytesRead);
+      crc = crc32c(chunk, crc);
+      sha.update(chunk);
+      size += bytesRead;
+    }
+    return { size, crc32c: toSigned32(crc), sha256: sha.digest("hex") };
+  } finally {
+    await handle.close();
   }
-  return { size, crc32c: toSigned32(crc), sha256: sha.digest("hex") };
 }

@@ -2,6 +2,7 @@ import type { Dirent, Stats } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { basename, extname, join, resolve } from "node:path";
 import { ViValidationError } from "../core/errors.js";
+import { mapBounded } from "./concurrency.js";
 
 /** The extensions the Python guide lists, and the MIME type each is declared with. */
 export const SUPPORTED_EXTENSIONS: ReadonlyMap<string, string> = new Map([
@@ -34,6 +35,8 @@ export interface WalkedFile {
   size: number;
 }
 
+const STAT_CONCURRENCY = 32;
+
 const invalid = (message: string, details?: Record<string, unknown>) =>
   new ViValidationError(message, { code: "InvalidParameter", details });
 
@@ -57,27 +60,19 @@ async function walkFolder(root: string, out: WalkedFile[]): Promise<void> {
     const dir = join(root, ...segments);
     const entries: Dirent[] = await readdir(dir, { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const subfolders: string[][] = [];
-    for (const entry of entries) {
-      if (entry.name.startsWith(".")) continue;
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) {
-        subfolders.push([...segments, entry.name]);
-        continue;
-      }
-      if (mimeForFilename(entry.name) === undefined) continue;
-      let size: number;
-      if (entry.isFile()) {
-        size = (await stat(path)).size;
-      } else if (entry.isSymbolicLink()) {
-        const target = await statOrUndefined(path);
-        if (!target?.isFile()) continue;
-        size = target.size;
-      } else {
-        continue;
-      }
-      out.push({ path, filename: [...segments, entry.name].join("/").normalize("NFC"), size });
-    }
+    const visible = entries.filter((e) => !e.name.startsWith("."));
+    const candidates = visible.filter((e) => (e.isFile() || e.isSymbolicLink()) && mimeForFilename(e.name) !== undefined);
+    // Sizes are looked up in parallel: one stat at a time is what makes walking a big folder slow.
+    const sizes = await mapBounded(candidates, STAT_CONCURRENCY, async (entry) => {
+      const target = entry.isFile() ? await stat(join(dir, entry.name)) : await statOrUndefined(join(dir, entry.name));
+      return target?.isFile() ? target.size : undefined;
+    });
+    candidates.forEach((entry, i) => {
+      const size = sizes[i];
+      if (size === undefined) return;
+      out.push({ path: join(dir, entry.name), filename: [...segments, entry.name].join("/").normalize("NFC"), size });
+    });
+    const subfolders = visible.filter((e) => e.isDirectory()).map((e) => [...segments, e.name]);
     // Reversed so that the stack pops folders in name order.
     stack.push(...subfolders.reverse());
   }
