@@ -203,6 +203,20 @@ describe("upload", () => {
     expect(server?.requests).toHaveLength(0);
   });
 
+  it("an AbortSignal stops the upload and rejects with its reason", async () => {
+    const files = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`f${i}.jpg`, `file ${i}`]));
+    const c = await start({ putDelayMs: 2_000 });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 200);
+    const started = Date.now();
+    const err = await c.assets
+      .upload({ datasetId: "ds1", paths: folder(files), concurrency: 2, showProgress: false, signal: controller.signal })
+      .catch((e: unknown) => e);
+    expect((err as Error).name).toBe("AbortError");
+    expect(Date.now() - started).toBeLessThan(1_500);
+    expect(server?.puts.length).toBeLessThanOrEqual(2);
+  });
+
   it("waitUntilDone: false returns once the bytes are sent", async () => {
     const root = folder({ "a.jpg": "alpha" });
     const c = await start();
