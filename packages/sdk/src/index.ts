@@ -27,6 +27,7 @@ export type {
   AssetSortCriterion,
   Condition,
   Contents,
+  CreatedSecretKey,
   CustomMetadata,
   Dataset,
   DeletedDataset,

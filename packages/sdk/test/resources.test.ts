@@ -31,6 +31,20 @@ describe("resources", () => {
     ]);
   });
 
+  it("organizations: get, and createKey", async () => {
+    server = await startServer((req, res) => {
+      if (req.method === "POST") return json(res, 201, { kind: "SecretKey", keyId: "k1", name: "ci", workspaceId: "org1", secretKey: "dtvi_x", createDate: 1 });
+      return json(res, 200, { kind: "Workspace", workspaceId: "org1" });
+    });
+    client = testClient(server.url);
+    expect((await client.organizations.get()).workspaceId).toBe("org1");
+    expect(await client.organizations.createKey({ name: "ci" })).toMatchObject({ keyId: "k1", secretKey: "dtvi_x" });
+    expect(server.requests.map((r) => `${r.method} ${r.url} ${r.body.toString()}`)).toEqual([
+      "GET /workspaces/org1 ",
+      'POST /workspaces/org1/secretKeys {"name":"ci"}',
+    ]);
+  });
+
   it("does not retry a POST that failed with a 500", async () => {
     server = await startServer((_req, res) => json(res, 500, { error: "ServerError", message: "boom", traceId: "t" }));
     client = testClient(server.url);

@@ -1,4 +1,4 @@
-import { apiPaths, type Organization } from "@vi/protocol";
+import { apiPaths, type CreatedSecretKey, type Organization } from "@vi/protocol";
 import type { ClientContext } from "../client.js";
 
 export class Organizations {
@@ -13,6 +13,16 @@ export class Organizations {
     return this.#ctx.http.json<Organization>({
       method: "GET",
       path: apiPaths.organization(this.#ctx.organizationId),
+      signal: options.signal,
+    });
+  }
+
+  /** [ext] Creates another secret key for the organization. Its clear `secretKey` is shown only in this answer. */
+  createKey(options: { name?: string; signal?: AbortSignal } = {}): Promise<CreatedSecretKey> {
+    return this.#ctx.http.json<CreatedSecretKey>({
+      method: "POST",
+      path: apiPaths.secretKeys(this.#ctx.organizationId),
+      body: options.name === undefined ? {} : { name: options.name },
       signal: options.signal,
     });
   }
