@@ -5,7 +5,7 @@ import { basename, dirname, isAbsolute, resolve, sep } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Asset } from "@vi/protocol";
-import { ViError } from "../core/errors.js";
+import { ViError, ViValidationError } from "../core/errors.js";
 import type { HttpClient } from "../core/http.js";
 import type { Page } from "../core/pagination.js";
 import { Semaphore } from "./concurrency.js";
@@ -74,13 +74,17 @@ const SHA256 = /^sha-?256$/i;
 export async function downloadAssets(ctx: DownloadContext, options: DownloadOptions): Promise<DownloadResult> {
   const { http } = ctx;
   const { signal } = options;
+  const concurrency = options.concurrency ?? 8;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new ViValidationError(`concurrency must be a whole number >= 1, got ${concurrency}`, { code: "InvalidParameter" });
+  }
   const root = resolve(options.saveDir);
   await mkdir(root, { recursive: true });
   // Compared against real paths below, so that a symlinked subfolder cannot lead outside.
   const realRoot = await realpath(root);
   const result: DownloadResult = { saveDir: root, downloaded: 0, skipped: 0, failed: [], bytes: 0 };
   const progress = new Progress({ enabled: options.showProgress });
-  const slots = new Semaphore(options.concurrency ?? 8);
+  const slots = new Semaphore(concurrency);
 
   /** Streams one URL into a temp file beside the target, verifies it, then renames it into place. */
   const fetchTo = (asset: Asset, url: string, headers: Record<string, string> | undefined, target: string): Promise<number> =>

@@ -150,9 +150,8 @@ function validate(options: UploadOptions): void {
   const concurrency = options.concurrency ?? 16;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw invalid(`concurrency must be a whole number >= 1, got ${concurrency}`);
   for (const [key, value] of Object.entries(options.customMetadata ?? {})) {
-    if (!["string", "number", "boolean"].includes(typeof value)) {
-      throw invalid(`customMetadata.${key} must be a string, number or boolean`);
-    }
+    const ok = typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value));
+    if (!ok) throw invalid(`customMetadata.${key} must be a string, a finite number or a boolean`);
   }
 }
 
