@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import {
   apiPaths,
   FAILURE_MODES,
@@ -248,15 +248,22 @@ export async function uploadAssets(ctx: UploadContext, options: UploadOptions): 
         // Exactly the bytes that were hashed: a file that grew since is cut to its declared size,
         // one that shrank fails on the content-length mismatch and the server sees no bad asset.
         // The read buffer is sized to the file: a 1 MiB one per small image costs more than the PUT.
-        const stream =
+        const source =
           digest.size === 0
             ? Readable.from([])
             : createReadStream(file.path, { start: 0, end: digest.size - 1, highWaterMark: Math.min(digest.size, 1 << 20) });
-        stream.on("data", (chunk: Buffer | string) => {
-          counted += chunk.length;
-          progress.update(0, chunk.length);
+        // Count through a Transform, never a 'data' listener: a listener starts the file flowing
+        // before the connection is ready, undici then finds it drained and sends an empty body
+        // (seen as `content-length: 0` under load).
+        const meter = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            counted += chunk.length;
+            progress.update(0, chunk.length);
+            done(null, chunk);
+          },
         });
-        return stream;
+        source.once("error", (err: Error) => meter.destroy(err));
+        return source.pipe(meter);
       };
       await http.transfer({ method: "PUT", url: http.resolveUrl(target.url), headers, body: open, signal }, (res) => res.body.dump());
       bytesSent += digest.size;

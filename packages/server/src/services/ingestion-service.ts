@@ -8,6 +8,7 @@ import type { IngestionFileRecord, IngestionSessionRecord } from "../store/metad
 import type { FileCommit } from "../store/metadata/metadata-store.js";
 import { normalizeFilename } from "../util/filenames.js";
 import { newId } from "../util/ids.js";
+import { GroupCommitter } from "./group-committer.js";
 import type { BlobReleaser } from "./blob-releaser.js";
 import type { ServiceContext } from "./context.js";
 import type { DatasetService } from "./dataset-service.js";
@@ -38,11 +39,15 @@ const POLL_SLICE_MS = 500;
  * and only then committed as an asset. A file fails alone unless the session says FailAfterOne.
  */
 export class IngestionService {
+  private readonly committer: GroupCommitter;
+
   constructor(
     private readonly ctx: ServiceContext,
     private readonly datasets: DatasetService,
     private readonly releaser: BlobReleaser,
-  ) {}
+  ) {
+    this.committer = new GroupCommitter(ctx.metadata);
+  }
 
   async create(orgId: string, datasetId: string, spec: IngestionSpec): Promise<SessionView> {
     await this.datasets.require(orgId, datasetId);
@@ -112,6 +117,7 @@ export class IngestionService {
           if (held && held.fileSize === a.size) {
             const { fileSize, ...facts } = held;
             dedup.push({
+              sessionId: session.sessionId,
               fileIndex,
               newAssetId: newId(),
               deduplicated: true,
@@ -131,7 +137,7 @@ export class IngestionService {
     await this.ctx.metadata.createSession(session, files);
     if (session.state === "Running" && dedup.length > 0) {
       // Bytes this organization already holds are committed at once: no upload target, no bytes.
-      await this.ctx.metadata.commitFiles(session.sessionId, dedup);
+      await this.ctx.metadata.commitFiles(dedup);
     }
     return this.view(orgId, session.sessionId);
   }
@@ -256,6 +262,7 @@ export class IngestionService {
     info: Awaited<ReturnType<typeof probeImageFile>>,
   ): Promise<ReceivedFile> {
     const commit: FileCommit = {
+      sessionId: session.sessionId,
       fileIndex: file.fileIndex,
       newAssetId: newId(),
       asset: {
@@ -276,7 +283,7 @@ export class IngestionService {
     // (swept at start), never a row without its bytes.
     const result = await this.ctx.blobLocks.run(staged.sha256, async () => {
       await this.ctx.blobs.publish(staged);
-      const [committed] = await this.ctx.metadata.commitFiles(session.sessionId, [commit]);
+      const committed = await this.committer.commit(commit);
       if (!committed && !(await this.ctx.metadata.isBlobReferenced(staged.sha256))) await this.ctx.blobs.delete(staged.sha256);
       return committed;
     });
@@ -287,7 +294,7 @@ export class IngestionService {
       throw new ApiError("ResourceConflict", `This upload session stopped taking bytes before ${file.filename} was committed`, "Start a new upload session.");
     }
     await this.releaser.release(result.orphanedBlobs);
-    return { filename: file.filename, assetId: result.asset.assetId };
+    return { filename: file.filename, assetId: result.assetId };
   }
 
   private async nextChange(sessionId: string, ms: number, signal?: AbortSignal): Promise<void> {

@@ -377,16 +377,23 @@ export class KyselyMetadataStore implements MetadataStore {
     return row && toFile(row);
   }
 
-  async commitFiles(sessionId: string, entries: FileCommit[]): Promise<(CommitResult | undefined)[]> {
+  async commitFiles(entries: FileCommit[]): Promise<(CommitResult | undefined)[]> {
     if (entries.length === 0) return [];
     return this.db.transaction().execute(async (tx) => {
-      const session = await tx.selectFrom("ingestion_sessions").selectAll().where("session_id", "=", sessionId).executeTakeFirst();
-      if (!session || session.state !== "Running") return entries.map(() => undefined);
+      const sessions = new Map<string, Selectable<Database["ingestion_sessions"]> | undefined>();
+      const succeeded = new Map<string, number>();
       const results: (CommitResult | undefined)[] = [];
-      for (const entry of entries) results.push(await this.commitOne(tx, session, entry));
-      const done = results.filter((r) => r !== undefined).length;
-      if (done > 0) {
-        const t = Date.now();
+      for (const entry of entries) {
+        if (!sessions.has(entry.sessionId)) {
+          sessions.set(entry.sessionId, await tx.selectFrom("ingestion_sessions").selectAll().where("session_id", "=", entry.sessionId).executeTakeFirst());
+        }
+        const session = sessions.get(entry.sessionId);
+        const result = session?.state === "Running" ? await this.commitOne(tx, session, entry) : undefined;
+        if (result) succeeded.set(entry.sessionId, (succeeded.get(entry.sessionId) ?? 0) + 1);
+        results.push(result);
+      }
+      const t = Date.now();
+      for (const [sessionId, done] of succeeded) {
         await tx
           .updateTable("ingestion_sessions")
           .set((eb) => ({ succeeded: eb("succeeded", "+", done), updated_at: t, generation: eb("generation", "+", 1) }))
@@ -477,9 +484,7 @@ export class KyselyMetadataStore implements MetadataStore {
       .where("session_id", "=", session.session_id)
       .where("file_index", "=", fileIndex)
       .execute();
-    const row = await tx.selectFrom("assets").selectAll().where("asset_id", "=", assetId).executeTakeFirstOrThrow();
-    const [asset] = await this.withAnnotationCounts(tx, [row]);
-    return { asset: asset!, replaced: previous !== undefined, orphanedBlobs };
+    return { assetId, replaced: previous !== undefined, orphanedBlobs };
   }
 
   async isBlobReferenced(sha256: string): Promise<boolean> {

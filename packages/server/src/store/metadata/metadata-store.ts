@@ -37,6 +37,7 @@ export interface NewAssetVersion extends ImageFacts {
 }
 
 export interface FileCommit {
+  sessionId: string;
   fileIndex: number;
   asset: NewAssetVersion;
   /** The id a new asset gets; a replaced asset keeps its own. */
@@ -46,7 +47,7 @@ export interface FileCommit {
 
 /** The outcome of committing one ingested file. */
 export interface CommitResult {
-  asset: AssetRecord;
+  assetId: string;
   /** True when the filename already had an asset that this one replaced. */
   replaced: boolean;
   /** Blobs no asset references any more: their bytes may go. */
@@ -100,12 +101,13 @@ export interface MetadataStore {
   listSessionFiles(sessionId: string, states?: IngestionFileRecord["state"][]): Promise<IngestionFileRecord[]>;
   getSessionFile(sessionId: string, fileIndex: number): Promise<IngestionFileRecord | undefined>;
   /**
-   * Commits files' assets in one transaction: each replaces its filename's previous asset
+   * Commits files' assets (of any sessions) in one transaction, so that concurrent uploads share
+   * one durable write: each replaces its filename's previous asset
    * (dropping its annotations unless the session keeps them; identical bytes change nothing),
    * marks its file succeeded and counts it. An entry answers undefined when its file is no
    * longer pending (a retried PUT, a failed session).
    */
-  commitFiles(sessionId: string, entries: FileCommit[]): Promise<(CommitResult | undefined)[]>;
+  commitFiles(entries: FileCommit[]): Promise<(CommitResult | undefined)[]>;
   /** Whether any asset still references these bytes. */
   isBlobReferenced(sha256: string): Promise<boolean>;
   /**
