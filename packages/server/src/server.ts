@@ -11,6 +11,7 @@ import { openSqliteStore } from "./store/metadata/sqlite.js";
 import { LocalBlobStore } from "./store/blob/local.js";
 import type { MetadataStore } from "./store/metadata/metadata-store.js";
 import { newId } from "./util/ids.js";
+import { markCleanShutdown, recoverAfterCrash, type RecoveryReport } from "./services/crash-recovery.js";
 
 export interface RunningServer {
   url: string;
@@ -19,6 +20,8 @@ export interface RunningServer {
   /** Present only when this start created the organization. */
   created?: { organizationId: string; secretKey: string };
   app: FastifyInstance;
+  /** What start-up found and removed after an unclean shutdown. */
+  recovery: RecoveryReport;
   /** Operator actions that have no API: a new organization with its first key. */
   admin: { createOrganization(name: string): Promise<{ organizationId: string; secretKey: string }> };
   close(): Promise<void>;
@@ -41,7 +44,8 @@ export async function startServer(options: Partial<ServerConfig> & { logger?: bo
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const metadata = await openSqliteStore(join(config.dataDir, "metadata.sqlite"));
   const blobs = new LocalBlobStore(config.dataDir);
-  await blobs.sweepStaging();
+  await blobs.init();
+  const recovery = await recoverAfterCrash(config.dataDir, metadata, blobs);
 
   const secret = await metadata.settingOrInsert("url-signing-secret", randomBytes(32).toString("hex"));
   // The signer needs the public URL, which is known only after listening on port 0.
@@ -76,9 +80,11 @@ export async function startServer(options: Partial<ServerConfig> & { logger?: bo
     ...(created ? { created } : {}),
     app,
     admin: { createOrganization: (name) => createOrganization(metadata, name) },
+    recovery,
     async close() {
       await app.close();
       await metadata.close();
+      await markCleanShutdown(config.dataDir);
     },
   };
 }

@@ -47,4 +47,6 @@ export interface BlobStore {
   size(sha256: string): Promise<number | undefined>;
   read(sha256: string, range?: ByteRange): Readable;
   delete(sha256: string): Promise<void>;
+  /** Every stored digest, for reconciling with the metadata after a crash. */
+  list(): AsyncIterable<string>;
 }

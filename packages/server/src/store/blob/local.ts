@@ -112,6 +112,16 @@ export class LocalBlobStore implements BlobStore {
     await fs.rm(this.pathOf(sha256), { force: true });
   }
 
+  async *list(): AsyncIterable<string> {
+    for (const a of await fs.readdir(this.blobsDir).catch(() => [])) {
+      for (const b of await fs.readdir(join(this.blobsDir, a)).catch(() => [])) {
+        for (const name of await fs.readdir(join(this.blobsDir, a, b)).catch(() => [])) {
+          if (SHA256_HEX.test(name)) yield name;
+        }
+      }
+    }
+  }
+
   /** Only ever a SHA-256 becomes a path here: no client-supplied name reaches the filesystem. */
   private pathOf(sha256: string): string {
     if (!SHA256_HEX.test(sha256)) throw new Error(`not a SHA-256 digest: ${sha256}`);

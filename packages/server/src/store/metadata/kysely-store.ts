@@ -487,6 +487,13 @@ export class KyselyMetadataStore implements MetadataStore {
     return { assetId, replaced: previous !== undefined, orphanedBlobs };
   }
 
+  async unreferencedBlobs(sha256s: string[]): Promise<string[]> {
+    if (sha256s.length === 0) return [];
+    const rows = await this.db.selectFrom("blobs").select("sha256").where("sha256", "in", sha256s).execute();
+    const known = new Set(rows.map((r) => r.sha256));
+    return sha256s.filter((s) => !known.has(s));
+  }
+
   async isBlobReferenced(sha256: string): Promise<boolean> {
     const row = await this.db.selectFrom("blobs").select("sha256").where("sha256", "=", sha256).executeTakeFirst();
     return row !== undefined;

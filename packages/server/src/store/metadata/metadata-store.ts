@@ -110,6 +110,8 @@ export interface MetadataStore {
   commitFiles(entries: FileCommit[]): Promise<(CommitResult | undefined)[]>;
   /** Whether any asset still references these bytes. */
   isBlobReferenced(sha256: string): Promise<boolean>;
+  /** Which of these digests no asset references (for sweeping bytes a crash left behind). */
+  unreferencedBlobs(sha256s: string[]): Promise<string[]>;
   /**
    * Fails one pending file; with `failSession` the session fails as a whole (FailAfterOne).
    * Answers false when the file was not pending.

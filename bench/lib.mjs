@@ -1,0 +1,61 @@
+// Shared helpers of the benchmarks: fixtures, a server in a child process, timing, RSS.
+import { spawn } from "node:child_process";
+import { mkdir, readFile, writeFile, readdir } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+import { uniqueJpeg } from "../test/helpers/jpeg.mjs";
+
+export const ROOT = join(import.meta.dirname, "..");
+export const TMP = join(ROOT, ".bench-tmp");
+
+/** `count` distinct JPEGs of about `size` bytes in `dir` (kept between runs). */
+export async function makeJpegs(dir, count, size = 100_000) {
+  await mkdir(dir, { recursive: true });
+  const existing = await readdir(dir).catch(() => []);
+  if (existing.length === count) return dir;
+  for (let i = 0; i < count; i++) await writeFile(join(dir, `img-${String(i).padStart(6, "0")}.jpg`), uniqueJpeg(size));
+  return dir;
+}
+
+/** Starts `vi` server in its own process (so its RSS is its own) and resolves once it listens. */
+export async function startServerProcess(dataDir, env = {}) {
+  const child = spawn(process.execPath, [join(ROOT, "packages/server/dist/main.js")], {
+    env: { ...process.env, VI_DATA_DIR: dataDir, PORT: "0", VI_LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const url = await new Promise((resolve, reject) => {
+    lines.on("line", (l) => {
+      const m = /listening on (http\S+)/.exec(l);
+      if (m) resolve(m[1]);
+    });
+    child.once("exit", (c) => reject(new Error(`server exited ${c}`)));
+  });
+  const creds = JSON.parse(await readFile(join(dataDir, "credentials.json"), "utf8"));
+  return {
+    url,
+    creds,
+    pid: child.pid,
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("exit", r));
+    },
+  };
+}
+
+/** Peak RSS (VmHWM) of a process, in MB, from /proc. */
+export async function peakRssMb(pid) {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const m = /VmHWM:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+export function timeCommand(cmd, args) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(cmd, args, { stdio: "inherit" });
+    child.on("exit", (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - t0) / 1e9) : reject(new Error(`${cmd} exited ${code}`))));
+  });
+}
+
+export const fmt = (n, digits = 1) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });

@@ -1,0 +1,1 @@
+export declare function uniqueJpeg(size?: number): Buffer;
