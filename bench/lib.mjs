@@ -1,9 +1,9 @@
 // Shared helpers of the benchmarks: fixtures, a server in a child process, timing, RSS.
 import { spawn } from "node:child_process";
 import { mkdir, readFile, writeFile, readdir } from "node:fs/promises";
-import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { uniqueJpeg } from "../test/helpers/jpeg.mjs";
+export { startServerProcess } from "../test/helpers/server-process.mjs";
 
 export const ROOT = join(import.meta.dirname, "..");
 export const TMP = join(ROOT, ".bench-tmp");
@@ -15,32 +15,6 @@ export async function makeJpegs(dir, count, size = 100_000) {
   if (existing.length === count) return dir;
   for (let i = 0; i < count; i++) await writeFile(join(dir, `img-${String(i).padStart(6, "0")}.jpg`), uniqueJpeg(size));
   return dir;
-}
-
-/** Starts `vi` server in its own process (so its RSS is its own) and resolves once it listens. */
-export async function startServerProcess(dataDir, env = {}) {
-  const child = spawn(process.execPath, [join(ROOT, "packages/server/dist/main.js")], {
-    env: { ...process.env, VI_DATA_DIR: dataDir, PORT: "0", VI_LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const lines = createInterface({ input: child.stdout });
-  const url = await new Promise((resolve, reject) => {
-    lines.on("line", (l) => {
-      const m = /listening on (http\S+)/.exec(l);
-      if (m) resolve(m[1]);
-    });
-    child.once("exit", (c) => reject(new Error(`server exited ${c}`)));
-  });
-  const creds = JSON.parse(await readFile(join(dataDir, "credentials.json"), "utf8"));
-  return {
-    url,
-    creds,
-    pid: child.pid,
-    async stop() {
-      child.kill("SIGTERM");
-      await new Promise((r) => child.once("exit", r));
-    },
-  };
 }
 
 /** Peak RSS (VmHWM) of a process, in MB, from /proc. */

@@ -72,7 +72,6 @@ export class IngestionService {
     };
     const seen = new Map<string, number>();
     const files: IngestionFileRecord[] = [];
-    const dedup: FileCommit[] = [];
     let firstFailure: string | undefined;
     for (const [fileIndex, a] of spec.assets.entries()) {
       const file: IngestionFileRecord = {
@@ -112,26 +111,15 @@ export class IngestionService {
           reject("EBADSIZE", `file is ${a.size} bytes, over this server's limit of ${this.ctx.config.maxFileSize} bytes`);
         } else if (a.size === 0) {
           reject("EBADMIME", "file is empty");
-        } else if (a.sha256) {
-          const held = await this.ctx.metadata.findBlobFacts(orgId, a.sha256);
-          if (held && held.fileSize === a.size) {
-            const { fileSize, ...facts } = held;
-            dedup.push({
-              sessionId: session.sessionId,
-              fileIndex,
-              newAssetId: newId(),
-              deduplicated: true,
-              asset: { ...facts, filename: name.filename, sha256: a.sha256, fileSize, customMetadata: a.customMetadata ?? null },
-            });
-          }
         }
       }
       files.push(file);
     }
+    const dedup = await this.deduplicate(orgId, datasetId, session, files);
     if (firstFailure && failureMode === "FailAfterOne") {
       session.state = "Failed";
       session.failureReason = firstFailure;
-    } else if (session.errored === session.total) {
+    } else if (session.errored + session.succeeded === session.total) {
       session.state = "Finished";
     }
     await this.ctx.metadata.createSession(session, files);
@@ -140,6 +128,41 @@ export class IngestionService {
       await this.ctx.metadata.commitFiles(dedup);
     }
     return this.view(orgId, session.sessionId);
+  }
+
+  /**
+   * Files whose bytes the organization already holds need none sent. The same bytes under the
+   * same filename (a re-run) are settled here and now; the same bytes elsewhere are committed
+   * as new assets right after the session is recorded. Two bulk reads, whatever the batch size.
+   */
+  private async deduplicate(orgId: string, datasetId: string, session: IngestionSessionRecord, files: IngestionFileRecord[]): Promise<FileCommit[]> {
+    const candidates = files.filter((f) => f.state === "pending" && f.sha256 !== null);
+    if (candidates.length === 0) return [];
+    const existing = await this.ctx.metadata.findAssetsByFilename(orgId, datasetId, candidates.map((f) => f.filename));
+    const facts = await this.ctx.metadata.findBlobFacts(orgId, candidates.map((f) => f.sha256!));
+    const commits: FileCommit[] = [];
+    for (const f of candidates) {
+      const current = existing.get(f.filename);
+      if (current && current.sha256 === f.sha256 && current.fileSize === f.size && f.customMetadata === null) {
+        f.state = "succeeded";
+        f.assetId = current.assetId;
+        f.deduplicated = true;
+        session.succeeded++;
+        continue;
+      }
+      const held = facts.get(f.sha256!);
+      if (held && held.fileSize === f.size) {
+        const { fileSize, ...imageFacts } = held;
+        commits.push({
+          sessionId: session.sessionId,
+          fileIndex: f.fileIndex,
+          newAssetId: newId(),
+          deduplicated: true,
+          asset: { ...imageFacts, filename: f.filename, sha256: f.sha256!, fileSize, customMetadata: f.customMetadata },
+        });
+      }
+    }
+    return commits;
   }
 
   /** The session as it stands; with `waitMs`, waits until it is settled or the time is up. */

@@ -273,26 +273,44 @@ export class KyselyMetadataStore implements MetadataStore {
     });
   }
 
-  async findBlobFacts(orgId: string, sha256: string): Promise<(ImageFacts & { fileSize: number }) | undefined> {
-    const row = await this.db
-      .selectFrom("assets")
-      .select(["mime_type", "width", "height", "raw_width", "raw_height", "orientation", "frames", "file_size"])
-      .where("org_id", "=", orgId)
-      .where("sha256", "=", sha256)
-      .limit(1)
-      .executeTakeFirst();
-    return (
-      row && {
-        mimeType: row.mime_type,
-        width: row.width,
-        height: row.height,
-        rawWidth: row.raw_width,
-        rawHeight: row.raw_height,
-        orientation: row.orientation,
-        frames: row.frames,
-        fileSize: num(row.file_size),
+  async findBlobFacts(orgId: string, sha256s: string[]): Promise<Map<string, ImageFacts & { fileSize: number }>> {
+    const facts = new Map<string, ImageFacts & { fileSize: number }>();
+    for (const chunk of chunks([...new Set(sha256s)], 500)) {
+      const rows = await this.db
+        .selectFrom("assets")
+        .select(["sha256", "mime_type", "width", "height", "raw_width", "raw_height", "orientation", "frames", "file_size"])
+        .where("org_id", "=", orgId)
+        .where("sha256", "in", chunk)
+        .execute();
+      for (const row of rows) {
+        facts.set(row.sha256, {
+          mimeType: row.mime_type,
+          width: row.width,
+          height: row.height,
+          rawWidth: row.raw_width,
+          rawHeight: row.raw_height,
+          orientation: row.orientation,
+          frames: row.frames,
+          fileSize: num(row.file_size),
+        });
       }
-    );
+    }
+    return facts;
+  }
+
+  async findAssetsByFilename(orgId: string, datasetId: string, filenames: string[]): Promise<Map<string, { assetId: string; sha256: string; fileSize: number }>> {
+    const found = new Map<string, { assetId: string; sha256: string; fileSize: number }>();
+    for (const chunk of chunks(filenames, 500)) {
+      const rows = await this.db
+        .selectFrom("assets")
+        .select(["filename", "asset_id", "sha256", "file_size"])
+        .where("org_id", "=", orgId)
+        .where("dataset_id", "=", datasetId)
+        .where("filename", "in", chunk)
+        .execute();
+      for (const r of rows) found.set(r.filename, { assetId: r.asset_id, sha256: r.sha256, fileSize: num(r.file_size) });
+    }
+    return found;
   }
 
   // ---- ingestion ----
@@ -643,6 +661,10 @@ export class KyselyMetadataStore implements MetadataStore {
       };
     });
   }
+}
+
+function* chunks<T>(items: T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
 
 async function insertKey(db: Db, k: SecretKeyRecord): Promise<void> {

@@ -93,7 +93,9 @@ export interface MetadataStore {
    * The facts of bytes this organization already holds (for deduplication); undefined when no
    * asset of the organization has them: another organization's bytes are never revealed.
    */
-  findBlobFacts(orgId: string, sha256: string): Promise<(ImageFacts & { fileSize: number }) | undefined>;
+  findBlobFacts(orgId: string, sha256s: string[]): Promise<Map<string, ImageFacts & { fileSize: number }>>;
+  /** The current asset id and bytes of each of these filenames that exists in the dataset. */
+  findAssetsByFilename(orgId: string, datasetId: string, filenames: string[]): Promise<Map<string, { assetId: string; sha256: string; fileSize: number }>>;
 
   createSession(session: IngestionSessionRecord, files: IngestionFileRecord[]): Promise<void>;
   getSession(orgId: string, sessionId: string): Promise<IngestionSessionRecord | undefined>;

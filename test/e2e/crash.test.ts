@@ -1,0 +1,88 @@
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, describe, expect, it } from "vitest";
+import { Client } from "@vi/sdk";
+import { uniqueJpeg } from "../helpers/jpeg.mjs";
+import { startServerProcess, type ServerProcess } from "../helpers/server-process.mjs";
+
+const FILES = 400;
+
+async function blobFiles(dataDir: string): Promise<Set<string>> {
+  const entries = await readdir(join(dataDir, "blobs"), { recursive: true, withFileTypes: true });
+  return new Set(entries.filter((e) => e.isFile()).map((e) => e.name));
+}
+
+function committedBlobs(dataDir: string): { assets: string[]; blobs: string[] } {
+  const db = new Database(join(dataDir, "metadata.sqlite"), { readonly: true });
+  try {
+    const assets = (db.prepare("select sha256 from assets").all() as { sha256: string }[]).map((r) => r.sha256);
+    const blobs = (db.prepare("select sha256 from blobs").all() as { sha256: string }[]).map((r) => r.sha256);
+    return { assets, blobs };
+  } finally {
+    db.close();
+  }
+}
+
+/** SIGKILL in the middle of a large upload: no half-visible asset, and the re-run completes. */
+describe("a server killed mid-upload", () => {
+  let home: string;
+  let server: ServerProcess | undefined;
+  afterAll(async () => {
+    await server?.stop();
+    if (home) await rm(home, { recursive: true, force: true });
+  });
+
+  it("restarts with every row backed by bytes and no bytes without a row, and the re-run finishes", async () => {
+    home = await mkdtemp(join(tmpdir(), "vi-crash-"));
+    const dataDir = join(home, "data");
+    const images = join(home, "images");
+    await mkdir(images);
+    for (let i = 0; i < FILES; i++) await writeFile(join(images, `frame-${String(i).padStart(4, "0")}.jpg`), uniqueJpeg(60_000 + i));
+
+    server = await startServerProcess(dataDir);
+    const client = new Client({ endpoint: server.url, organizationId: server.creds.organizationId, secretKey: server.creds.secretKey, maxRetries: 0 });
+    const datasetId = (await client.datasets.create({ name: "crash" })).datasetId;
+    const upload = client.assets.upload({ datasetId, paths: images, concurrency: 8, showProgress: false }).then(
+      () => "finished" as const,
+      () => "interrupted" as const,
+    );
+    // Kill once part of the upload is committed, while PUTs are in flight.
+    for (let seen = 0; seen < FILES / 4; ) {
+      await new Promise((r) => setTimeout(r, 20));
+      seen = (await client.datasets.get({ datasetId })).statistic.assetTotal;
+    }
+    await server.kill();
+    server = undefined;
+    expect(await upload).toBe("interrupted");
+    await client.close();
+
+    // Before restart: every committed row has its bytes on disk.
+    const before = committedBlobs(dataDir);
+    const onDisk = await blobFiles(dataDir);
+    expect(before.assets.length).toBeGreaterThan(0);
+    expect(before.assets.length).toBeLessThan(FILES);
+    for (const sha of before.assets) expect(onDisk.has(sha), sha).toBe(true);
+
+    server = await startServerProcess(dataDir);
+    const after = committedBlobs(dataDir);
+    expect(new Set(after.blobs)).toEqual(await blobFiles(dataDir));
+    expect(await readdir(join(dataDir, "staging"))).toEqual([]);
+    expect(existsSync(join(dataDir, "clean-shutdown"))).toBe(false);
+
+    const again = new Client({ endpoint: server.url, organizationId: server.creds.organizationId, secretKey: server.creds.secretKey });
+    const result = await again.assets.upload({ datasetId, paths: images, concurrency: 8, showProgress: false });
+    expect(result.totalSucceeded).toBe(FILES);
+    expect(result.totalFailed).toBe(0);
+    // Files committed before the crash were not sent again.
+    expect(result.bytesSent).toBeLessThan(FILES * 60_000);
+    const final = committedBlobs(dataDir);
+    expect(final.assets).toHaveLength(FILES);
+    expect(new Set(final.assets).size).toBe(FILES);
+    expect(new Set(final.blobs)).toEqual(await blobFiles(dataDir));
+    expect((await again.datasets.get({ datasetId })).statistic.assetTotal).toBe(FILES);
+    await again.close();
+  });
+});

@@ -1,0 +1,9 @@
+export interface ServerProcess {
+  url: string;
+  creds: { organizationId: string; secretKey: string; endpoint: string };
+  pid: number;
+  output: string[];
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+}
+export declare function startServerProcess(dataDir: string, env?: Record<string, string>): Promise<ServerProcess>;

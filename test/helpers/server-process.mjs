@@ -1,0 +1,42 @@
+// The server in a child process, as an operator runs it: its memory is its own and it can be
+// killed outright. Shared by the crash test and the benchmarks.
+import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+
+const MAIN = join(import.meta.dirname, "..", "..", "packages", "server", "dist", "main.js");
+
+/** Starts the server over `dataDir` on an ephemeral port; resolves once it listens. */
+export async function startServerProcess(dataDir, env = {}) {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { ...process.env, VI_DATA_DIR: dataDir, PORT: "0", VI_LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const output = [];
+  const lines = createInterface({ input: child.stdout });
+  const url = await new Promise((resolve, reject) => {
+    lines.on("line", (l) => {
+      output.push(l);
+      const m = /listening on (http\S+)/.exec(l);
+      if (m) resolve(m[1]);
+    });
+    child.once("exit", (c) => reject(new Error(`server exited with ${c}: ${output.join("\n")}`)));
+  });
+  const creds = JSON.parse(await readFile(join(dataDir, "credentials.json"), "utf8"));
+  const exited = new Promise((r) => child.once("exit", r));
+  return {
+    url,
+    creds,
+    pid: child.pid,
+    output,
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+    async kill() {
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
