@@ -84,6 +84,7 @@ export async function startServer(options: Partial<ServerConfig> & { logger?: bo
     async close() {
       await app.close();
       await metadata.close();
+      await blobs.close();
       await markCleanShutdown(config.dataDir);
     },
   };

@@ -64,11 +64,18 @@ export const INTERNAL_FAULT_NOTE = "unexpected header layout";
  * propagate as the fs errors they are.
  */
 export async function probeImageFile(path: string, options: ProbeOptions = {}): Promise<ImageInfo> {
-  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
-  if (!(maxPixels > 0)) throw new RangeError(`maxPixels must be a positive number, got ${maxPixels}`);
+  return probe(await ImageReader.open(path), options);
+}
 
-  const reader = await ImageReader.open(path);
+/** The same probe over a whole file already in memory (small uploads): no file I/O at all. */
+export async function probeImageBytes(bytes: Buffer, options: ProbeOptions = {}): Promise<ImageInfo> {
+  return probe(ImageReader.fromBytes(bytes), options);
+}
+
+async function probe(reader: ImageReader, options: ProbeOptions): Promise<ImageInfo> {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   try {
+    if (!(maxPixels > 0)) throw new RangeError(`maxPixels must be a positive number, got ${maxPixels}`);
     const format = sniffFormat(reader.head, reader.size);
     let info: ImageInfo;
     try {

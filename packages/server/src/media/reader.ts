@@ -22,7 +22,8 @@ export class ImageReader {
   private window: { offset: number; bytes: Buffer } | undefined;
 
   private constructor(
-    private readonly file: FileHandle,
+    /** Absent when the whole file is in `head` (a small upload probed from memory). */
+    private readonly file: FileHandle | undefined,
     readonly size: number,
     /** The first min(size, HEAD_SIZE) bytes. */
     readonly head: Buffer,
@@ -41,8 +42,13 @@ export class ImageReader {
     }
   }
 
+  /** A reader over bytes already in memory: every read is served from them. */
+  static fromBytes(bytes: Buffer): ImageReader {
+    return new ImageReader(undefined, bytes.length, bytes);
+  }
+
   async close(): Promise<void> {
-    await this.file.close();
+    await this.file?.close();
   }
 
   /** Whether [offset, offset+length) lies inside the file (false for negative, fractional or NaN input). */
@@ -72,17 +78,19 @@ export class ImageReader {
     if (window && offset >= window.offset && offset + length <= window.offset + window.bytes.length) {
       return window.bytes.subarray(offset - window.offset, offset - window.offset + length);
     }
+    // Reads past the head are bounds-checked above; a reader over memory holds the whole file in it.
+    const file = this.file!;
     if (length > MAX_SINGLE_READ) {
       throw new RangeError(`read of ${length} bytes exceeds the probe's single-read limit`);
     }
     if (length <= WINDOW_SIZE) {
       const bytes = Buffer.alloc(Math.min(WINDOW_SIZE, this.size - offset));
-      await readFully(this.file, bytes, offset);
+      await readFully(file, bytes, offset);
       this.window = { offset, bytes };
       return bytes.subarray(0, length);
     }
     const bytes = Buffer.alloc(length);
-    await readFully(this.file, bytes, offset);
+    await readFully(file, bytes, offset);
     return bytes;
   }
 

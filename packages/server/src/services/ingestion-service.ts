@@ -2,7 +2,7 @@ import { once } from "node:events";
 import type { Readable } from "node:stream";
 import type { FileErrorCode, IngestionSpec } from "@vi/protocol";
 import { ApiError, FileRejection, notFound } from "../errors.js";
-import { MediaError, probeImageFile } from "../media/index.js";
+import { MediaError, probeImageBytes, probeImageFile, type ImageInfo } from "../media/index.js";
 import { BlobTooLargeError, type StagedBlob } from "../store/blob/blob-store.js";
 import type { IngestionFileRecord, IngestionSessionRecord } from "../store/metadata/records.js";
 import type { FileCommit } from "../store/metadata/metadata-store.js";
@@ -225,7 +225,7 @@ export class IngestionService {
       }
       staged = await this.stage(body, file.size, signal);
       this.check(file, staged);
-      const info = await this.probe(staged.localPath);
+      const info = await this.probe(staged);
       const result = await this.publishAndCommit(session, file, staged, info);
       staged = undefined;
       return result;
@@ -269,9 +269,10 @@ export class IngestionService {
     }
   }
 
-  private async probe(path: string) {
+  private async probe(staged: StagedBlob): Promise<ImageInfo> {
+    const options = { maxPixels: this.ctx.config.maxPixels };
     try {
-      return await probeImageFile(path, { maxPixels: this.ctx.config.maxPixels });
+      return await (staged.bytes ? probeImageBytes(staged.bytes, options) : probeImageFile(staged.localPath, options));
     } catch (err) {
       if (err instanceof MediaError) throw new FileRejection(err.code, err.reason);
       throw err;
@@ -282,7 +283,7 @@ export class IngestionService {
     session: IngestionSessionRecord,
     file: IngestionFileRecord,
     staged: StagedBlob,
-    info: Awaited<ReturnType<typeof probeImageFile>>,
+    info: ImageInfo,
   ): Promise<ReceivedFile> {
     const commit: FileCommit = {
       sessionId: session.sessionId,

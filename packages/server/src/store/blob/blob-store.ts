@@ -9,6 +9,8 @@ export interface StagedBlob {
   readonly sha256: string;
   /** Big-endian CRC-32C as a signed 32-bit integer, as on the wire. */
   readonly crc32c: number;
+  /** The whole body, when it was small enough to keep in memory. */
+  readonly bytes?: Buffer;
 }
 
 export interface StageOptions {
@@ -47,6 +49,7 @@ export interface BlobStore {
   size(sha256: string): Promise<number | undefined>;
   read(sha256: string, range?: ByteRange): Readable;
   delete(sha256: string): Promise<void>;
+  close(): Promise<void>;
   /** Every stored digest, for reconciling with the metadata after a crash. */
   list(): AsyncIterable<string>;
 }

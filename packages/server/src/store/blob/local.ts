@@ -1,16 +1,26 @@
-import { createReadStream, createWriteStream, promises as fs } from "node:fs";
+import { createReadStream, promises as fs } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { Transform } from "node:stream";
 import { crc32c } from "@node-rs/crc32";
 import { BlobTooLargeError, type BlobStore, type ByteRange, type StagedBlob, type StageOptions } from "./blob-store.js";
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+const SHARDS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+/** Bodies up to this size are held in memory while staged (bounded by the PUT concurrency). */
+const IN_MEMORY_LIMIT = 1024 * 1024;
+
+async function writeAll(file: FileHandle, bytes: Buffer): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await file.write(bytes, done, bytes.length - done);
+    done += bytesWritten;
+  }
+}
 
 /**
- * Blobs in a local folder: `blobs/ab/cd/<sha256>`, staged in `staging/`, on the same
+ * Blobs in a local folder: `blobs/ab/<sha256>` (256 shards: a few thousand files per folder at
+ * a million blobs, which ext4 and xfs index well), staged in `staging/`, on the same
  * filesystem so that publishing is a rename. Durability: the staged file is fsynced before the
  * rename and the target folder after it, so an acknowledged blob survives a power cut.
  */
@@ -18,16 +28,24 @@ export class LocalBlobStore implements BlobStore {
   readonly kind = "local" as const;
   private readonly stagingDir: string;
   private readonly blobsDir: string;
-  private readonly knownDirs = new Set<string>();
+  /** One open handle per shard folder, to fsync it after a rename without reopening it. */
+  private readonly shardHandles = new Map<string, Promise<FileHandle>>();
 
   constructor(root: string) {
     this.stagingDir = join(root, "staging");
     this.blobsDir = join(root, "blobs");
   }
 
+  /** Creates the staging folder and the 256 shard folders up front: publishing never mkdirs. */
   async init(): Promise<void> {
     await fs.mkdir(this.stagingDir, { recursive: true });
-    await fs.mkdir(this.blobsDir, { recursive: true });
+    await Promise.all(SHARDS.map((shard) => fs.mkdir(join(this.blobsDir, shard), { recursive: true })));
+  }
+
+  async close(): Promise<void> {
+    const handles = [...this.shardHandles.values()];
+    this.shardHandles.clear();
+    await Promise.all(handles.map(async (h) => (await h).close()));
   }
 
   async sweepStaging(): Promise<number> {
@@ -43,49 +61,45 @@ export class LocalBlobStore implements BlobStore {
     const sha = createHash("sha256");
     let crc = 0;
     let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
+    // Small bodies (most images) are also kept in memory: one write, and the probe reads them there.
+    let held: Buffer[] | undefined = [];
+    const file = await fs.open(localPath, "wx");
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        options.signal?.throwIfAborted();
         size += chunk.length;
-        if (size > options.maxBytes) {
-          done(new BlobTooLargeError(options.maxBytes));
-          return;
-        }
+        if (size > options.maxBytes) throw new BlobTooLargeError(options.maxBytes);
         sha.update(chunk);
         crc = crc32c(chunk, crc);
-        done(null, chunk);
-      },
-    });
-    const out = createWriteStream(localPath, { flags: "wx", highWaterMark: 1 << 20 });
-    try {
-      await pipeline(body, meter, out, options.signal ? { signal: options.signal } : {});
-      const fh = await fs.open(localPath, "r+");
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
+        if (held && size > IN_MEMORY_LIMIT) {
+          for (const part of held) await writeAll(file, part);
+          held = undefined;
+        }
+        if (held) held.push(chunk);
+        else await writeAll(file, chunk);
       }
+      const bytes = held ? Buffer.concat(held, size) : undefined;
+      if (bytes) await writeAll(file, bytes);
+      await file.sync();
+      await file.close();
+      return { stagingId, localPath, size, sha256: sha.digest("hex"), crc32c: crc | 0, ...(bytes ? { bytes } : {}) };
     } catch (err) {
+      await file.close().catch(() => undefined);
       await fs.rm(localPath, { force: true });
       throw err;
     }
-    return { stagingId, localPath, size, sha256: sha.digest("hex"), crc32c: crc | 0 };
   }
 
   async publish(staged: StagedBlob): Promise<void> {
-    const target = this.pathOf(staged.sha256);
-    const dir = join(target, "..");
-    if (!this.knownDirs.has(dir)) {
-      await fs.mkdir(dir, { recursive: true });
-      this.knownDirs.add(dir);
-    }
+    const shard = staged.sha256.slice(0, 2);
     // Same bytes under the same name: renaming over an existing blob is harmless and atomic.
-    await fs.rename(staged.localPath, target);
-    const dh = await fs.open(dir, "r");
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
+    await fs.rename(staged.localPath, this.pathOf(staged.sha256));
+    let handle = this.shardHandles.get(shard);
+    if (!handle) {
+      handle = fs.open(join(this.blobsDir, shard), "r");
+      this.shardHandles.set(shard, handle);
     }
+    await (await handle).sync();
   }
 
   async discard(staged: StagedBlob): Promise<void> {
@@ -113,11 +127,9 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async *list(): AsyncIterable<string> {
-    for (const a of await fs.readdir(this.blobsDir).catch(() => [])) {
-      for (const b of await fs.readdir(join(this.blobsDir, a)).catch(() => [])) {
-        for (const name of await fs.readdir(join(this.blobsDir, a, b)).catch(() => [])) {
-          if (SHA256_HEX.test(name)) yield name;
-        }
+    for (const shard of SHARDS) {
+      for (const name of await fs.readdir(join(this.blobsDir, shard)).catch(() => [])) {
+        if (SHA256_HEX.test(name)) yield name;
       }
     }
   }
@@ -125,6 +137,6 @@ export class LocalBlobStore implements BlobStore {
   /** Only ever a SHA-256 becomes a path here: no client-supplied name reaches the filesystem. */
   private pathOf(sha256: string): string {
     if (!SHA256_HEX.test(sha256)) throw new Error(`not a SHA-256 digest: ${sha256}`);
-    return join(this.blobsDir, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+    return join(this.blobsDir, sha256.slice(0, 2), sha256);
   }
 }

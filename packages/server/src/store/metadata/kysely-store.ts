@@ -2,6 +2,7 @@ import { Migrator, sql, type Kysely, type Selectable, type Transaction } from "k
 import type { CustomMetadata, FileErrorCode } from "@vi/protocol";
 import type { Database } from "./schema.js";
 import { migrationProvider } from "./migrations.js";
+import type { WalSync } from "./wal-sync.js";
 import type {
   AssetListQuery,
   AssetSortKey,
@@ -47,7 +48,21 @@ export class KyselyMetadataStore implements MetadataStore {
   constructor(
     private readonly db: Kysely<Database>,
     readonly dialect: "sqlite" | "postgres",
+    /** Makes commits durable; absent where every commit already is (PostgreSQL). */
+    private readonly wal?: WalSync,
   ) {}
+
+  /** Resolves once every transaction committed before the call is durable. */
+  async sync(): Promise<void> {
+    await this.wal?.sync();
+  }
+
+  /** Runs a write transaction and answers only once it is durable. */
+  private async write<T>(work: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+    const result = await this.db.transaction().execute(work);
+    await this.sync();
+    return result;
+  }
 
   async migrate(): Promise<void> {
     const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
@@ -59,11 +74,13 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async close(): Promise<void> {
+    await this.wal?.close();
     await this.db.destroy();
   }
 
   async settingOrInsert(name: string, value: string): Promise<string> {
     await this.db.insertInto("settings").values({ name, value }).onConflict((oc) => oc.column("name").doNothing()).execute();
+    await this.sync();
     const row = await this.db.selectFrom("settings").select("value").where("name", "=", name).executeTakeFirstOrThrow();
     return row.value;
   }
@@ -71,7 +88,7 @@ export class KyselyMetadataStore implements MetadataStore {
   // ---- organizations and keys ----
 
   async createOrganization(org: OrganizationRecord, firstKey: SecretKeyRecord): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
+    await this.write(async (tx) => {
       await tx.insertInto("organizations").values({ org_id: org.orgId, name: org.name, created_at: org.createdAt }).execute();
       await insertKey(tx, firstKey);
     });
@@ -89,6 +106,7 @@ export class KyselyMetadataStore implements MetadataStore {
 
   async createSecretKey(key: SecretKeyRecord): Promise<void> {
     await insertKey(this.db, key);
+    await this.sync();
   }
 
   async findSecretKeyByHash(keyHash: string): Promise<SecretKeyRecord | undefined> {
@@ -115,6 +133,7 @@ export class KyselyMetadataStore implements MetadataStore {
       })
       .onConflict((oc) => oc.columns(["org_id", "dataset_id"]).doNothing())
       .executeTakeFirst();
+    await this.sync();
     return num(res.numInsertedOrUpdatedRows ?? 0) === 1;
   }
 
@@ -175,7 +194,7 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async deleteDataset(orgId: string, datasetId: string): Promise<DeleteResult | undefined> {
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const exists = await tx
         .selectFrom("datasets")
         .select("dataset_id")
@@ -257,7 +276,7 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async deleteAsset(orgId: string, datasetId: string, assetId: string): Promise<DeleteResult | undefined> {
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const row = await tx
         .selectFrom("assets")
         .select(["sha256"])
@@ -316,7 +335,7 @@ export class KyselyMetadataStore implements MetadataStore {
   // ---- ingestion ----
 
   async createSession(s: IngestionSessionRecord, files: IngestionFileRecord[]): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
+    await this.write(async (tx) => {
       await tx
         .insertInto("ingestion_sessions")
         .values({
@@ -397,7 +416,7 @@ export class KyselyMetadataStore implements MetadataStore {
 
   async commitFiles(entries: FileCommit[]): Promise<(CommitResult | undefined)[]> {
     if (entries.length === 0) return [];
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const sessions = new Map<string, Selectable<Database["ingestion_sessions"]> | undefined>();
       const succeeded = new Map<string, number>();
       const results: (CommitResult | undefined)[] = [];
@@ -428,13 +447,6 @@ export class KyselyMetadataStore implements MetadataStore {
     session: Selectable<Database["ingestion_sessions"]>,
     { fileIndex, asset: v, newAssetId, deduplicated }: FileCommit,
   ): Promise<CommitResult | undefined> {
-    const file = await tx
-      .selectFrom("ingestion_files")
-      .select(["state"])
-      .where("session_id", "=", session.session_id)
-      .where("file_index", "=", fileIndex)
-      .executeTakeFirst();
-    if (file?.state !== "pending") return undefined;
     const t = Date.now();
     const orphanedBlobs: string[] = [];
     const previous = await tx
@@ -444,6 +456,15 @@ export class KyselyMetadataStore implements MetadataStore {
       .where("dataset_id", "=", session.dataset_id)
       .where("filename", "=", v.filename)
       .executeTakeFirst();
+    // Claiming the file first makes a second commit of it (a retried PUT) a no-op.
+    const claimed = await tx
+      .updateTable("ingestion_files")
+      .set({ state: "succeeded", asset_id: previous?.asset_id ?? newAssetId, updated_at: t, deduplicated: deduplicated ? 1 : 0 })
+      .where("session_id", "=", session.session_id)
+      .where("file_index", "=", fileIndex)
+      .where("state", "=", "pending")
+      .executeTakeFirst();
+    if (num(claimed.numUpdatedRows) === 0) return undefined;
     const customMetadata = v.customMetadata ? JSON.stringify(v.customMetadata) : undefined;
     let assetId = newAssetId;
     if (previous && previous.sha256 === v.sha256) {
@@ -496,12 +517,6 @@ export class KyselyMetadataStore implements MetadataStore {
           .execute();
       }
     }
-    await tx
-      .updateTable("ingestion_files")
-      .set({ state: "succeeded", asset_id: assetId, updated_at: t, deduplicated: deduplicated ? 1 : 0 })
-      .where("session_id", "=", session.session_id)
-      .where("file_index", "=", fileIndex)
-      .execute();
     return { assetId, replaced: previous !== undefined, orphanedBlobs };
   }
 
@@ -518,7 +533,7 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async failFile(sessionId: string, fileIndex: number, code: FileErrorCode, message: string, failSession: boolean): Promise<boolean> {
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const t = Date.now();
       const res = await tx
         .updateTable("ingestion_files")
@@ -542,7 +557,7 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async failPendingFiles(sessionId: string, code: FileErrorCode, message: string): Promise<number> {
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       const t = Date.now();
       const res = await tx
         .updateTable("ingestion_files")
@@ -579,6 +594,7 @@ export class KyselyMetadataStore implements MetadataStore {
         updated_at: a.updatedAt,
       })
       .execute();
+    await this.sync();
   }
 
   async listAnnotations(orgId: string, datasetId: string, assetId: string): Promise<AnnotationRecord[]> {
@@ -611,6 +627,7 @@ export class KyselyMetadataStore implements MetadataStore {
       .where("asset_id", "=", assetId)
       .where("annotation_id", "=", annotationId)
       .executeTakeFirst();
+    await this.sync();
     return num(res.numDeletedRows) > 0;
   }
 
