@@ -19,6 +19,7 @@ import { ViError, ViFileTooLargeError, ViTimeoutError, ViUploadError, ViValidati
 import type { HttpClient } from "../core/http.js";
 import { sleep } from "../core/retry.js";
 import { digestFile, type FileDigest } from "./checksum.js";
+import { DigestCache, defaultDigestCachePath } from "./digest-cache.js";
 import { mapBounded, Semaphore } from "./concurrency.js";
 import { Progress } from "./progress.js";
 import { AssetUploadResult, type FailedFile } from "./upload-result.js";
@@ -38,6 +39,11 @@ export interface UploadOptions {
   concurrency?: number;
   /** Default: stderr is a terminal. */
   showProgress?: boolean;
+  /**
+   * Remember file digests by path and fingerprint so that re-running an upload of an unchanged
+   * folder reads no file (default true; a string names the cache file; see DigestCache).
+   */
+  digestCache?: boolean | string;
   /** Set on every uploaded asset. */
   customMetadata?: CustomMetadata;
   signal?: AbortSignal;
@@ -194,6 +200,8 @@ export async function uploadAssets(ctx: UploadContext, options: UploadOptions): 
   const failAfterOne = failureMode === "FailAfterOne";
 
   const files = await walkPaths(options.paths);
+  const digestCache =
+    options.digestCache === false ? undefined : await DigestCache.open(typeof options.digestCache === "string" ? options.digestCache : defaultDigestCachePath());
   const organization = await ctx.getOrganization(signal);
   const limits = organization.limits;
 
@@ -327,7 +335,7 @@ export async function uploadAssets(ctx: UploadContext, options: UploadOptions): 
       const hashes = await mapBounded(batch.files, HASH_CONCURRENCY, async (file) => {
         if (stopped) return undefined;
         try {
-          const digest = await digestFile(file.path, signal);
+          const digest = digestCache ? await digestCache.digest(file.path, signal) : await digestFile(file.path, signal);
           if (index === 0) progress.update(1, digest.size);
           return digest;
         } catch (error) {
@@ -388,6 +396,7 @@ export async function uploadAssets(ctx: UploadContext, options: UploadOptions): 
     }
   } finally {
     progress.finish();
+    await digestCache?.save();
   }
 
   const byFilename = new Map(files.map((f) => [f.filename, f]));

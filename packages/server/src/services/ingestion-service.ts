@@ -168,24 +168,30 @@ export class IngestionService {
   /** The session as it stands; with `waitMs`, waits until it is settled or the time is up. */
   async status(orgId: string, datasetId: string, sessionId: string, waitMs = 0, signal?: AbortSignal): Promise<SessionView> {
     const deadline = Date.now() + waitMs;
+    // While waiting, only the session row is read: its files (up to 10,000) once, at the end.
     for (;;) {
-      const view = await this.view(orgId, sessionId);
-      if (view.session.datasetId !== datasetId) throw notFound("Upload session", sessionId);
+      const session = await this.current(orgId, sessionId);
+      if (session.datasetId !== datasetId) throw notFound("Upload session", sessionId);
       const left = deadline - Date.now();
-      if (view.session.state !== "Running" || left <= 0 || signal?.aborted) return view;
+      if (session.state !== "Running" || left <= 0 || signal?.aborted) break;
       await this.nextChange(sessionId, Math.min(left, POLL_SLICE_MS), signal);
     }
+    return this.view(orgId, sessionId);
   }
 
   async view(orgId: string, sessionId: string): Promise<SessionView> {
-    let session = await this.ctx.metadata.getSession(orgId, sessionId);
-    if (!session) throw notFound("Upload session", sessionId);
-    if (session.state === "Running" && Date.now() > session.expiresAt) {
-      await this.ctx.metadata.failPendingFiles(sessionId, "ENOASSET", "no bytes arrived before the upload URL expired");
-      session = (await this.ctx.metadata.getSession(orgId, sessionId))!;
-    }
+    const session = await this.current(orgId, sessionId);
     const files = await this.ctx.metadata.listSessionFiles(sessionId);
     return { session, files };
+  }
+
+  /** The session row, after settling it if its upload URLs have expired with files still missing. */
+  private async current(orgId: string, sessionId: string): Promise<IngestionSessionRecord> {
+    const session = await this.ctx.metadata.getSession(orgId, sessionId);
+    if (!session) throw notFound("Upload session", sessionId);
+    if (session.state !== "Running" || Date.now() <= session.expiresAt) return session;
+    await this.ctx.metadata.failPendingFiles(sessionId, "ENOASSET", "no bytes arrived before the upload URL expired");
+    return (await this.ctx.metadata.getSession(orgId, sessionId))!;
   }
 
   uploadTarget(session: IngestionSessionRecord, file: IngestionFileRecord): UploadTargetView {

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// Benchmark: one large image (default 2 GiB) uploaded through the SDK, with the peak RSS of the
+// server and of the client, against `cp` (+ sync) of the same file onto the same disk.
+//
+//   node bench/upload-large.mjs [gibibytes=2]
+import { open, readFile, rm, stat } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { Client } from "@vi/sdk";
+import { fmt, peakRssMb, ROOT, startServerProcess, timeCommand, TMP } from "./lib.mjs";
+
+const gib = Number(process.argv[2] ?? 2);
+const size = Math.round(gib * 1024 ** 3);
+const file = join(TMP, `large-${gib}gib.jpg`);
+
+/**
+ * A valid JPEG of `size` bytes: a real photo's headers up to its scan, then filler scan data
+ * (random bytes without 0xFF, so no stray markers), then EOI. The probe reads headers and the
+ * end, as for any huge image; every byte is still hashed, checked, written and fsynced.
+ */
+async function makeLargeJpeg() {
+  if ((await stat(file).catch(() => undefined))?.size === size) return;
+  const photo = await readFile(join(ROOT, "test-fixtures/images/valid/photo-baseline.jpg"));
+  let sos = 2;
+  while (!(photo[sos] === 0xff && photo[sos + 1] === 0xda)) sos += 2 + photo.readUInt16BE(sos + 2);
+  const header = photo.subarray(0, sos + 2 + photo.readUInt16BE(sos + 2));
+  const block = randomBytes(1 << 20).map((b) => (b === 0xff ? 0x7f : b));
+  const fh = await open(file, "w");
+  await fh.write(header);
+  let written = header.length;
+  while (written < size - 2) {
+    const n = Math.min(block.length, size - 2 - written);
+    await fh.write(block, 0, n);
+    written += n;
+  }
+  await fh.write(Buffer.from([0xff, 0xd9]));
+  await fh.close();
+}
+
+await makeLargeJpeg();
+const megabytes = size / 1e6;
+const copy = join(TMP, "large-copy.jpg");
+await rm(copy, { force: true });
+await timeCommand("sync", []);
+const cpSeconds = await timeCommand("sh", ["-c", `cp '${file}' '${copy}' && sync`]);
+await rm(copy, { force: true });
+
+const dataDir = join(TMP, "data-upload-large");
+await rm(dataDir, { recursive: true, force: true });
+const server = await startServerProcess(dataDir);
+const client = new Client({ endpoint: server.url, organizationId: server.creds.organizationId, secretKey: server.creds.secretKey });
+const { datasetId } = await client.datasets.create({ name: "bench-large" });
+const t0 = performance.now();
+const result = await client.assets.upload({ datasetId, paths: file, showProgress: false });
+const seconds = (performance.now() - t0) / 1000;
+const [asset] = (await client.assets.list({ datasetId })).items;
+const serverRss = await peakRssMb(server.pid);
+await client.close();
+await server.stop();
+await rm(dataDir, { recursive: true, force: true });
+
+if (result.totalSucceeded !== 1 || asset?.metadata.fileSize !== size) throw new Error(`upload failed: ${result.summary()}`);
+console.log(`upload-large: one ${fmt(gib, 2)} GiB JPEG (${fmt(megabytes, 0)} MB)`);
+console.log(`  baseline cp + sync : ${fmt(cpSeconds, 2)} s  (${fmt(megabytes / cpSeconds, 0)} MB/s)`);
+console.log(`  upload (hash + PUT): ${fmt(seconds, 2)} s  (${fmt(megabytes / seconds, 0)} MB/s) = ${fmt((cpSeconds / seconds) * 100)}% of cp's rate`);
+console.log(`  peak RSS: server ${fmt(serverRss, 0)} MB, client ${fmt(process.resourceUsage().maxRSS / 1024, 0)} MB`);

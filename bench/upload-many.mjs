@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// Benchmark: a folder of distinct ~100 KB JPEGs uploaded through the SDK to a server in its own
+// process, against `cp -r` (+ sync) of the same folder onto the same disk, measured in the same
+// run; then the same upload again, which should send no bytes.
+//
+//   node bench/upload-many.mjs [files=10000] [concurrency=32]
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { Client } from "@vi/sdk";
+import { fmt, makeJpegs, peakRssMb, startServerProcess, timeCommand, TMP } from "./lib.mjs";
+
+const files = Number(process.argv[2] ?? 10_000);
+const concurrency = Number(process.argv[3] ?? 32);
+const src = await makeJpegs(join(TMP, `jpegs-${files}`), files, 100_000);
+const megabytes = (files * 100_000) / 1e6;
+
+const copy = join(TMP, "cp-copy");
+await rm(copy, { recursive: true, force: true });
+await timeCommand("sync", []);
+const cpSeconds = await timeCommand("sh", ["-c", `cp -r '${src}' '${copy}' && sync`]);
+await rm(copy, { recursive: true, force: true });
+
+const dataDir = join(TMP, "data-upload-many");
+await rm(dataDir, { recursive: true, force: true });
+const server = await startServerProcess(dataDir);
+const client = new Client({ endpoint: server.url, organizationId: server.creds.organizationId, secretKey: server.creds.secretKey });
+const { datasetId } = await client.datasets.create({ name: "bench" });
+
+let t0 = performance.now();
+const first = await client.assets.upload({ datasetId, paths: src, concurrency, showProgress: false });
+const firstSeconds = (performance.now() - t0) / 1000;
+t0 = performance.now();
+const again = await client.assets.upload({ datasetId, paths: src, concurrency, showProgress: false });
+const againSeconds = (performance.now() - t0) / 1000;
+const serverRss = await peakRssMb(server.pid);
+await client.close();
+await server.stop();
+await rm(dataDir, { recursive: true, force: true });
+
+if (first.totalSucceeded !== files || again.totalSucceeded !== files) throw new Error(`uploads incomplete: ${first.totalSucceeded}, ${again.totalSucceeded}`);
+const rate = (s) => `${fmt(files / s, 0)} files/s, ${fmt(megabytes / s)} MB/s`;
+console.log(`upload-many: ${files} distinct JPEGs, ${fmt(megabytes)} MB, PUT concurrency ${concurrency}`);
+console.log(`  baseline cp -r + sync : ${fmt(cpSeconds, 2)} s  (${rate(cpSeconds)})`);
+console.log(`  first upload          : ${fmt(firstSeconds, 2)} s  (${rate(firstSeconds)}) = ${fmt((cpSeconds / firstSeconds) * 100)}% of cp's rate`);
+console.log(`  same upload again     : ${fmt(againSeconds, 2)} s  (${fmt(files / againSeconds, 0)} files/s), bytes sent: ${again.bytesSent}`);
+console.log(`  peak RSS: server ${fmt(serverRss, 0)} MB, client ${fmt(process.resourceUsage().maxRSS / 1024, 0)} MB`);
