@@ -24,6 +24,13 @@ export async function peakRssMb(pid) {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+export async function cpuSeconds(pid) {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 export function timeCommand(cmd, args) {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
