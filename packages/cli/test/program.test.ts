@@ -482,7 +482,7 @@ describe("assets list", () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");
     expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(/^ASSETID +FILENAME +SIZE +MIME +BYTES$/);
+    expect(lines[0]).toMatch(/^ASSETID +FILENAME +WIDTH X HEIGHT +MIME +BYTES$/);
     expect(lines[1]).toMatch(/^a1 +cat\.jpg +640x480 +image\/jpeg +2\.0 KiB$/);
     expect(r.stderr).toMatch(/--page-token 1/);
   });

@@ -88,7 +88,7 @@ function assetColumns(withUrl: boolean): Column<Asset>[] {
   const columns: Column<Asset>[] = [
     { header: "assetId", get: (a) => a.assetId },
     { header: "filename", get: (a) => a.filename },
-    { header: "size", get: (a) => `${a.metadata.width}x${a.metadata.height}` },
+    { header: "width x height", get: (a) => `${a.metadata.width}x${a.metadata.height}` },
     { header: "mime", get: (a) => a.metadata.mimeType },
     { header: "bytes", get: (a) => formatBytes(a.metadata.fileSize), align: "right" },
   ];
