@@ -5,23 +5,10 @@ import { crc32c } from "@node-rs/crc32";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiPaths, type IngestionSession } from "@vi/protocol";
 import { ViFileTooLargeError, ViUploadError, type Asset } from "@vi/sdk";
-import { FIXTURES, startTestServer, type TestServer } from "../helpers/server.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+import { FIXTURES, loadManifest, type FixtureManifest } from "../helpers/fixtures.js";
 import { uniqueJpeg } from "../helpers/jpeg.mjs";
 
-interface Expected {
-  mimeType: string;
-  width: number;
-  height: number;
-  frames: number;
-  rawWidth?: number;
-  rawHeight?: number;
-  orientation?: number;
-}
-interface Manifest {
-  valid: Record<string, Expected>;
-  mislabelled: Record<string, Expected>;
-  invalid: Record<string, string>;
-}
 
 const INVALID_CODES: Record<string, "EBADMIME" | "ECORRUPT"> = {
   "empty.jpg": "EBADMIME",
@@ -40,12 +27,12 @@ async function listAll(t: TestServer, datasetId: string): Promise<Asset[]> {
 
 describe("uploads at full fidelity", () => {
   let t: TestServer;
-  let manifest: Manifest;
+  let manifest: FixtureManifest;
   let work: string;
 
   beforeAll(async () => {
     t = await startTestServer();
-    manifest = JSON.parse(await readFile(join(FIXTURES, "manifest.json"), "utf8")) as Manifest;
+    manifest = loadManifest();
     work = await mkdtemp(join(tmpdir(), "vi-uploads-"));
   });
   afterAll(async () => t?.stop());

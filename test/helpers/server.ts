@@ -32,4 +32,4 @@ export async function startTestServer(options: Partial<ServerConfig> = {}): Prom
   };
 }
 
-export const FIXTURES = join(import.meta.dirname, "..", "..", "test-fixtures", "images");
+export { FIXTURES } from "./fixtures.js";

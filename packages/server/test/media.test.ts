@@ -5,24 +5,12 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ImageInfo, MediaError, type MediaErrorCode, probeImageFile, SUPPORTED_EXTENSIONS } from "../src/media/index.js";
 import { INTERNAL_FAULT_NOTE } from "../src/media/probe.js";
+import type { ExpectedImage, FixtureManifest } from "../../../test/helpers/fixtures.js";
 
 const FIXTURES = fileURLToPath(new URL("../../../test-fixtures/images/", import.meta.url));
 
-interface Expected {
-  mimeType: string;
-  width: number;
-  height: number;
-  frames: number;
-  rawWidth?: number;
-  rawHeight?: number;
-  orientation?: number;
-}
-interface Manifest {
-  valid: Record<string, Expected>;
-  invalid: Record<string, string>;
-  mislabelled: Record<string, Expected>;
-  hostile: Record<string, Expected>;
-}
+type Expected = ExpectedImage;
+type Manifest = FixtureManifest;
 
 const manifest = JSON.parse(await readFile(join(FIXTURES, "manifest.json"), "utf8")) as Manifest;
 const accepted: [string, string, Expected][] = [

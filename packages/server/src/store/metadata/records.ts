@@ -1,4 +1,5 @@
 import type { CustomMetadata, FileErrorCode } from "@vi/protocol";
+import type { ImageInfo } from "../../media/image-info.js";
 
 /** Rows as the services see them: store-neutral, no wire names, no HTTP. */
 
@@ -34,15 +35,8 @@ export interface DatasetStats {
   tagsCount: Record<string, number>;
 }
 
-export interface ImageFacts {
-  mimeType: string;
-  width: number;
-  height: number;
-  rawWidth: number;
-  rawHeight: number;
-  orientation: number;
-  frames: number;
-}
+/** What an asset's bytes are, as the media probe found them (stored with the asset). */
+export type ImageFacts = ImageInfo;
 
 export interface AssetRecord extends ImageFacts {
   seq: number;
