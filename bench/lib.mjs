@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { mkdir, readFile, writeFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { uniqueJpeg } from "../test/helpers/jpeg.mjs";
-export { startServerProcess } from "../test/helpers/server-process.mjs";
+export { peakRssMb, startServerProcess } from "../test/helpers/server-process.mjs";
 
 export const ROOT = join(import.meta.dirname, "..");
 export const TMP = join(ROOT, ".bench-tmp");
@@ -15,13 +15,6 @@ export async function makeJpegs(dir, count, size = 100_000) {
   if (existing.length === count) return dir;
   for (let i = 0; i < count; i++) await writeFile(join(dir, `img-${String(i).padStart(6, "0")}.jpg`), uniqueJpeg(size));
   return dir;
-}
-
-/** Peak RSS (VmHWM) of a process, in MB, from /proc. */
-export async function peakRssMb(pid) {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  const m = /VmHWM:\s+(\d+) kB/.exec(status);
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc. */

@@ -3,38 +3,21 @@
 // server and of the client, against `cp` (+ sync) of the same file onto the same disk.
 //
 //   node bench/upload-large.mjs [gibibytes=2]
-import { open, readFile, rm, stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Client } from "@vi/sdk";
-import { fmt, peakRssMb, ROOT, startServerProcess, timeCommand, TMP } from "./lib.mjs";
+import { writeLargeJpeg } from "../test/helpers/jpeg.mjs";
+import { fmt, peakRssMb, startServerProcess, timeCommand, TMP } from "./lib.mjs";
 
 const gib = Number(process.argv[2] ?? 2);
 const size = Math.round(gib * 1024 ** 3);
 const file = join(TMP, `large-${gib}gib.jpg`);
 
-/**
- * A valid JPEG of `size` bytes: a real photo's headers up to its scan, then filler scan data
- * (random bytes without 0xFF, so no stray markers), then EOI. The probe reads headers and the
- * end, as for any huge image; every byte is still hashed, checked, written and fsynced.
- */
 async function makeLargeJpeg() {
   if ((await stat(file).catch(() => undefined))?.size === size) return;
-  const photo = await readFile(join(ROOT, "test-fixtures/images/valid/photo-baseline.jpg"));
-  let sos = 2;
-  while (!(photo[sos] === 0xff && photo[sos + 1] === 0xda)) sos += 2 + photo.readUInt16BE(sos + 2);
-  const header = photo.subarray(0, sos + 2 + photo.readUInt16BE(sos + 2));
-  const block = randomBytes(1 << 20).map((b) => (b === 0xff ? 0x7f : b));
-  const fh = await open(file, "w");
-  await fh.write(header);
-  let written = header.length;
-  while (written < size - 2) {
-    const n = Math.min(block.length, size - 2 - written);
-    await fh.write(block, 0, n);
-    written += n;
-  }
-  await fh.write(Buffer.from([0xff, 0xd9]));
-  await fh.close();
+  // Random filler (0xFF mapped away), so that nothing on the way can compress it.
+  await writeLargeJpeg(file, size, randomBytes(1 << 20).map((b) => (b === 0xff ? 0x7f : b)));
 }
 
 await makeLargeJpeg();

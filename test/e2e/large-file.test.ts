@@ -1,35 +1,12 @@
-import { open, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Client } from "@vi/sdk";
-import { FIXTURES } from "../helpers/server.js";
-import { startServerProcess, type ServerProcess } from "../helpers/server-process.mjs";
+import { writeLargeJpeg } from "../helpers/jpeg.mjs";
+import { peakRssMb, startServerProcess, type ServerProcess } from "../helpers/server-process.mjs";
 
 const SIZE = 384 * 1024 * 1024;
-
-async function peakRssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
-}
-
-/** A valid JPEG of SIZE bytes: a photo's headers up to its scan, filler scan data, EOI. */
-async function largeJpeg(path: string): Promise<void> {
-  const photo = await readFile(join(FIXTURES, "valid", "photo-baseline.jpg"));
-  let sos = 2;
-  while (!(photo[sos] === 0xff && photo[sos + 1] === 0xda)) sos += 2 + photo.readUInt16BE(sos + 2);
-  const header = photo.subarray(0, sos + 2 + photo.readUInt16BE(sos + 2));
-  const block = Buffer.alloc(4 << 20, 0x5a);
-  const fh = await open(path, "w");
-  await fh.write(header);
-  for (let written = header.length; written < SIZE - 2; ) {
-    const n = Math.min(block.length, SIZE - 2 - written);
-    await fh.write(block, 0, n);
-    written += n;
-  }
-  await fh.write(Buffer.from([0xff, 0xd9]));
-  await fh.close();
-}
 
 describe("a large file", () => {
   let home: string | undefined;
@@ -42,7 +19,7 @@ describe("a large file", () => {
   it("uploads and downloads whole with bounded server memory", async () => {
     home = await mkdtemp(join(tmpdir(), "vi-large-"));
     const file = join(home, "huge.jpg");
-    await largeJpeg(file);
+    await writeLargeJpeg(file, SIZE);
     server = await startServerProcess(join(home, "data"));
     const client = new Client({ endpoint: server.url, organizationId: server.creds.organizationId, secretKey: server.creds.secretKey });
     const { datasetId } = await client.datasets.create({ name: "large" });

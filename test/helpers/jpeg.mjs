@@ -3,6 +3,7 @@
 // Shared by the tests and the benchmarks.
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 
 const BASE = readFileSync(join(import.meta.dirname, "..", "..", "test-fixtures", "images", "valid", "photo-baseline.jpg"));
@@ -21,4 +22,27 @@ export function uniqueJpeg(size = BASE.length + 64) {
     left -= seg.length;
   }
   return Buffer.concat([BASE.subarray(0, 2), ...segments, BASE.subarray(2)]);
+}
+
+/**
+ * Writes a valid JPEG of exactly `size` bytes: the photo's headers up to its scan, filler scan
+ * data (`fill` repeated, which must hold no 0xFF so that no marker appears), then EOI. The probe
+ * reads headers and the end, as for any huge image; every byte is still hashed and stored.
+ */
+export async function writeLargeJpeg(path, size, fill = Buffer.alloc(4 << 20, 0x5a)) {
+  let sos = 2;
+  while (!(BASE[sos] === 0xff && BASE[sos + 1] === 0xda)) sos += 2 + BASE.readUInt16BE(sos + 2);
+  const header = BASE.subarray(0, sos + 2 + BASE.readUInt16BE(sos + 2));
+  const fh = await open(path, "w");
+  try {
+    await fh.write(header);
+    for (let written = header.length; written < size - 2; ) {
+      const n = Math.min(fill.length, size - 2 - written);
+      await fh.write(fill, 0, n);
+      written += n;
+    }
+    await fh.write(Buffer.from([0xff, 0xd9]));
+  } finally {
+    await fh.close();
+  }
 }

@@ -7,3 +7,4 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 export declare function startServerProcess(dataDir: string, env?: Record<string, string>): Promise<ServerProcess>;
+export declare function peakRssMb(pid: number): Promise<number>;

@@ -40,3 +40,10 @@ export async function startServerProcess(dataDir, env = {}) {
     },
   };
 }
+
+/** Peak resident memory (VmHWM) of a process, in MB, from /proc. */
+export async function peakRssMb(pid) {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const m = /VmHWM:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}

@@ -1,3 +1,4 @@
+import { ENV } from "@vi/sdk";
 import path from "node:path";
 import type { Client } from "@vi/sdk";
 
@@ -14,14 +15,8 @@ export interface GlobalOptions {
   quiet?: boolean;
 }
 
-/** Environment variables (the SDK reads them itself; `serve` reads VI_DATA_DIR, HOST and PORT). */
-export const ENV = {
-  secretKey: "DATATURE_VI_SECRET_KEY",
-  organizationId: "DATATURE_VI_ORGANIZATION_ID",
-  endpoint: "DATATURE_VI_API_ENDPOINT",
-  configFile: "VI_CONFIG_FILE",
-  dataDir: "VI_DATA_DIR",
-} as const;
+/** Environment variables: the SDK's own names (it reads them itself; `serve` reads VI_DATA_DIR, HOST and PORT). */
+export { ENV };
 
 export const DEFAULT_DATA_DIR = "vi-data";
 export const CREDENTIALS_FILE = "credentials.json";

@@ -1,4 +1,4 @@
-export { Client, type ClientOptions } from "./client.js";
+export { Client, ENV, type ClientOptions } from "./client.js";
 export {
   ViError,
   ViAuthenticationError,
