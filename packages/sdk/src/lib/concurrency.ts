@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 /** Bounded concurrency: at most `limit` tasks at once, in the order they asked. */
 export class Semaphore {
   readonly #limit: number;
@@ -75,4 +76,19 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, task:
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failed) throw firstError;
   return results;
+}
+
+/**
+ * A signal of our own that follows the caller's, for bulk operations: every queued file and
+ * request listens on it (Node would warn about a possible leak past ten listeners on the
+ * caller's signal), while the caller's signal gets one listener, removed by `dispose`.
+ */
+export function linkedSignal(outer: AbortSignal | undefined): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  if (!outer) return { signal: controller.signal, dispose: () => undefined };
+  if (outer.aborted) controller.abort(outer.reason);
+  const forward = () => controller.abort(outer.reason);
+  outer.addEventListener("abort", forward, { once: true });
+  return { signal: controller.signal, dispose: () => outer.removeEventListener("abort", forward) };
 }

@@ -8,7 +8,7 @@ import type { Asset } from "@vi/protocol";
 import { ViError, ViValidationError } from "../core/errors.js";
 import type { HttpClient } from "../core/http.js";
 import type { Page } from "../core/pagination.js";
-import { Semaphore } from "./concurrency.js";
+import { linkedSignal, Semaphore } from "./concurrency.js";
 import { Progress } from "./progress.js";
 
 export interface DownloadOptions {
@@ -72,8 +72,17 @@ const SHA256 = /^sha-?256$/i;
 
 /** Downloads every asset of a dataset into saveDir, keeping the filenames' subfolders. */
 export async function downloadAssets(ctx: DownloadContext, options: DownloadOptions): Promise<DownloadResult> {
+  // Thousands of internal waits listen on one signal of our own, not on the caller's.
+  const scope = linkedSignal(options.signal);
+  try {
+    return await downloadAssetsWithin(ctx, options, scope.signal);
+  } finally {
+    scope.dispose();
+  }
+}
+
+async function downloadAssetsWithin(ctx: DownloadContext, options: DownloadOptions, signal: AbortSignal): Promise<DownloadResult> {
   const { http } = ctx;
-  const { signal } = options;
   const concurrency = options.concurrency ?? 8;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new ViValidationError(`concurrency must be a whole number >= 1, got ${concurrency}`, { code: "InvalidParameter" });

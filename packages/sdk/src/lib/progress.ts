@@ -39,6 +39,7 @@ export class Progress {
   #bytes = 0;
   #totalFiles: number | undefined;
   #totalBytes: number | undefined;
+  #unit = "files";
   #started = Date.now();
   #lastDraw = 0;
   #drawn = false;
@@ -50,8 +51,9 @@ export class Progress {
   }
 
   /** Starts a new stage (hashing, uploading, ...): counters restart, the line is reused. */
-  phase(label: string, totals: { files?: number | undefined; bytes?: number | undefined } = {}): void {
+  phase(label: string, totals: { files?: number | undefined; bytes?: number | undefined; unit?: string } = {}): void {
     this.#label = label;
+    this.#unit = totals.unit ?? "files";
     this.#files = 0;
     this.#bytes = 0;
     this.#totalFiles = totals.files;
@@ -97,9 +99,12 @@ export class Progress {
       const filled = Math.max(0, Math.min(width, Math.round(fraction * width)));
       parts.push(`[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%`);
     }
-    parts.push(`${this.#files}${this.#totalFiles !== undefined ? `/${this.#totalFiles}` : ""} files`);
-    parts.push(`${formatBytes(this.#bytes)}${this.#totalBytes !== undefined ? `/${formatBytes(this.#totalBytes)}` : ""}`);
-    parts.push(`${formatBytes(rate)}/s`);
+    parts.push(`${this.#files}${this.#totalFiles !== undefined ? `/${this.#totalFiles}` : ""} ${this.#unit}`);
+    // A stage that moves no bytes (waiting for the server) shows no byte counters.
+    if (this.#bytes > 0 || this.#totalBytes !== undefined) {
+      parts.push(`${formatBytes(this.#bytes)}${this.#totalBytes !== undefined ? `/${formatBytes(this.#totalBytes)}` : ""}`);
+      parts.push(`${formatBytes(rate)}/s`);
+    }
     if (fraction !== undefined && fraction > 0 && fraction < 1) {
       parts.push(`ETA ${formatDuration((elapsed / fraction) * (1 - fraction))}`);
     }

@@ -20,7 +20,7 @@ import type { HttpClient } from "../core/http.js";
 import { sleep } from "../core/retry.js";
 import { digestFile, type FileDigest } from "./checksum.js";
 import { DigestCache, defaultDigestCachePath } from "./digest-cache.js";
-import { mapBounded, Semaphore } from "./concurrency.js";
+import { linkedSignal, mapBounded, Semaphore } from "./concurrency.js";
 import { Progress } from "./progress.js";
 import { AssetUploadResult, type FailedFile } from "./upload-result.js";
 import { mimeForFilename, walkPaths, type WalkedFile } from "./walk.js";
@@ -192,10 +192,20 @@ interface Batch {
 
 /** Uploads files as the Python client does (PROTOCOL §3), in TypeScript idiom. */
 export async function uploadAssets(ctx: UploadContext, options: UploadOptions): Promise<AssetUploadResult> {
+  // Thousands of internal waits listen on one signal of our own, not on the caller's.
+  const scope = linkedSignal(options.signal);
+  try {
+    return await uploadAssetsWithin(ctx, options, scope.signal);
+  } finally {
+    scope.dispose();
+  }
+}
+
+async function uploadAssetsWithin(ctx: UploadContext, options: UploadOptions, signal: AbortSignal): Promise<AssetUploadResult> {
   validate(options);
   const started = Date.now();
   const { http, organizationId } = ctx;
-  const { datasetId, signal } = options;
+  const { datasetId } = options;
   const failureMode = options.failureMode ?? "FailAfterOne";
   const failAfterOne = failureMode === "FailAfterOne";
 
@@ -377,7 +387,7 @@ export async function uploadAssets(ctx: UploadContext, options: UploadOptions): 
   const opened = batches.filter((b): b is Batch & { session: IngestionSession } => b.session !== undefined);
   const waitUntilDone = options.waitUntilDone ?? true;
   try {
-    if (waitUntilDone && opened.length > 0) progress.phase("Processing", { files: opened.length });
+    if (waitUntilDone && opened.length > 0) progress.phase("Processing", { files: opened.length, unit: opened.length === 1 ? "batch" : "batches" });
     for (const batch of waitUntilDone ? opened : []) {
       const sessionId = batch.session.assetIngestionSessionId;
       // A file whose PUT failed for good never reaches the server, which would then wait for its
