@@ -127,6 +127,9 @@ describe("walking skeleton: create, upload a folder, list, get, download, delete
     const result = await t.client.assets.download({ datasetId, saveDir, showProgress: false });
     expect(result.downloaded).toBe(4);
     expect(result.failed).toEqual([]);
+    let total = 0;
+    for (const rel of ["cats/a.jpg", "cats/b.png", "c.jpg", "d.png"]) total += (await stat(join(folder, rel))).size;
+    expect(result.bytes).toBe(total);
     for (const rel of ["cats/a.jpg", "cats/b.png", "c.jpg", "d.png"]) {
       const got = await readFile(join(result.saveDir, rel));
       expect(got.equals(await readFile(join(folder, rel))), rel).toBe(true);

@@ -159,7 +159,10 @@ async function downloadAssetsWithin(ctx: DownloadContext, options: DownloadOptio
       for (;;) {
         if (contents === undefined) throw new ViError("the server gave no download URL", { code: "NoContents" });
         try {
-          result.bytes += await fetchTo(asset, contents.url, contents.headers, target);
+          // Not `result.bytes += await ...`: that reads the total before the await and loses
+          // the bytes of every download that finished meanwhile.
+          const received = await fetchTo(asset, contents.url, contents.headers, target);
+          result.bytes += received;
           break;
         } catch (error) {
           // An expired signed URL answers 403: ask for a fresh one, once.
