@@ -90,9 +90,3 @@ export const ListAssetsQuery = Type.Object({
 export type ListAssetsQuery = Static<typeof ListAssetsQuery>;
 
 export const GetAssetQuery = Type.Object({ contents: Flag });
-
-export const UpdateAssetRequest = Type.Object(
-  { customMetadata: CustomMetadata },
-  { additionalProperties: false },
-);
-export type UpdateAssetRequest = Static<typeof UpdateAssetRequest>;

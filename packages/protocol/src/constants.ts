@@ -12,10 +12,6 @@ export const SECRET_KEY_LENGTH = 103;
 
 export const SECRET_KEY_PATTERN = /^dtvi_[A-Za-z0-9_-]{98}$/;
 
-export const ASSET_STATUSES = ["uploaded", "processing", "error"] as const;
-
-export const UPLOAD_STATUSES = ["completed", "pending", "failed"] as const;
-
 export const SORT_CRITERIA = [
   "default",
   "assetId",

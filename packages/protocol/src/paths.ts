@@ -27,7 +27,5 @@ export const apiPaths = {
     `${apiPaths.dataset(orgId, datasetId)}/deleteManyAssetsSessions`,
 } as const;
 
-/** Headers of every API call. */
-export const AUTH_HEADER = "authorization";
-export const ORGANIZATION_HEADER = "organization-id";
+/** The header that carries each request's id, in both directions. */
 export const REQUEST_ID_HEADER = "x-request-id";

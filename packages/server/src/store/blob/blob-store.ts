@@ -45,8 +45,6 @@ export interface BlobStore {
   /** Makes staged bytes durable under their SHA-256; idempotent when they are already there. */
   publish(staged: StagedBlob): Promise<void>;
   discard(staged: StagedBlob): Promise<void>;
-  has(sha256: string): Promise<boolean>;
-  size(sha256: string): Promise<number | undefined>;
   read(sha256: string, range?: ByteRange): Readable;
   delete(sha256: string): Promise<void>;
   close(): Promise<void>;

@@ -133,18 +133,6 @@ export class LocalBlobStore implements BlobStore {
     await fs.rm(staged.localPath, { force: true });
   }
 
-  async has(sha256: string): Promise<boolean> {
-    return (await this.size(sha256)) !== undefined;
-  }
-
-  async size(sha256: string): Promise<number | undefined> {
-    try {
-      return (await fs.stat(this.pathOf(sha256))).size;
-    } catch {
-      return undefined;
-    }
-  }
-
   read(sha256: string, range?: ByteRange): Readable {
     return createReadStream(this.pathOf(sha256), range ? { start: range.start, end: range.end } : {});
   }
