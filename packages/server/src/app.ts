@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyInstance } from "fastify";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { REQUEST_ID_HEADER } from "@vi/protocol";
@@ -13,8 +13,11 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the HTTP app over the given stores; listening is the caller's business. */
 export async function buildApp(ctx: ServiceContext, logger: boolean | object = false): Promise<{ app: FastifyInstance; services: Services }> {
+  const level = typeof logger === "object" && logger !== null && "level" in logger ? String(logger.level) : "info";
   const app = Fastify({
     logger,
+    // One line per request is for debugging: a 10,000-file upload would print 20,000.
+    logController: new LogController({ disableRequestLogging: level !== "debug" && level !== "trace" }),
     // Manifests of 10,000 files are a few MB; everything else is small.
     bodyLimit: 1024 * 1024,
     requestIdHeader: false,

@@ -15,6 +15,7 @@ export interface ServerConfig {
   uploadUrlTtlSeconds: number;
   /** How long signed download URLs stay valid, in seconds. */
   downloadUrlTtlSeconds: number;
+  /** pino level: `warn` logs problems only, `info` adds start-up, `debug` logs every request. */
   logLevel: string;
 }
 
@@ -26,7 +27,7 @@ export const DEFAULTS = {
   maxPixels: 268_402_689,
   uploadUrlTtlSeconds: 24 * 3600,
   downloadUrlTtlSeconds: 3600,
-  logLevel: "info",
+  logLevel: "warn",
 } as const;
 
 function intFrom(name: string, raw: string | undefined, fallback: number, min = 0): number {

@@ -2,7 +2,7 @@
 import { startServer } from "./server.js";
 
 /** `node packages/server/dist/main.js`: the server alone, configured by environment. */
-const server = await startServer({ logger: { level: process.env.VI_LOG_LEVEL ?? "info" } });
+const server = await startServer();
 console.log(`Vi server listening on ${server.url}`);
 console.log(`Credentials: ${server.credentialsPath}`);
 const { recovery } = server;

@@ -39,8 +39,10 @@ export interface Credentials {
  * endpoint, to `<data dir>/credentials.json` (mode 0600).
  */
 export async function startServer(options: Partial<ServerConfig> & { logger?: boolean | object } = {}): Promise<RunningServer> {
-  const { logger = false, ...rest } = options;
+  const { logger: given, ...rest } = options;
   const config = resolveConfig(rest);
+  // Operators see warnings and unexpected errors (with their trace id) by default.
+  const logger = given ?? { level: config.logLevel };
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const metadata = await openSqliteStore(join(config.dataDir, "metadata.sqlite"));
   const blobs = new LocalBlobStore(config.dataDir);
