@@ -92,3 +92,13 @@ export function linkedSignal(outer: AbortSignal | undefined): { signal: AbortSig
   outer.addEventListener("abort", forward, { once: true });
   return { signal: controller.signal, dispose: () => outer.removeEventListener("abort", forward) };
 }
+
+/** Runs a bulk operation on a signal of its own that follows the caller's (see linkedSignal). */
+export async function withLinkedSignal<T>(outer: AbortSignal | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const scope = linkedSignal(outer);
+  try {
+    return await work(scope.signal);
+  } finally {
+    scope.dispose();
+  }
+}

@@ -8,7 +8,7 @@ import type { Asset } from "@vi/protocol";
 import { ViError, ViValidationError } from "../core/errors.js";
 import type { HttpClient } from "../core/http.js";
 import type { Page } from "../core/pagination.js";
-import { linkedSignal, Semaphore } from "./concurrency.js";
+import { Semaphore, withLinkedSignal } from "./concurrency.js";
 import { Progress } from "./progress.js";
 
 export interface DownloadOptions {
@@ -73,12 +73,7 @@ const SHA256 = /^sha-?256$/i;
 /** Downloads every asset of a dataset into saveDir, keeping the filenames' subfolders. */
 export async function downloadAssets(ctx: DownloadContext, options: DownloadOptions): Promise<DownloadResult> {
   // Thousands of internal waits listen on one signal of our own, not on the caller's.
-  const scope = linkedSignal(options.signal);
-  try {
-    return await downloadAssetsWithin(ctx, options, scope.signal);
-  } finally {
-    scope.dispose();
-  }
+  return withLinkedSignal(options.signal, (signal) => downloadAssetsWithin(ctx, options, signal));
 }
 
 async function downloadAssetsWithin(ctx: DownloadContext, options: DownloadOptions, signal: AbortSignal): Promise<DownloadResult> {

@@ -20,7 +20,7 @@ import type { HttpClient } from "../core/http.js";
 import { sleep } from "../core/retry.js";
 import { digestFile, type FileDigest } from "./checksum.js";
 import { DigestCache, defaultDigestCachePath } from "./digest-cache.js";
-import { linkedSignal, mapBounded, Semaphore } from "./concurrency.js";
+import { mapBounded, Semaphore, withLinkedSignal } from "./concurrency.js";
 import { Progress } from "./progress.js";
 import { AssetUploadResult, type FailedFile } from "./upload-result.js";
 import { mimeForFilename, walkPaths, type WalkedFile } from "./walk.js";
@@ -193,12 +193,7 @@ interface Batch {
 /** Uploads files as the Python client does (PROTOCOL §3), in TypeScript idiom. */
 export async function uploadAssets(ctx: UploadContext, options: UploadOptions): Promise<AssetUploadResult> {
   // Thousands of internal waits listen on one signal of our own, not on the caller's.
-  const scope = linkedSignal(options.signal);
-  try {
-    return await uploadAssetsWithin(ctx, options, scope.signal);
-  } finally {
-    scope.dispose();
-  }
+  return withLinkedSignal(options.signal, (signal) => uploadAssetsWithin(ctx, options, signal));
 }
 
 async function uploadAssetsWithin(ctx: UploadContext, options: UploadOptions, signal: AbortSignal): Promise<AssetUploadResult> {
