@@ -17,7 +17,11 @@ const file = join(TMP, `large-${gib}gib.jpg`);
 async function makeLargeJpeg() {
   if ((await stat(file).catch(() => undefined))?.size === size) return;
   // Random filler (0xFF mapped away), so that nothing on the way can compress it.
-  await writeLargeJpeg(file, size, randomBytes(1 << 20).map((b) => (b === 0xff ? 0x7f : b)));
+  await writeLargeJpeg(
+    file,
+    size,
+    randomBytes(1 << 20).map((b) => (b === 0xff ? 0x7f : b)),
+  );
 }
 
 await makeLargeJpeg();
@@ -31,7 +35,11 @@ await rm(copy, { force: true });
 const dataDir = join(TMP, "data-upload-large");
 await rm(dataDir, { recursive: true, force: true });
 const server = await startServerProcess(dataDir);
-const client = new Client({ endpoint: server.url, organizationId: server.creds.organizationId, secretKey: server.creds.secretKey });
+const client = new Client({
+  endpoint: server.url,
+  organizationId: server.creds.organizationId,
+  secretKey: server.creds.secretKey,
+});
 const { datasetId } = await client.datasets.create({ name: "bench-large" });
 const t0 = performance.now();
 const result = await client.assets.upload({ datasetId, paths: file, showProgress: false });
@@ -42,8 +50,11 @@ await client.close();
 await server.stop();
 await rm(dataDir, { recursive: true, force: true });
 
-if (result.totalSucceeded !== 1 || asset?.metadata.fileSize !== size) throw new Error(`upload failed: ${result.summary()}`);
+if (result.totalSucceeded !== 1 || asset?.metadata.fileSize !== size)
+  throw new Error(`upload failed: ${result.summary()}`);
 console.log(`upload-large: one ${fmt(gib, 2)} GiB JPEG (${fmt(megabytes, 0)} MB)`);
 console.log(`  baseline cp + sync : ${fmt(cpSeconds, 2)} s  (${fmt(megabytes / cpSeconds, 0)} MB/s)`);
-console.log(`  upload (hash + PUT): ${fmt(seconds, 2)} s  (${fmt(megabytes / seconds, 0)} MB/s) = ${fmt((cpSeconds / seconds) * 100)}% of cp's rate`);
+console.log(
+  `  upload (hash + PUT): ${fmt(seconds, 2)} s  (${fmt(megabytes / seconds, 0)} MB/s) = ${fmt((cpSeconds / seconds) * 100)}% of cp's rate`,
+);
 console.log(`  peak RSS: server ${fmt(serverRss, 0)} MB, client ${fmt(process.resourceUsage().maxRSS / 1024, 0)} MB`);

@@ -23,7 +23,11 @@ await rm(copy, { recursive: true, force: true });
 const dataDir = join(TMP, "data-upload-many");
 await rm(dataDir, { recursive: true, force: true });
 const server = await startServerProcess(dataDir);
-const client = new Client({ endpoint: server.url, organizationId: server.creds.organizationId, secretKey: server.creds.secretKey });
+const client = new Client({
+  endpoint: server.url,
+  organizationId: server.creds.organizationId,
+  secretKey: server.creds.secretKey,
+});
 const { datasetId } = await client.datasets.create({ name: "bench" });
 
 let t0 = performance.now();
@@ -43,11 +47,18 @@ await client.close();
 await server.stop();
 await rm(dataDir, { recursive: true, force: true });
 
-if (first.totalSucceeded !== files || again.totalSucceeded !== files) throw new Error(`uploads incomplete: ${first.totalSucceeded}, ${again.totalSucceeded}`);
+if (first.totalSucceeded !== files || again.totalSucceeded !== files)
+  throw new Error(`uploads incomplete: ${first.totalSucceeded}, ${again.totalSucceeded}`);
 const rate = (s) => `${fmt(files / s, 0)} files/s, ${fmt(megabytes / s)} MB/s`;
 console.log(`upload-many: ${files} distinct JPEGs, ${fmt(megabytes)} MB, PUT concurrency ${concurrency}`);
 console.log(`  baseline cp -r + sync : ${fmt(cpSeconds, 2)} s  (${rate(cpSeconds)})`);
-console.log(`  first upload          : ${fmt(firstSeconds, 2)} s  (${rate(firstSeconds)}) = ${fmt((cpSeconds / firstSeconds) * 100)}% of cp's rate`);
-console.log(`                          CPU: server ${fmt(cpu.server, 2)} s, client ${fmt(cpu.client, 2)} s (${fmt(((cpu.server + cpu.client) / firstSeconds / 2) * 100, 0)}% of both cores)`);
-console.log(`  same upload again     : ${fmt(againSeconds, 2)} s  (${fmt(files / againSeconds, 0)} files/s), bytes sent: ${again.bytesSent}`);
+console.log(
+  `  first upload          : ${fmt(firstSeconds, 2)} s  (${rate(firstSeconds)}) = ${fmt((cpSeconds / firstSeconds) * 100)}% of cp's rate`,
+);
+console.log(
+  `                          CPU: server ${fmt(cpu.server, 2)} s, client ${fmt(cpu.client, 2)} s (${fmt(((cpu.server + cpu.client) / firstSeconds / 2) * 100, 0)}% of both cores)`,
+);
+console.log(
+  `  same upload again     : ${fmt(againSeconds, 2)} s  (${fmt(files / againSeconds, 0)} files/s), bytes sent: ${again.bytesSent}`,
+);
 console.log(`  peak RSS: server ${fmt(serverRss, 0)} MB, client ${fmt(process.resourceUsage().maxRSS / 1024, 0)} MB`);

@@ -33,7 +33,9 @@ describe("bad input", () => {
   it("an unknown dataset is ViNotFoundError, for every call", async () => {
     await expect(t.client.datasets.get({ datasetId: "no-such-dataset" })).rejects.toBeInstanceOf(ViNotFoundError);
     await expect(t.client.assets.list({ datasetId: "no-such-dataset" })).rejects.toBeInstanceOf(ViNotFoundError);
-    await expect(t.client.assets.upload({ datasetId: "no-such-dataset", paths: join(dir, "ok.jpg"), showProgress: false })).rejects.toBeInstanceOf(ViNotFoundError);
+    await expect(
+      t.client.assets.upload({ datasetId: "no-such-dataset", paths: join(dir, "ok.jpg"), showProgress: false }),
+    ).rejects.toBeInstanceOf(ViNotFoundError);
     await expect(t.client.datasets.delete({ datasetId: "no-such-dataset" })).rejects.toBeInstanceOf(ViNotFoundError);
     const err = await t.client.assets.get({ datasetId, assetId: "nope" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ViNotFoundError);
@@ -42,43 +44,69 @@ describe("bad input", () => {
   });
 
   it("a wrong key is ViAuthenticationError and a malformed one is refused before any request", async () => {
-    const wrong = new Client({ endpoint: t.server.url, organizationId: t.organizationId, secretKey: "dtvi_" + "x".repeat(98), maxRetries: 0 });
+    const wrong = new Client({
+      endpoint: t.server.url,
+      organizationId: t.organizationId,
+      secretKey: "dtvi_" + "x".repeat(98),
+      maxRetries: 0,
+    });
     await expect(wrong.datasets.list()).rejects.toBeInstanceOf(ViAuthenticationError);
-    expect(() => new Client({ endpoint: t.server.url, organizationId: t.organizationId, secretKey: "sk-short" })).toThrow(ViConfigurationError);
+    expect(
+      () => new Client({ endpoint: t.server.url, organizationId: t.organizationId, secretKey: "sk-short" }),
+    ).toThrow(ViConfigurationError);
   });
 
   it("a key of one organization never reaches another's data (404, not 403)", async () => {
     const other = await t.server.admin.createOrganization("other");
-    const intruder = new Client({ endpoint: t.server.url, organizationId: other.organizationId, secretKey: other.secretKey, maxRetries: 0 });
+    const intruder = new Client({
+      endpoint: t.server.url,
+      organizationId: other.organizationId,
+      secretKey: other.secretKey,
+      maxRetries: 0,
+    });
     expect((await intruder.datasets.list()).items).toEqual([]);
     await expect(intruder.datasets.get({ datasetId })).rejects.toBeInstanceOf(ViNotFoundError);
     // The intruder names the victim's organization in its headers and paths: still nothing.
-    const spoofed = new Client({ endpoint: t.server.url, organizationId: t.organizationId, secretKey: other.secretKey, maxRetries: 0 });
-    await expect(spoofed.datasets.list()).rejects.toBeInstanceOf(ViAuthenticationError);
-    const raw = await fetch(`${t.server.url}/workspaces/${t.organizationId}/datasets/${t.organizationId}_${datasetId}`, {
-      headers: { authorization: `Bearer ${other.secretKey}` },
+    const spoofed = new Client({
+      endpoint: t.server.url,
+      organizationId: t.organizationId,
+      secretKey: other.secretKey,
+      maxRetries: 0,
     });
+    await expect(spoofed.datasets.list()).rejects.toBeInstanceOf(ViAuthenticationError);
+    const raw = await fetch(
+      `${t.server.url}/workspaces/${t.organizationId}/datasets/${t.organizationId}_${datasetId}`,
+      {
+        headers: { authorization: `Bearer ${other.secretKey}` },
+      },
+    );
     expect(raw.status).toBe(404);
     expect(await assetCount()).toBe(0);
   });
 
   it("a missing path is ViValidationError naming it, and nothing is sent", async () => {
     const missing = join(dir, "does-not-exist.jpg");
-    const err = await t.client.assets.upload({ datasetId, paths: [join(dir, "ok.jpg"), missing], showProgress: false }).catch((e: unknown) => e);
+    const err = await t.client.assets
+      .upload({ datasetId, paths: [join(dir, "ok.jpg"), missing], showProgress: false })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ViValidationError);
     expect((err as Error).message).toContain("does-not-exist.jpg");
     expect(await assetCount()).toBe(0);
   });
 
   it("a non-image named explicitly is refused before any request", async () => {
-    const err = await t.client.assets.upload({ datasetId, paths: join(dir, "notes.txt"), showProgress: false }).catch((e: unknown) => e);
+    const err = await t.client.assets
+      .upload({ datasetId, paths: join(dir, "notes.txt"), showProgress: false })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ViValidationError);
     expect((err as Error).message).toContain("notes.txt");
     expect(await assetCount()).toBe(0);
   });
 
   it("text behind an image extension is refused by the server as EBADMIME, naming the file", async () => {
-    const err = await t.client.assets.upload({ datasetId, paths: join(dir, "notes-not-image.png"), showProgress: false }).catch((e: unknown) => e);
+    const err = await t.client.assets
+      .upload({ datasetId, paths: join(dir, "notes-not-image.png"), showProgress: false })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ViUploadError);
     const result = (err as ViUploadError).result;
     expect(result.totalFailed).toBe(1);

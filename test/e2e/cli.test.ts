@@ -40,7 +40,10 @@ describe("vi-cli end to end against `vi-cli serve`", () => {
 
   beforeAll(async () => {
     home = await mkdtemp(join(tmpdir(), "vi-cli-"));
-    server = spawn(process.execPath, [BIN, "serve", "--port", "0", "--data-dir", join(home, "vi-data")], { cwd: home, stdio: ["ignore", "pipe", "pipe"] });
+    server = spawn(process.execPath, [BIN, "serve", "--port", "0", "--data-dir", join(home, "vi-data")], {
+      cwd: home,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const lines = createInterface({ input: server.stdout! });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("server did not start")), 20_000);
@@ -97,7 +100,11 @@ describe("vi-cli end to end against `vi-cli serve`", () => {
     const out = join(home, "copy");
     const down = await vi(["assets", "download", datasetId, out], home);
     expect(down.code).toBe(0);
-    expect((await readFile(join(out, "night", "moon.gif"))).equals(await readFile(join(home, "images", "night", "moon.gif")))).toBe(true);
+    expect(
+      (await readFile(join(out, "night", "moon.gif"))).equals(
+        await readFile(join(home, "images", "night", "moon.gif")),
+      ),
+    ).toBe(true);
 
     const del = await vi(["assets", "delete", datasetId, day.assetId], home);
     expect(del.code).toBe(0);
@@ -107,7 +114,10 @@ describe("vi-cli end to end against `vi-cli serve`", () => {
   });
 
   it("a broken image is a partial failure (exit 1) naming the file and the reason", async () => {
-    const r = await vi(["assets", "upload", datasetId, join(home, "broken.png"), join(home, "images", "day.jpg"), "--fail-after-all"], home);
+    const r = await vi(
+      ["assets", "upload", datasetId, join(home, "broken.png"), join(home, "images", "day.jpg"), "--fail-after-all"],
+      home,
+    );
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toContain("broken.png");
     expect(r.stdout + r.stderr).toContain("ECORRUPT");
@@ -116,7 +126,10 @@ describe("vi-cli end to end against `vi-cli serve`", () => {
   it("usage errors exit 2, a wrong key 3, an unknown dataset 4, an unreachable server 6", async () => {
     expect((await vi(["assets", "frobnicate"], home)).code).toBe(2);
     expect((await vi(["assets", "upload", datasetId, "x.jpg", "--concurrency", "abc"], home)).code).toBe(2);
-    const creds = JSON.parse(await readFile(join(home, "vi-data", "credentials.json"), "utf8")) as { endpoint: string; organizationId: string };
+    const creds = JSON.parse(await readFile(join(home, "vi-data", "credentials.json"), "utf8")) as {
+      endpoint: string;
+      organizationId: string;
+    };
     const wrongKey = await vi(["datasets", "list"], home, {
       DATATURE_VI_SECRET_KEY: "dtvi_" + "a".repeat(98),
       DATATURE_VI_ORGANIZATION_ID: creds.organizationId,
@@ -132,7 +145,10 @@ describe("vi-cli end to end against `vi-cli serve`", () => {
     const r = await vi(["keys", "create", "--name", "ci", "--json"], home);
     expect(r.code).toBe(0);
     const { secretKey } = json<{ secretKey: string }>(r);
-    const creds = JSON.parse(await readFile(join(home, "vi-data", "credentials.json"), "utf8")) as { endpoint: string; organizationId: string };
+    const creds = JSON.parse(await readFile(join(home, "vi-data", "credentials.json"), "utf8")) as {
+      endpoint: string;
+      organizationId: string;
+    };
     const withNew = await vi(["datasets", "list"], home, {
       DATATURE_VI_SECRET_KEY: secretKey,
       DATATURE_VI_ORGANIZATION_ID: creds.organizationId,

@@ -40,17 +40,23 @@ describe("a server killed mid-upload", () => {
     const dataDir = join(home, "data");
     const images = join(home, "images");
     await mkdir(images);
-    for (let i = 0; i < FILES; i++) await writeFile(join(images, `frame-${String(i).padStart(4, "0")}.jpg`), uniqueJpeg(60_000 + i));
+    for (let i = 0; i < FILES; i++)
+      await writeFile(join(images, `frame-${String(i).padStart(4, "0")}.jpg`), uniqueJpeg(60_000 + i));
 
     server = await startServerProcess(dataDir);
-    const client = new Client({ endpoint: server.url, organizationId: server.creds.organizationId, secretKey: server.creds.secretKey, maxRetries: 0 });
+    const client = new Client({
+      endpoint: server.url,
+      organizationId: server.creds.organizationId,
+      secretKey: server.creds.secretKey,
+      maxRetries: 0,
+    });
     const datasetId = (await client.datasets.create({ name: "crash" })).datasetId;
     const upload = client.assets.upload({ datasetId, paths: images, concurrency: 8, showProgress: false }).then(
       () => "finished" as const,
       () => "interrupted" as const,
     );
     // Kill once part of the upload is committed, while PUTs are in flight.
-    for (let seen = 0; seen < FILES / 4; ) {
+    for (let seen = 0; seen < FILES / 4;) {
       await new Promise((r) => setTimeout(r, 20));
       seen = (await client.datasets.get({ datasetId })).statistic.assetTotal;
     }
@@ -72,7 +78,11 @@ describe("a server killed mid-upload", () => {
     expect(await readdir(join(dataDir, "staging"))).toEqual([]);
     expect(existsSync(join(dataDir, "clean-shutdown"))).toBe(false);
 
-    const again = new Client({ endpoint: server.url, organizationId: server.creds.organizationId, secretKey: server.creds.secretKey });
+    const again = new Client({
+      endpoint: server.url,
+      organizationId: server.creds.organizationId,
+      secretKey: server.creds.secretKey,
+    });
     const result = await again.assets.upload({ datasetId, paths: images, concurrency: 8, showProgress: false });
     expect(result.totalSucceeded).toBe(FILES);
     expect(result.totalFailed).toBe(0);

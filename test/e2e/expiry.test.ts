@@ -52,7 +52,10 @@ describe("signed URL expiry", () => {
     await sleep(1_100);
     const put = await fetch(late.upload.url, { method: "PUT", body: bytes });
     expect(put.status).toBe(403);
-    const done = await t.client.assets.waitUntilDone({ datasetId, assetIngestionSessionId: session.assetIngestionSessionId });
+    const done = await t.client.assets.waitUntilDone({
+      datasetId,
+      assetIngestionSessionId: session.assetIngestionSessionId,
+    });
     expect(done.status.progressCount).toEqual({ total: 2, succeeded: 0, errored: 2 });
     const errors = done.status.events.find((e) => e.kind === "Error") as { files: Record<string, string> };
     expect(errors.files).toEqual({ "late.png": "ETIMEOUT", "never.png": "ENOASSET" });

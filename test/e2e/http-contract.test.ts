@@ -19,11 +19,16 @@ describe("HTTP contract", () => {
   beforeAll(async () => {
     t = await startTestServer();
     datasetId = (await t.client.datasets.create({ name: "wire" })).datasetId;
-    headers = { authorization: `Bearer ${t.secretKey}`, "organization-id": t.organizationId, "content-type": "application/json" };
+    headers = {
+      authorization: `Bearer ${t.secretKey}`,
+      "organization-id": t.organizationId,
+      "content-type": "application/json",
+    };
   });
   afterAll(async () => t?.stop());
 
-  const api = (path: string, init: RequestInit = {}) => fetch(`${t.server.url}${path}`, { ...init, headers: { ...headers, ...(init.headers as object) } });
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(`${t.server.url}${path}`, { ...init, headers: { ...headers, ...(init.headers as object) } });
 
   async function openSession(filename: string, bytes: Buffer, extra: object = {}): Promise<IngestionSession> {
     const res = await api(apiPaths.ingestionSessions(t.organizationId, datasetId), {
@@ -32,7 +37,16 @@ describe("HTTP contract", () => {
         spec: {
           kind: "Upload",
           failureMode: "FailAfterAll",
-          assets: [{ filename, mime: "image/jpeg", size: bytes.length, crc32c: crc32c(bytes) | 0, customMetadata: null, kind: "Image" }],
+          assets: [
+            {
+              filename,
+              mime: "image/jpeg",
+              size: bytes.length,
+              crc32c: crc32c(bytes) | 0,
+              customMetadata: null,
+              kind: "Image",
+            },
+          ],
           ...extra,
         },
       }),
@@ -55,7 +69,10 @@ describe("HTTP contract", () => {
 
   it("secret keys have the dtvi_ shape and a new one works at once", async () => {
     expect(t.secretKey).toMatch(SECRET_KEY_PATTERN);
-    const res = await api(apiPaths.secretKeys(t.organizationId), { method: "POST", body: JSON.stringify({ name: "ci" }) });
+    const res = await api(apiPaths.secretKeys(t.organizationId), {
+      method: "POST",
+      body: JSON.stringify({ name: "ci" }),
+    });
     expect(res.status).toBe(201);
     const { secretKey } = (await res.json()) as { secretKey: string };
     expect(secretKey).toMatch(SECRET_KEY_PATTERN);
@@ -87,13 +104,19 @@ describe("HTTP contract", () => {
     // A retried PUT (the client lost the answer) is one asset, not two.
     const retry = await fetch(target.upload.url, { method: "PUT", body: bytes });
     expect(retry.status).toBe(200);
-    expect(((await retry.json()) as { assetId: string }).assetId).toBe(((await put.json()) as { assetId: string }).assetId);
+    expect(((await retry.json()) as { assetId: string }).assetId).toBe(
+      ((await put.json()) as { assetId: string }).assetId,
+    );
 
-    const status = await api(`${apiPaths.ingestionSession(t.organizationId, datasetId, session.assetIngestionSessionId)}?waitFor=Finished&timeout=5`);
+    const status = await api(
+      `${apiPaths.ingestionSession(t.organizationId, datasetId, session.assetIngestionSessionId)}?waitFor=Finished&timeout=5`,
+    );
     const done = (await status.json()) as IngestionSession;
     expect(done.status.progressCount).toEqual({ total: 1, succeeded: 1, errored: 0 });
     expect(done.status.conditions.find((c) => c.condition === "Finished")?.status).toBe("Reached");
-    const list = (await (await api(`${apiPaths.assets(t.organizationId, datasetId)}?s=10`)).json()) as { items: unknown[] };
+    const list = (await (await api(`${apiPaths.assets(t.organizationId, datasetId)}?s=10`)).json()) as {
+      items: unknown[];
+    };
     expect(list.items).toHaveLength(1);
   });
 
@@ -107,7 +130,9 @@ describe("HTTP contract", () => {
       const res = await fetch(href, { method: "PUT", body: bytes });
       expect(res.status, href).toBe(403);
     }
-    const status = (await (await api(apiPaths.ingestionSession(t.organizationId, datasetId, session.assetIngestionSessionId))).json()) as IngestionSession;
+    const status = (await (
+      await api(apiPaths.ingestionSession(t.organizationId, datasetId, session.assetIngestionSessionId))
+    ).json()) as IngestionSession;
     expect(status.status.progressCount.succeeded).toBe(0);
   });
 
@@ -119,7 +144,9 @@ describe("HTTP contract", () => {
     const res = await fetch(session.status.assets[0]!.upload.url, { method: "PUT", body: flipped });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { message: string }).message).toMatch(/CRC-32C/);
-    const status = (await (await api(apiPaths.ingestionSession(t.organizationId, datasetId, session.assetIngestionSessionId))).json()) as IngestionSession;
+    const status = (await (
+      await api(apiPaths.ingestionSession(t.organizationId, datasetId, session.assetIngestionSessionId))
+    ).json()) as IngestionSession;
     const errors = status.status.events.find((e) => e.kind === "Error");
     expect(errors).toMatchObject({ files: { "mismatch.jpg": "ECORRUPT" } });
 
@@ -135,7 +162,9 @@ describe("HTTP contract", () => {
   });
 
   it("DELETE of an asset with a JSON content type and no body answers 2xx with an empty body", async () => {
-    const list = (await (await api(apiPaths.assets(t.organizationId, datasetId))).json()) as { items: { assetId: string }[] };
+    const list = (await (await api(apiPaths.assets(t.organizationId, datasetId))).json()) as {
+      items: { assetId: string }[];
+    };
     const res = await api(apiPaths.asset(t.organizationId, datasetId, list.items[0]!.assetId), { method: "DELETE" });
     expect(res.status).toBeGreaterThanOrEqual(200);
     expect(res.status).toBeLessThan(300);
@@ -148,7 +177,11 @@ describe("HTTP contract", () => {
     const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(["/workspaces/{org}/datasets", "/workspaces/{org}/datasets/{D}/assets", "/workspaces/{org}/datasets/{D}/assetSources/managed/datature/transient/assetIngestionSessions"]),
+      expect.arrayContaining([
+        "/workspaces/{org}/datasets",
+        "/workspaces/{org}/datasets/{D}/assets",
+        "/workspaces/{org}/datasets/{D}/assetSources/managed/datature/transient/assetIngestionSessions",
+      ]),
     );
     const page = await fetch(`${t.server.url}/docs/`);
     expect(page.status).toBe(200);

@@ -21,7 +21,11 @@ describe("a large file", () => {
     const file = join(home, "huge.jpg");
     await writeLargeJpeg(file, SIZE);
     server = await startServerProcess(join(home, "data"));
-    const client = new Client({ endpoint: server.url, organizationId: server.creds.organizationId, secretKey: server.creds.secretKey });
+    const client = new Client({
+      endpoint: server.url,
+      organizationId: server.creds.organizationId,
+      secretKey: server.creds.secretKey,
+    });
     const { datasetId } = await client.datasets.create({ name: "large" });
     const result = await client.assets.upload({ datasetId, paths: file, showProgress: false, digestCache: false });
     expect(result.totalSucceeded).toBe(1);

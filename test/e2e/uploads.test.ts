@@ -9,7 +9,6 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 import { FIXTURES, loadManifest, type FixtureManifest } from "../helpers/fixtures.js";
 import { uniqueJpeg } from "../helpers/jpeg.mjs";
 
-
 const INVALID_CODES: Record<string, "EBADMIME" | "ECORRUPT"> = {
   "empty.jpg": "EBADMIME",
   "header-only.gif": "ECORRUPT",
@@ -41,8 +40,14 @@ describe("uploads at full fidelity", () => {
     const datasetId = (await t.client.datasets.create({ name: "formats" })).datasetId;
     const dir = join(work, "formats");
     await mkdir(dir);
-    for (const group of ["valid", "mislabelled", "invalid", "hostile"]) await cp(join(FIXTURES, group), join(dir, group), { recursive: true });
-    const result = await t.client.assets.upload({ datasetId, paths: dir, failureMode: "FailAfterAll", showProgress: false });
+    for (const group of ["valid", "mislabelled", "invalid", "hostile"])
+      await cp(join(FIXTURES, group), join(dir, group), { recursive: true });
+    const result = await t.client.assets.upload({
+      datasetId,
+      paths: dir,
+      failureMode: "FailAfterAll",
+      showProgress: false,
+    });
 
     const assets = new Map((await listAll(t, datasetId)).map((a) => [a.filename, a]));
     const expectations = [
@@ -81,7 +86,12 @@ describe("uploads at full fidelity", () => {
     const fresh = join(work, "fresh.jpg");
     await writeFile(fresh, uniqueJpeg());
     const err = await t.client.assets
-      .upload({ datasetId, paths: [join(FIXTURES, "invalid", "truncated.png"), fresh], concurrency: 1, showProgress: false })
+      .upload({
+        datasetId,
+        paths: [join(FIXTURES, "invalid", "truncated.png"), fresh],
+        concurrency: 1,
+        showProgress: false,
+      })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ViUploadError);
     const result = (err as ViUploadError).result;
@@ -103,7 +113,9 @@ describe("uploads at full fidelity", () => {
     expect(again.totalSucceeded).toBe(3);
     expect(again.bytesSent).toBe(0);
     const after = await listAll(t, datasetId);
-    expect(after.map((a) => [a.assetId, a.metadata.generations.asset])).toEqual(before.map((a) => [a.assetId, a.metadata.generations.asset]));
+    expect(after.map((a) => [a.assetId, a.metadata.generations.asset])).toEqual(
+      before.map((a) => [a.assetId, a.metadata.generations.asset]),
+    );
 
     await writeFile(join(dir, "b.jpg"), uniqueJpeg(80_000));
     const changed = await t.client.assets.upload({ datasetId, paths: dir, showProgress: false });
@@ -132,12 +144,26 @@ describe("uploads at full fidelity", () => {
   describe("overwrite policy and annotations", () => {
     let datasetId: string;
     let dir: string;
-    const headers = () => ({ authorization: `Bearer ${t.secretKey}`, "organization-id": t.organizationId, "content-type": "application/json" });
+    const headers = () => ({
+      authorization: `Bearer ${t.secretKey}`,
+      "organization-id": t.organizationId,
+      "content-type": "application/json",
+    });
     const annotate = async (assetId: string) => {
       const res = await fetch(`${t.server.url}${apiPaths.annotations(t.organizationId, datasetId, assetId)}`, {
         method: "POST",
         headers: headers(),
-        body: JSON.stringify({ spec: { tag: "car", contents: { bound: [[0, 0], [1, 1]] } } }),
+        body: JSON.stringify({
+          spec: {
+            tag: "car",
+            contents: {
+              bound: [
+                [0, 0],
+                [1, 1],
+              ],
+            },
+          },
+        }),
       });
       expect(res.status).toBe(201);
     };
@@ -156,7 +182,12 @@ describe("uploads at full fidelity", () => {
       await annotate(asset.assetId);
       expect((await assetNamed("scene.jpg")).metadata.annotations).toEqual({ total: 1, withTag: { car: 1 } });
       await cp(join(FIXTURES, "valid", "photo-progressive.jpeg"), join(dir, "scene.jpg"));
-      await t.client.assets.upload({ datasetId, paths: join(dir, "scene.jpg"), onAssetOverwritten: "KeepLinkedResource", showProgress: false });
+      await t.client.assets.upload({
+        datasetId,
+        paths: join(dir, "scene.jpg"),
+        onAssetOverwritten: "KeepLinkedResource",
+        showProgress: false,
+      });
       const now = await assetNamed("scene.jpg");
       expect(now.metadata).toMatchObject({ width: 320, height: 240, annotations: { total: 1, withTag: { car: 1 } } });
     });
@@ -173,7 +204,9 @@ describe("uploads at full fidelity", () => {
       const before = await assetNamed("scene.jpg");
       await annotate(before.assetId);
       await cp(join(FIXTURES, "invalid", "truncated.jpg"), join(dir, "scene.jpg"));
-      await expect(t.client.assets.upload({ datasetId, paths: join(dir, "scene.jpg"), showProgress: false })).rejects.toBeInstanceOf(ViUploadError);
+      await expect(
+        t.client.assets.upload({ datasetId, paths: join(dir, "scene.jpg"), showProgress: false }),
+      ).rejects.toBeInstanceOf(ViUploadError);
       const after = await t.client.assets.get({ datasetId, assetId: before.assetId, contents: true });
       expect(after.metadata).toEqual({ ...before.metadata, annotations: { total: 1, withTag: { car: 1 } } });
       const bytes = Buffer.from(await (await fetch(after.contents!.asset!.url)).arrayBuffer());
@@ -183,13 +216,24 @@ describe("uploads at full fidelity", () => {
 
   it("splits large uploads into batches, and with waitUntilDone false returns the sessions to wait on later", async () => {
     const datasetId = (await t.client.datasets.create({ name: "batches" })).datasetId;
-    const files = ["photo-baseline.jpg", "rgba.png", "gray.png", "static.gif", "lossy.webp"].map((f) => join(FIXTURES, "valid", f));
-    const result = await t.client.assets.upload({ datasetId, paths: files, batchSize: 2, waitUntilDone: false, showProgress: false });
+    const files = ["photo-baseline.jpg", "rgba.png", "gray.png", "static.gif", "lossy.webp"].map((f) =>
+      join(FIXTURES, "valid", f),
+    );
+    const result = await t.client.assets.upload({
+      datasetId,
+      paths: files,
+      batchSize: 2,
+      waitUntilDone: false,
+      showProgress: false,
+    });
     expect(result.sessionIds).toHaveLength(3);
     const finished: IngestionSession[] = [];
-    for (const id of result.sessionIds) finished.push(await t.client.assets.waitUntilDone({ datasetId, assetIngestionSessionId: id }));
+    for (const id of result.sessionIds)
+      finished.push(await t.client.assets.waitUntilDone({ datasetId, assetIngestionSessionId: id }));
     expect(finished.map((s) => s.status.progressCount.succeeded)).toEqual([2, 2, 1]);
-    expect(finished.every((s) => s.status.conditions.some((c) => c.condition === "Finished" && c.status === "Reached"))).toBe(true);
+    expect(
+      finished.every((s) => s.status.conditions.some((c) => c.condition === "Finished" && c.status === "Reached")),
+    ).toBe(true);
     expect((await listAll(t, datasetId)).length).toBe(5);
     const waited = await t.client.assets.upload({ datasetId, paths: files, batchSize: 2, showProgress: false });
     const summary = waited.summary();
@@ -200,15 +244,30 @@ describe("uploads at full fidelity", () => {
   it("unsafe filenames are refused per file; the rest of the batch goes on", async () => {
     const datasetId = (await t.client.datasets.create({ name: "names" })).datasetId;
     const bytes = await readFile(join(FIXTURES, "valid", "static.gif"));
-    const spec = (filename: string) => ({ filename, mime: "image/gif", size: bytes.length, crc32c: crc32c(bytes) | 0, kind: "Image" });
+    const spec = (filename: string) => ({
+      filename,
+      mime: "image/gif",
+      size: bytes.length,
+      crc32c: crc32c(bytes) | 0,
+      kind: "Image",
+    });
     const res = await fetch(`${t.server.url}${apiPaths.ingestionSessions(t.organizationId, datasetId)}`, {
       method: "POST",
       headers: { authorization: `Bearer ${t.secretKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ spec: { kind: "Upload", failureMode: "FailAfterAll", assets: ["../escape.gif", "/abs.gif", "a\\b.gif", "a//b.gif", "ok/fine.gif"].map(spec) } }),
+      body: JSON.stringify({
+        spec: {
+          kind: "Upload",
+          failureMode: "FailAfterAll",
+          assets: ["../escape.gif", "/abs.gif", "a\\b.gif", "a//b.gif", "ok/fine.gif"].map(spec),
+        },
+      }),
     });
     const session = (await res.json()) as IngestionSession;
     expect(session.status.assets.map((a) => a.metadata.filename)).toEqual(["ok/fine.gif"]);
-    const errors = session.status.events.find((e) => e.kind === "Error") as { files: Record<string, string>; messages: Record<string, string> };
+    const errors = session.status.events.find((e) => e.kind === "Error") as {
+      files: Record<string, string>;
+      messages: Record<string, string>;
+    };
     expect(Object.keys(errors.files).sort()).toEqual(["../escape.gif", "/abs.gif", "a//b.gif", "a\\b.gif"]);
     expect(errors.messages["../escape.gif"]).toMatch(/\.\./);
     expect((await fetch(session.status.assets[0]!.upload.url, { method: "PUT", body: bytes })).status).toBe(200);
@@ -224,7 +283,9 @@ describe("configurable limits", () => {
 
   it("the SDK raises ViFileTooLargeError before sending a file over the server's limit", async () => {
     const datasetId = (await t.client.datasets.create({ name: "limits" })).datasetId;
-    const err = await t.client.assets.upload({ datasetId, paths: join(FIXTURES, "valid", "rgba.png"), showProgress: false }).catch((e: unknown) => e);
+    const err = await t.client.assets
+      .upload({ datasetId, paths: join(FIXTURES, "valid", "rgba.png"), showProgress: false })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ViFileTooLargeError);
     expect((err as Error).message).toContain("rgba.png");
     const partial = await t.client.assets.upload({
@@ -241,7 +302,11 @@ describe("configurable limits", () => {
   it("a raised pixel limit takes the 900-megapixel PNG without decoding it", async () => {
     const datasetId = (await t.client.datasets.create({ name: "bomb" })).datasetId;
     const before = process.memoryUsage().rss;
-    const result = await t.client.assets.upload({ datasetId, paths: join(FIXTURES, "hostile", "bomb-30000x30000.png"), showProgress: false });
+    const result = await t.client.assets.upload({
+      datasetId,
+      paths: join(FIXTURES, "hostile", "bomb-30000x30000.png"),
+      showProgress: false,
+    });
     expect(result.totalSucceeded).toBe(1);
     const [asset] = (await t.client.assets.list({ datasetId })).items;
     expect(asset!.metadata).toMatchObject({ width: 30000, height: 30000, mimeType: "image/png" });

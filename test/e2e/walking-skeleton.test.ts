@@ -40,7 +40,12 @@ describe("walking skeleton: create, upload a folder, list, get, download, delete
   it("creates a dataset and lists it", async () => {
     const ds = await t.client.datasets.create({ name: "cats and dogs", description: "e2e" });
     datasetId = ds.datasetId;
-    expect(ds).toMatchObject({ kind: "Dataset", name: "cats and dogs", description: "e2e", workspaceId: t.organizationId });
+    expect(ds).toMatchObject({
+      kind: "Dataset",
+      name: "cats and dogs",
+      description: "e2e",
+      workspaceId: t.organizationId,
+    });
     const page = await t.client.datasets.list();
     expect(page.items.map((d) => d.datasetId)).toContain(datasetId);
     expect((await t.client.datasets.get({ datasetId })).statistic.assetTotal).toBe(0);
@@ -67,10 +72,22 @@ describe("walking skeleton: create, upload a folder, list, get, download, delete
     expect(pages).toBe(2);
     expect(seen.map((a) => a.filename).sort()).toEqual(["c.jpg", "cats/a.jpg", "cats/b.png", "d.png"]);
     const byName = new Map(seen.map((a) => [a.filename, a]));
-    expect(byName.get("cats/a.jpg")!.metadata).toMatchObject({ mimeType: "image/jpeg", width: 640, height: 480, frames: 1, status: "uploaded", uploadStatus: "completed" });
+    expect(byName.get("cats/a.jpg")!.metadata).toMatchObject({
+      mimeType: "image/jpeg",
+      width: 640,
+      height: 480,
+      frames: 1,
+      status: "uploaded",
+      uploadStatus: "completed",
+    });
     expect(byName.get("cats/b.png")!.metadata).toMatchObject({ mimeType: "image/png", width: 256, height: 128 });
     // Displayed size: EXIF orientation 6 swaps the stored 400x300 grid.
-    expect(byName.get("c.jpg")!.metadata).toMatchObject({ width: 300, height: 400, dimensions: { width: 400, height: 300 }, orientation: 6 });
+    expect(byName.get("c.jpg")!.metadata).toMatchObject({
+      width: 300,
+      height: 400,
+      dimensions: { width: 400, height: 300 },
+      orientation: 6,
+    });
     const original = await readFile(join(folder, "cats", "a.jpg"));
     expect(byName.get("cats/a.jpg")!.metadata.hash).toEqual({ algorithm: "sha256", contents: sha256(original) });
     expect(byName.get("cats/a.jpg")!.metadata.fileSize).toBe(original.length);
@@ -143,11 +160,15 @@ describe("walking skeleton: create, upload a folder, list, get, download, delete
   it("deletes an asset: gone from the list, 404 afterwards, its URL dead", async () => {
     const before = (await t.client.assets.list({ datasetId, contents: true })).items;
     const victim = before.find((a) => a.filename === "d.png")!;
-    await expect(t.client.assets.delete({ datasetId, assetId: victim.assetId })).resolves.toMatchObject({ deleted: true });
+    await expect(t.client.assets.delete({ datasetId, assetId: victim.assetId })).resolves.toMatchObject({
+      deleted: true,
+    });
     const after = (await t.client.assets.list({ datasetId })).items;
     expect(after.map((a) => a.filename)).not.toContain("d.png");
     await expect(t.client.assets.get({ datasetId, assetId: victim.assetId })).rejects.toBeInstanceOf(ViNotFoundError);
-    await expect(t.client.assets.delete({ datasetId, assetId: victim.assetId })).rejects.toBeInstanceOf(ViNotFoundError);
+    await expect(t.client.assets.delete({ datasetId, assetId: victim.assetId })).rejects.toBeInstanceOf(
+      ViNotFoundError,
+    );
     expect((await fetch(victim.contents!.asset!.url)).status).toBe(404);
   });
 

@@ -21,4 +21,5 @@ export interface FixtureManifest {
   hostile: Record<string, ExpectedImage>;
 }
 
-export const loadManifest = (): FixtureManifest => JSON.parse(readFileSync(join(FIXTURES, "manifest.json"), "utf8")) as FixtureManifest;
+export const loadManifest = (): FixtureManifest =>
+  JSON.parse(readFileSync(join(FIXTURES, "manifest.json"), "utf8")) as FixtureManifest;

@@ -6,12 +6,14 @@ import { readFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 
-const BASE = readFileSync(join(import.meta.dirname, "..", "..", "test-fixtures", "images", "valid", "photo-baseline.jpg"));
+const BASE = readFileSync(
+  join(import.meta.dirname, "..", "..", "test-fixtures", "images", "valid", "photo-baseline.jpg"),
+);
 
 /** A JPEG of about `size` bytes (at least the base photo's 52 KB). */
 export function uniqueJpeg(size = BASE.length + 64) {
   const segments = [];
-  for (let left = Math.max(6, size - BASE.length); left > 0; ) {
+  for (let left = Math.max(6, size - BASE.length); left > 0;) {
     const n = Math.max(2, Math.min(left - 4, 65_533));
     const seg = Buffer.alloc(4 + n);
     seg[0] = 0xff;
@@ -36,7 +38,7 @@ export async function writeLargeJpeg(path, size, fill = Buffer.alloc(4 << 20, 0x
   const fh = await open(path, "w");
   try {
     await fh.write(header);
-    for (let written = header.length; written < size - 2; ) {
+    for (let written = header.length; written < size - 2;) {
       const n = Math.min(fill.length, size - 2 - written);
       await fh.write(fill, 0, n);
       written += n;

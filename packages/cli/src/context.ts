@@ -159,6 +159,10 @@ export function actionOf<O>(
 ): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
-    await handler(makeContext(command, deps, state), command.opts<O & Record<string, unknown>>(), command.processedArgs);
+    await handler(
+      makeContext(command, deps, state),
+      command.opts<O & Record<string, unknown>>(),
+      command.processedArgs,
+    );
   };
 }

@@ -41,7 +41,13 @@ export function errorToJson(err: unknown): JsonError {
     };
   }
   if (err instanceof CliUsageError)
-    return { code: "UsageError", message: err.message, suggestion: err.suggestion ?? null, requestId: null, status: null };
+    return {
+      code: "UsageError",
+      message: err.message,
+      suggestion: err.suggestion ?? null,
+      requestId: null,
+      status: null,
+    };
   if (exitCodeFor(err) === ExitCode.Interrupted)
     return {
       code: "Interrupted",
@@ -73,4 +79,3 @@ export function printError(out: Output, err: unknown, extra?: Record<string, unk
   else if (err instanceof CommanderError) out.errorLine(`hint: run with --help to see the commands and flags`);
   if (e.requestId) out.errorLine(`request id: ${e.requestId}`);
 }
-

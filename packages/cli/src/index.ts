@@ -1,13 +1,7 @@
 /** vi-cli as a library: for in-process tests and for end-to-end tests of the real binary. */
 import { fileURLToPath } from "node:url";
 export { run, buildProgram, PROGRAM_NAME } from "./program.js";
-export {
-  ExitCode,
-  EXIT_CODES_HELP,
-  exitCodeFor,
-  CliUsageError,
-  CliInterruptedError,
-} from "./exit-codes.js";
+export { ExitCode, EXIT_CODES_HELP, exitCodeFor, CliUsageError, CliInterruptedError } from "./exit-codes.js";
 export { errorToJson } from "./errors.js";
 export {
   toClientOptions,
@@ -20,14 +14,7 @@ export {
 } from "./client-options.js";
 export { DEFAULT_HOST, DEFAULT_PORT, resolveServeOptions } from "./commands/serve.js";
 export { uploadResultToJson, sessionToJson } from "./commands/assets.js";
-export type {
-  CliClient,
-  CliDeps,
-  ClientFactory,
-  ServerModule,
-  RunningServer,
-  StartServerOptions,
-} from "./context.js";
+export type { CliClient, CliDeps, ClientFactory, ServerModule, RunningServer, StartServerOptions } from "./context.js";
 export type { Writable, JsonError } from "./output.js";
 export { VERSION } from "./version.js";
 

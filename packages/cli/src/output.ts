@@ -133,9 +133,7 @@ export class StreamingTable<T> {
     const cells = rows.map((r) => this.columns.map((c) => c.get(r)));
     const cols = this.columns as Column<never>[];
     if (!this.widths) {
-      this.widths = this.columns.map((c, i) =>
-        Math.max(c.header.length, ...cells.map((row) => row[i]?.length ?? 0)),
-      );
+      this.widths = this.columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i]?.length ?? 0)));
       this.emit(
         renderRow(
           this.columns.map((c) => c.header.toUpperCase()),

@@ -31,7 +31,9 @@ export function jsonObject(value: string): Record<string, unknown> {
     throw new InvalidArgumentError(`expected a JSON object: ${(e as Error).message}.`);
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-    throw new InvalidArgumentError(`expected a JSON object, got ${Array.isArray(parsed) ? "an array" : JSON.stringify(parsed)}.`);
+    throw new InvalidArgumentError(
+      `expected a JSON object, got ${Array.isArray(parsed) ? "an array" : JSON.stringify(parsed)}.`,
+    );
   return parsed as Record<string, unknown>;
 }
 
@@ -40,7 +42,10 @@ export type MetadataValue = string | number | boolean;
 /**
  * A repeatable `--metadata key=value` (string values), accumulated into one object.
  */
-export function metadataPair(value: string, previous: Record<string, MetadataValue> | undefined): Record<string, MetadataValue> {
+export function metadataPair(
+  value: string,
+  previous: Record<string, MetadataValue> | undefined,
+): Record<string, MetadataValue> {
   const at = value.indexOf("=");
   if (at <= 0) throw new InvalidArgumentError(`expected key=value, got '${value}'.`);
   return { ...(previous ?? {}), [value.slice(0, at)]: value.slice(at + 1) };

@@ -36,8 +36,7 @@ function endpointArg(value: string): string {
   } catch {
     throw new InvalidArgumentError("expected an http(s) URL.");
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:")
-    throw new InvalidArgumentError("expected an http(s) URL.");
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new InvalidArgumentError("expected an http(s) URL.");
   return value;
 }
 
@@ -61,7 +60,10 @@ export function buildProgram(deps: CliDeps = {}, state: RunState = { exitCode: 0
       `secret key (prefer env ${ENV.secretKey}: flags leak into shell history and process listings)`,
     )
     .option("--organization-id <id>", `organization id (env ${ENV.organizationId})`)
-    .option("--config <file>", "JSON credentials file {organizationId, secretKey, endpoint}, e.g. vi-data/credentials.json")
+    .option(
+      "--config <file>",
+      "JSON credentials file {organizationId, secretKey, endpoint}, e.g. vi-data/credentials.json",
+    )
     .option("--json", "machine output: exactly one JSON document on stdout (errors too)")
     .option("-q, --quiet", "no notes, warnings or progress bars (results and errors still print)")
     // Set before the subcommands are added: commander copies these settings into each of them.

@@ -19,7 +19,14 @@ import {
 import { CliInterruptedError, CliUsageError, ExitCode, EXIT_CODES_HELP, exitCodeFor } from "../src/index.js";
 
 const o = (code: string, status?: number) => ({ code, status });
-const emptyResult = new AssetUploadResult({ totalFiles: 0, totalSucceeded: 0, failedFiles: [], sessions: [], durationMs: 0, bytesSent: 0 });
+const emptyResult = new AssetUploadResult({
+  totalFiles: 0,
+  totalSucceeded: 0,
+  failedFiles: [],
+  sessions: [],
+  durationMs: 0,
+  bytesSent: 0,
+});
 
 describe("exitCodeFor", () => {
   it.each<[string, unknown, number]>([

@@ -1,5 +1,13 @@
 import { vi } from "vitest";
-import { AssetUploadResult, PagePromise, type Asset, type Dataset, type DeletedDataset, type IngestionSession, type Page } from "@vi/sdk";
+import {
+  AssetUploadResult,
+  PagePromise,
+  type Asset,
+  type Dataset,
+  type DeletedDataset,
+  type IngestionSession,
+  type Page,
+} from "@vi/sdk";
 import { run, type CliClient, type CliDeps, type ClientOptions } from "../src/index.js";
 
 /** Collects what the program writes. */
@@ -161,7 +169,11 @@ export function asset(id: string, filename: string, overrides: Partial<Asset> = 
   };
 }
 
-export function session(id: string, counts: { total: number; succeeded: number; errored: number }, errors: Record<string, string> = {}): IngestionSession {
+export function session(
+  id: string,
+  counts: { total: number; succeeded: number; errored: number },
+  errors: Record<string, string> = {},
+): IngestionSession {
   return {
     kind: "AssetIngestionSession",
     workspaceId: "org",
@@ -199,7 +211,10 @@ export function session(id: string, counts: { total: number; succeeded: number; 
   };
 }
 
-export function uploadResult(total: number, failed: { path: string; filename: string; code: string; reason: string }[] = []): AssetUploadResult {
+export function uploadResult(
+  total: number,
+  failed: { path: string; filename: string; code: string; reason: string }[] = [],
+): AssetUploadResult {
   return new AssetUploadResult({
     totalFiles: total,
     totalSucceeded: total - failed.length,

@@ -11,7 +11,12 @@ import {
   ViUploadError,
   ViValidationError,
 } from "@vi/sdk";
-import { SECRET_KEY_FLAG_WARNING, type RunningServer, type ServerModule, type StartServerOptions } from "../src/index.js";
+import {
+  SECRET_KEY_FLAG_WARNING,
+  type RunningServer,
+  type ServerModule,
+  type StartServerOptions,
+} from "../src/index.js";
 import { asset, cli, dataset, deletedDataset, fakeClient, pagesOf, session, uploadResult } from "./harness.js";
 
 const notFound = () =>
@@ -91,14 +96,23 @@ describe("help and version exit 0", () => {
     const r = await cli(["--help"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Exit codes:/);
-    for (const code of ["0", "1", "2", "3", "4", "5", "6", "130"]) expect(r.stdout).toMatch(new RegExp(`^  ${code} +\\S`, "m"));
+    for (const code of ["0", "1", "2", "3", "4", "5", "6", "130"])
+      expect(r.stdout).toMatch(new RegExp(`^  ${code} +\\S`, "m"));
     expect(r.stdout).toMatch(/DATATURE_VI_SECRET_KEY/);
   });
 
   it("subcommand help lists its flags and the global ones", async () => {
     const r = await cli(["assets", "upload", "--help"]);
     expect(r.code).toBe(0);
-    for (const flag of ["--fail-after-all", "--keep-linked-resources", "--no-wait", "--concurrency", "--batch-size", "--no-progress", "--json"])
+    for (const flag of [
+      "--fail-after-all",
+      "--keep-linked-resources",
+      "--no-wait",
+      "--concurrency",
+      "--batch-size",
+      "--no-progress",
+      "--json",
+    ])
       expect(r.stdout).toContain(flag);
   });
 
@@ -122,7 +136,18 @@ describe("global options -> SDK client options", () => {
     const client = fakeClient();
     client.datasets.list.mockReturnValue(pagesOf([[]]));
     const r = await cli(
-      ["--endpoint", "http://vi.example:9000", "--organization-id", "org", "datasets", "list", "--secret-key", "dtvi_x", "--config", "creds.json"],
+      [
+        "--endpoint",
+        "http://vi.example:9000",
+        "--organization-id",
+        "org",
+        "datasets",
+        "list",
+        "--secret-key",
+        "dtvi_x",
+        "--config",
+        "creds.json",
+      ],
       client,
     );
     expect(r.code).toBe(0);
@@ -200,7 +225,9 @@ describe("API errors -> exit codes and error output", () => {
   it("gives a hint of its own for configuration and network errors", async () => {
     const client = fakeClient();
     client.datasets.get.mockRejectedValue(new ViConfigurationError("no secret key", { code: "ConfigurationError" }));
-    expect((await cli(["datasets", "get", "ds1"], client)).stderr).toMatch(/hint: .*DATATURE_VI_SECRET_KEY.*vi-cli serve/);
+    expect((await cli(["datasets", "get", "ds1"], client)).stderr).toMatch(
+      /hint: .*DATATURE_VI_SECRET_KEY.*vi-cli serve/,
+    );
     client.datasets.get.mockRejectedValue(new ViNetworkError("ECONNREFUSED", { code: "NetworkError" }));
     expect((await cli(["datasets", "get", "ds1"], client)).stderr).toMatch(/hint: .*--endpoint/);
   });
@@ -268,7 +295,9 @@ describe("datasets", () => {
 
   it("list prints a table of every page; --json {items}", async () => {
     const client = fakeClient();
-    client.datasets.list.mockImplementation(() => pagesOf([[dataset()], [dataset({ datasetId: "ds2", name: "dogs" })]]));
+    client.datasets.list.mockImplementation(() =>
+      pagesOf([[dataset()], [dataset({ datasetId: "ds2", name: "dogs" })]]),
+    );
     const r = await cli(["datasets", "list"], client);
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");
@@ -312,7 +341,10 @@ describe("datasets", () => {
 
     it("deletes nothing when the answer is no (exit 130)", async () => {
       const client = fakeClient();
-      const r = await cli(["datasets", "delete", "ds1"], client, { isInteractive: () => true, confirm: async () => false });
+      const r = await cli(["datasets", "delete", "ds1"], client, {
+        isInteractive: () => true,
+        confirm: async () => false,
+      });
       expect(r.code).toBe(130);
       expect(client.datasets.delete).not.toHaveBeenCalled();
       expect(r.stderr).toMatch(/cancelled/);
@@ -322,7 +354,10 @@ describe("datasets", () => {
       const client = fakeClient();
       client.datasets.delete.mockResolvedValue(deleted);
       const confirm = vi.fn(async () => false);
-      const r = await cli(["datasets", "delete", "ds1", "--yes", "--json"], client, { isInteractive: () => true, confirm });
+      const r = await cli(["datasets", "delete", "ds1", "--yes", "--json"], client, {
+        isInteractive: () => true,
+        confirm,
+      });
       expect(confirm).not.toHaveBeenCalled();
       expect(r.code).toBe(0);
       expect(json(r.stdout)).toEqual(deleted);
@@ -353,9 +388,24 @@ describe("assets upload", () => {
     client.assets.upload.mockResolvedValue(uploadResult(1));
     const r = await cli(
       [
-        "assets", "upload", "ds1", "img",
-        "--fail-after-all", "--keep-linked-resources", "--no-wait", "--concurrency", "4", "--batch-size", "500", "--no-progress",
-        "--metadata", "camera=a", "--metadata", "site=north", "--metadata-json", '{"iso": 200, "night": true, "site": "x"}',
+        "assets",
+        "upload",
+        "ds1",
+        "img",
+        "--fail-after-all",
+        "--keep-linked-resources",
+        "--no-wait",
+        "--concurrency",
+        "4",
+        "--batch-size",
+        "500",
+        "--no-progress",
+        "--metadata",
+        "camera=a",
+        "--metadata",
+        "site=north",
+        "--metadata-json",
+        '{"iso": 200, "night": true, "site": "x"}',
       ],
       client,
     );
@@ -445,8 +495,23 @@ describe("assets list", () => {
     client.assets.list.mockReturnValue(pagesOf([[asset("a1", "cat.jpg")]]));
     const r = await cli(
       [
-        "assets", "list", "ds1", "--page-size", "50", "--page-token", "tok", "--sort-by", "metadata.fileSize", "--order", "desc",
-        "--filter", '{"status": "error"}', "--query", 'camera == "a"', "--contents", "--strict-query",
+        "assets",
+        "list",
+        "ds1",
+        "--page-size",
+        "50",
+        "--page-token",
+        "tok",
+        "--sort-by",
+        "metadata.fileSize",
+        "--order",
+        "desc",
+        "--filter",
+        '{"status": "error"}',
+        "--query",
+        'camera == "a"',
+        "--contents",
+        "--strict-query",
       ],
       client,
     );
@@ -468,16 +533,22 @@ describe("assets list", () => {
     const client = fakeClient();
     client.assets.list.mockImplementation(() => pagesOf([[]]));
     await cli(["assets", "list", "ds1", "--sort-by", "filename"], client);
-    expect(client.assets.list).toHaveBeenLastCalledWith(expect.objectContaining({ sortBy: { criterion: "filename", order: "asc" } }));
+    expect(client.assets.list).toHaveBeenLastCalledWith(
+      expect.objectContaining({ sortBy: { criterion: "filename", order: "asc" } }),
+    );
     await cli(["assets", "list", "ds1", "--order", "desc"], client);
-    expect(client.assets.list).toHaveBeenLastCalledWith(expect.objectContaining({ sortBy: { criterion: "default", order: "desc" } }));
+    expect(client.assets.list).toHaveBeenLastCalledWith(
+      expect.objectContaining({ sortBy: { criterion: "default", order: "desc" } }),
+    );
     await cli(["assets", "list", "ds1"], client);
     expect(client.assets.list).toHaveBeenLastCalledWith({ datasetId: "ds1", signal: expect.any(AbortSignal) });
   });
 
   it("prints one page as a table (assetId, filename, WxH, mime, size) and where the next page is", async () => {
     const client = fakeClient();
-    client.assets.list.mockReturnValue(pagesOf([[asset("a1", "cat.jpg"), asset("a2", "dogs/dog.png")], [asset("a3", "x.jpg")]]));
+    client.assets.list.mockReturnValue(
+      pagesOf([[asset("a1", "cat.jpg"), asset("a2", "dogs/dog.png")], [asset("a3", "x.jpg")]]),
+    );
     const r = await cli(["assets", "list", "ds1"], client);
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");
@@ -496,7 +567,11 @@ describe("assets list", () => {
 
   it("--all follows every page (table and JSON)", async () => {
     const client = fakeClient();
-    const pages = [[asset("a1", "1.jpg"), asset("a2", "2.jpg")], [asset("a3", "3.jpg")], [asset("a4", "a-much-longer-name.jpg")]];
+    const pages = [
+      [asset("a1", "1.jpg"), asset("a2", "2.jpg")],
+      [asset("a3", "3.jpg")],
+      [asset("a4", "a-much-longer-name.jpg")],
+    ];
     client.assets.list.mockImplementation(() => pagesOf(pages));
     const r = await cli(["assets", "list", "ds1", "--all"], client);
     expect(r.code).toBe(0);
@@ -508,7 +583,11 @@ describe("assets list", () => {
     expect(json(j.stdout)).toEqual({ items: pages.flat(), nextPage: null, count: 4 });
     const empty = fakeClient();
     empty.assets.list.mockReturnValue(pagesOf([[]]));
-    expect(json((await cli(["assets", "list", "ds1", "--all", "--json"], empty)).stdout)).toEqual({ items: [], nextPage: null, count: 0 });
+    expect(json((await cli(["assets", "list", "ds1", "--all", "--json"], empty)).stdout)).toEqual({
+      items: [],
+      nextPage: null,
+      count: 0,
+    });
   });
 
   it("--all --json stays one JSON document when a later page fails, and exits with the error's code", async () => {
@@ -562,7 +641,12 @@ describe("assets get", () => {
       asset("a1", "cat.jpg", { contents: { asset: { url: "http://h/signed/cat.jpg", expiry: Date.UTC(2030, 0, 1) } } }),
     );
     const r = await cli(["assets", "get", "ds1", "a1", "--contents"], client);
-    expect(client.assets.get).toHaveBeenCalledWith({ datasetId: "ds1", assetId: "a1", contents: true, signal: expect.any(AbortSignal) });
+    expect(client.assets.get).toHaveBeenCalledWith({
+      datasetId: "ds1",
+      assetId: "a1",
+      contents: true,
+      signal: expect.any(AbortSignal),
+    });
     expect(r.stdout).toMatch(/^Size: +640x480$/m);
     expect(r.stdout).toMatch(/^Download URL: +http:\/\/h\/signed\/cat\.jpg$/m);
     expect(r.stdout).toMatch(/^URL expires: +2030-01-01T00:00:00\.000Z$/m);
@@ -572,7 +656,11 @@ describe("assets get", () => {
     const client = fakeClient();
     client.assets.get.mockResolvedValue(asset("a1", "cat.jpg"));
     const r = await cli(["assets", "get", "ds1", "a1", "--json"], client);
-    expect(client.assets.get).toHaveBeenCalledWith({ datasetId: "ds1", assetId: "a1", signal: expect.any(AbortSignal) });
+    expect(client.assets.get).toHaveBeenCalledWith({
+      datasetId: "ds1",
+      assetId: "a1",
+      signal: expect.any(AbortSignal),
+    });
     expect(json(r.stdout)).toEqual(asset("a1", "cat.jpg"));
   });
 
@@ -589,7 +677,10 @@ describe("assets download", () => {
   it("maps the flags", async () => {
     const client = fakeClient();
     client.assets.download.mockResolvedValue(ok);
-    const r = await cli(["assets", "download", "ds1", "out", "--overwrite", "--concurrency", "3", "--no-progress"], client);
+    const r = await cli(
+      ["assets", "download", "ds1", "out", "--overwrite", "--concurrency", "3", "--no-progress"],
+      client,
+    );
     expect(r.code).toBe(0);
     expect(client.assets.download).toHaveBeenCalledWith({
       datasetId: "ds1",
@@ -607,7 +698,11 @@ describe("assets download", () => {
     const client = fakeClient();
     client.assets.download.mockResolvedValue(ok);
     await cli(["assets", "download", "ds1", "out"], client);
-    expect(client.assets.download).toHaveBeenCalledWith({ datasetId: "ds1", saveDir: "out", signal: expect.any(AbortSignal) });
+    expect(client.assets.download).toHaveBeenCalledWith({
+      datasetId: "ds1",
+      saveDir: "out",
+      signal: expect.any(AbortSignal),
+    });
   });
 
   it("exits 1 when some files failed, naming them; --json prints the result", async () => {
@@ -656,10 +751,14 @@ describe("assets delete", () => {
 
   it("one missing asset exits 4; an authentication error stops at once with 3", async () => {
     const client = fakeClient();
-    client.assets.delete.mockRejectedValue(new ViNotFoundError("no asset a9", { code: "ResourceNotFound", status: 404 }));
+    client.assets.delete.mockRejectedValue(
+      new ViNotFoundError("no asset a9", { code: "ResourceNotFound", status: 404 }),
+    );
     expect((await cli(["assets", "delete", "ds1", "a9"], client)).code).toBe(4);
     client.assets.delete.mockReset();
-    client.assets.delete.mockRejectedValue(new ViAuthenticationError("invalid key", { code: "InvalidApiKey", status: 401 }));
+    client.assets.delete.mockRejectedValue(
+      new ViAuthenticationError("invalid key", { code: "InvalidApiKey", status: 401 }),
+    );
     const r = await cli(["assets", "delete", "ds1", "a1", "a2"], client);
     expect(r.code).toBe(3);
     expect(client.assets.delete).toHaveBeenCalledTimes(1);
@@ -684,19 +783,26 @@ describe("assets wait", () => {
 
   it("exits 1 and lists the failed files when some failed; --json prints the session without upload URLs", async () => {
     const client = fakeClient();
-    client.assets.waitUntilDone.mockResolvedValue(session("s1", { total: 2, succeeded: 1, errored: 1 }, { "b.jpg": "bad checksum" }));
+    client.assets.waitUntilDone.mockResolvedValue(
+      session("s1", { total: 2, succeeded: 1, errored: 1 }, { "b.jpg": "bad checksum" }),
+    );
     const r = await cli(["assets", "wait", "ds1", "s1"], client);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/b\.jpg: ECORRUPT bad checksum/);
     const j = await cli(["assets", "wait", "ds1", "s1", "--json"], client);
     expect(j.code).toBe(1);
-    expect(json(j.stdout)).toMatchObject({ assetIngestionSessionId: "s1", progressCount: { total: 2, succeeded: 1, errored: 1 } });
+    expect(json(j.stdout)).toMatchObject({
+      assetIngestionSessionId: "s1",
+      progressCount: { total: 2, succeeded: 1, errored: 1 },
+    });
     expect(j.stdout).not.toContain("signed/upload-url");
   });
 
   it("a timeout exits 6", async () => {
     const client = fakeClient();
-    client.assets.waitUntilDone.mockRejectedValue(new ViTimeoutError("session s1 not finished after 1 s", { code: "Timeout" }));
+    client.assets.waitUntilDone.mockRejectedValue(
+      new ViTimeoutError("session s1 not finished after 1 s", { code: "Timeout" }),
+    );
     expect((await cli(["assets", "wait", "ds1", "s1", "--timeout", "1"], client)).code).toBe(6);
   });
 });
@@ -722,13 +828,11 @@ describe("interruption", () => {
 describe("serve", () => {
   function fakeServer() {
     const close = vi.fn(async () => {});
-    const startServer = vi.fn(
-      async (o: StartServerOptions): Promise<RunningServer> => ({
-        url: `http://${o.host}:${o.port === 0 ? 40123 : o.port}`,
-        credentialsPath: path.join(o.dataDir, "credentials.json"),
-        close,
-      }),
-    );
+    const startServer = vi.fn(async (o: StartServerOptions): Promise<RunningServer> => ({
+      url: `http://${o.host}:${o.port === 0 ? 40123 : o.port}`,
+      credentialsPath: path.join(o.dataDir, "credentials.json"),
+      close,
+    }));
     const loadServer = vi.fn(async (): Promise<ServerModule> => ({ startServer }));
     return { close, startServer, loadServer };
   }
@@ -741,7 +845,11 @@ describe("serve", () => {
       signal: controller.signal,
     });
     await vi.waitFor(() => expect(server.startServer).toHaveBeenCalled());
-    expect(server.startServer).toHaveBeenCalledWith({ host: "0.0.0.0", port: 9000, dataDir: path.resolve("/work/here", "data") });
+    expect(server.startServer).toHaveBeenCalledWith({
+      host: "0.0.0.0",
+      port: 9000,
+      dataDir: path.resolve("/work/here", "data"),
+    });
     expect(server.close).not.toHaveBeenCalled();
     controller.abort();
     const r = await pending;
@@ -757,7 +865,11 @@ describe("serve", () => {
     const controller = new AbortController();
     controller.abort();
     await cli(["serve"], fakeClient(), { loadServer: server.loadServer, signal: controller.signal });
-    expect(server.startServer).toHaveBeenLastCalledWith({ host: "127.0.0.1", port: 8080, dataDir: "/work/here/vi-data" });
+    expect(server.startServer).toHaveBeenLastCalledWith({
+      host: "127.0.0.1",
+      port: 8080,
+      dataDir: "/work/here/vi-data",
+    });
 
     const r = await cli(["serve", "--json"], fakeClient(), {
       loadServer: server.loadServer,

@@ -14,7 +14,9 @@ export const Annotation = Type.Object({
 export type Annotation = Static<typeof Annotation>;
 
 export const CreateAnnotationRequest = Type.Object(
-  { spec: Type.Object({ tag: Type.String({ minLength: 1, maxLength: 255 }), contents: Type.Optional(Type.Unknown()) }) },
+  {
+    spec: Type.Object({ tag: Type.String({ minLength: 1, maxLength: 255 }), contents: Type.Optional(Type.Unknown()) }),
+  },
   { additionalProperties: false },
 );
 export type CreateAnnotationRequest = Static<typeof CreateAnnotationRequest>;

@@ -22,7 +22,6 @@ export const Dimensions = Type.Object({
   depth: Type.Optional(Type.Integer()),
 });
 
-
 export const AssetMetadata = Type.Object({
   fileSize: Type.Integer({ minimum: 0 }),
   mimeType: Type.String(),
@@ -74,8 +73,6 @@ export const Asset = Type.Object({
   contents: Type.Optional(AssetContents),
 });
 export type Asset = Static<typeof Asset>;
-
-
 
 export const ListAssetsQuery = Type.Object({
   p: Type.Optional(Type.String({ maxLength: 4096 })),

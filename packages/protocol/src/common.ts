@@ -6,8 +6,6 @@ export const Id = Type.String({ pattern: ID_PATTERN });
 /** Epoch milliseconds: every time on the wire. */
 export const EpochMs = Type.Integer({ minimum: 0, description: "epoch milliseconds" });
 
-
-
 /** The page envelope of every list endpoint. Tokens are opaque keyset cursors. */
 export const Page = <T extends TSchema>(item: T) =>
   Type.Object({
@@ -39,4 +37,3 @@ export type CustomMetadata = Static<typeof CustomMetadata>;
 
 /** `y` when a flag is set; absent otherwise. */
 export const Flag = Type.Optional(Type.Literal("y"));
-

@@ -2,7 +2,6 @@ import { Type, type Static } from "typebox";
 import { CONDITION_STATUSES } from "./constants.js";
 import { EpochMs } from "./common.js";
 
-
 /** A resource's milestone (`Started`, `Finished`, ...) and whether it was reached. */
 export const Condition = Type.Object({
   condition: Type.String(),

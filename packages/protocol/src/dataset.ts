@@ -3,7 +3,6 @@ import { DATASET_TYPES } from "./constants.js";
 import { EpochMs, Id, ResourceMetadata } from "./common.js";
 import { Condition } from "./condition.js";
 
-
 export const DatasetStatistic = Type.Object({
   assetTotal: Type.Integer({ minimum: 0 }),
   annotationTotal: Type.Integer({ minimum: 0 }),

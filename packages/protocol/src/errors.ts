@@ -1,7 +1,6 @@
 import { Type, type Static } from "typebox";
 import { FILE_ERROR_CODES } from "./constants.js";
 
-
 export const ErrorBody = Type.Object({
   error: Type.String(),
   message: Type.String(),

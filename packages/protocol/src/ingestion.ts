@@ -3,9 +3,6 @@ import { FAILURE_MODES, FILE_ERROR_CODES, MAX_FILES_PER_SESSION, OVERWRITE_POLIC
 import { CustomMetadata, EpochMs, Id, ResourceMetadata } from "./common.js";
 import { Condition } from "./condition.js";
 
-
-
-
 export const IngestionFileSpec = Type.Object({
   /** Relative path inside the dataset, `/`-separated (e.g. `cats/001.jpg`). */
   filename: Type.String({ minLength: 1, maxLength: 1024 }),

@@ -61,7 +61,10 @@ function readConfigFile(path: string): FileConfig {
     parsed = JSON.parse(readFileSync(path, "utf8"));
   } catch (cause) {
     const why = (cause as NodeJS.ErrnoException).code === "ENOENT" ? "it does not exist" : (cause as Error).message;
-    throw new ViConfigurationError(`cannot read the config file ${path}: ${why}`, { code: "ConfigurationError", cause });
+    throw new ViConfigurationError(`cannot read the config file ${path}: ${why}`, {
+      code: "ConfigurationError",
+      cause,
+    });
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new ViConfigurationError(`the config file ${path} is not a JSON object`, { code: "ConfigurationError" });
@@ -73,7 +76,9 @@ function readConfigFile(path: string): FileConfig {
       const value = record[name];
       if (value === undefined || value === null) continue;
       if (typeof value !== "string") {
-        throw new ViConfigurationError(`the config file ${path}: "${name}" must be a string`, { code: "ConfigurationError" });
+        throw new ViConfigurationError(`the config file ${path}: "${name}" must be a string`, {
+          code: "ConfigurationError",
+        });
       }
       out[field] = value;
       break;
@@ -92,7 +97,8 @@ function findConfigFile(options: ClientOptions, env: NodeJS.ProcessEnv, cwd: str
   return existsSync(candidate) ? candidate : undefined;
 }
 
-const nonEmpty = (value: string | undefined): string | undefined => (value === undefined || value.trim() === "" ? undefined : value.trim());
+const nonEmpty = (value: string | undefined): string | undefined =>
+  value === undefined || value.trim() === "" ? undefined : value.trim();
 
 const configError = (message: string) => new ViConfigurationError(message, { code: "ConfigurationError" });
 
@@ -123,7 +129,10 @@ export function resolveConfig(
   let endpoint = pick("endpoint", ENV.endpoint);
 
   const file = findConfigFile(options, env, cwd);
-  if (file !== undefined && (secretKey === undefined || organizationId === undefined || endpoint === undefined || options.configFile)) {
+  if (
+    file !== undefined &&
+    (secretKey === undefined || organizationId === undefined || endpoint === undefined || options.configFile)
+  ) {
     const fromFile = readConfigFile(file);
     const fill = (field: keyof FileConfig, current: string | undefined): string | undefined => {
       if (current !== undefined) return current;
@@ -139,14 +148,18 @@ export function resolveConfig(
   const looked = `the option, ${ENV.secretKey}/${ENV.organizationId}, or a config file (configFile, ${ENV.configFile}, $${ENV.dataDir}/credentials.json, ./vi-data/credentials.json)`;
   if (secretKey === undefined) throw configError(`no secret key: set it through ${looked}`);
   if (!SECRET_KEY_PATTERN.test(secretKey)) {
-    const shape = secretKey.startsWith(SECRET_KEY_PREFIX) ? `${secretKey.length} characters` : `no "${SECRET_KEY_PREFIX}" prefix`;
+    const shape = secretKey.startsWith(SECRET_KEY_PREFIX)
+      ? `${secretKey.length} characters`
+      : `no "${SECRET_KEY_PREFIX}" prefix`;
     throw configError(
       `the secret key from ${sources.secretKey} is malformed (${shape}): expected "${SECRET_KEY_PREFIX}" followed by 98 of [A-Za-z0-9_-], ${SECRET_KEY_LENGTH} characters in all`,
     );
   }
   if (organizationId === undefined) throw configError(`no organization id: set it through ${looked}`);
   if (!new RegExp(ID_PATTERN).test(organizationId)) {
-    throw configError(`the organization id from ${sources.organizationId} is malformed: expected 1 to 255 of [A-Za-z0-9-]`);
+    throw configError(
+      `the organization id from ${sources.organizationId} is malformed: expected 1 to 255 of [A-Za-z0-9-]`,
+    );
   }
 
   let origin: string;
@@ -155,16 +168,21 @@ export function resolveConfig(
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`unsupported scheme ${url.protocol}`);
     origin = url.origin;
   } catch (cause) {
-    throw new ViConfigurationError(`the endpoint from ${sources.endpoint} is not an http(s) URL: ${(cause as Error).message}`, {
-      code: "ConfigurationError",
-      cause,
-    });
+    throw new ViConfigurationError(
+      `the endpoint from ${sources.endpoint} is not an http(s) URL: ${(cause as Error).message}`,
+      {
+        code: "ConfigurationError",
+        cause,
+      },
+    );
   }
 
   const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isFinite(timeout) || timeout <= 0) throw configError(`timeout must be a positive number of milliseconds, got ${timeout}`);
+  if (!Number.isFinite(timeout) || timeout <= 0)
+    throw configError(`timeout must be a positive number of milliseconds, got ${timeout}`);
   const maxRetries = options.maxRetries ?? DEFAULT_RETRY_POLICY.maxRetries;
-  if (!Number.isInteger(maxRetries) || maxRetries < 0) throw configError(`maxRetries must be a whole number >= 0, got ${maxRetries}`);
+  if (!Number.isInteger(maxRetries) || maxRetries < 0)
+    throw configError(`maxRetries must be a whole number >= 0, got ${maxRetries}`);
   return { secretKey, organizationId, origin, timeout, maxRetries };
 }
 

@@ -31,6 +31,10 @@ describe("checksums", () => {
   it("handles an empty file", async () => {
     dir = mkdtempSync(join(tmpdir(), "vi-sum-"));
     writeFileSync(join(dir, "e"), "");
-    expect(await digestFile(join(dir, "e"))).toEqual({ size: 0, crc32c: 0, sha256: createHash("sha256").digest("hex") });
+    expect(await digestFile(join(dir, "e"))).toEqual({
+      size: 0,
+      crc32c: 0,
+      sha256: createHash("sha256").digest("hex"),
+    });
   });
 });

@@ -29,7 +29,11 @@ describe("config resolution", () => {
   it("takes explicit options over environment variables", () => {
     const config = resolveConfig(
       { secretKey: SECRET_KEY, organizationId: "opt-org", endpoint: "http://opt:1" },
-      env({ DATATURE_VI_SECRET_KEY: OTHER_KEY, DATATURE_VI_ORGANIZATION_ID: "env-org", DATATURE_VI_API_ENDPOINT: "http://env:2" }),
+      env({
+        DATATURE_VI_SECRET_KEY: OTHER_KEY,
+        DATATURE_VI_ORGANIZATION_ID: "env-org",
+        DATATURE_VI_API_ENDPOINT: "http://env:2",
+      }),
       dir,
     );
     expect(config).toMatchObject({ secretKey: SECRET_KEY, organizationId: "opt-org", origin: "http://opt:1" });
@@ -37,7 +41,10 @@ describe("config resolution", () => {
 
   it("takes environment variables over a config file, and the file for what they lack", () => {
     const file = join(dir, "c.json");
-    writeFileSync(file, JSON.stringify({ secret_key: SECRET_KEY, organization_id: "file-org", endpoint: "http://file:3" }));
+    writeFileSync(
+      file,
+      JSON.stringify({ secret_key: SECRET_KEY, organization_id: "file-org", endpoint: "http://file:3" }),
+    );
     const config = resolveConfig({ configFile: file }, env({ DATATURE_VI_ORGANIZATION_ID: "env-org" }), dir);
     expect(config).toMatchObject({ secretKey: SECRET_KEY, organizationId: "env-org", origin: "http://file:3" });
   });
@@ -48,11 +55,17 @@ describe("config resolution", () => {
     expect(resolveConfig({}, env({ VI_CONFIG_FILE: named }), dir).organizationId).toBe("named");
 
     mkdirSync(join(dir, "data"));
-    writeFileSync(join(dir, "data", "credentials.json"), JSON.stringify({ secretKey: SECRET_KEY, organizationId: "datadir" }));
+    writeFileSync(
+      join(dir, "data", "credentials.json"),
+      JSON.stringify({ secretKey: SECRET_KEY, organizationId: "datadir" }),
+    );
     expect(resolveConfig({}, env({ VI_DATA_DIR: join(dir, "data") }), dir).organizationId).toBe("datadir");
 
     mkdirSync(join(dir, "vi-data"));
-    writeFileSync(join(dir, "vi-data", "credentials.json"), JSON.stringify({ secretKey: SECRET_KEY, organizationId: "local", endpoint: "http://127.0.0.1:9999/api" }));
+    writeFileSync(
+      join(dir, "vi-data", "credentials.json"),
+      JSON.stringify({ secretKey: SECRET_KEY, organizationId: "local", endpoint: "http://127.0.0.1:9999/api" }),
+    );
     const local = resolveConfig({}, env({}), dir);
     expect(local.organizationId).toBe("local");
     // A path prefix of the endpoint is dropped: the API lives at the host root.
@@ -60,8 +73,18 @@ describe("config resolution", () => {
   });
 
   it("defaults the endpoint and the timeouts", () => {
-    const config = resolveConfig({}, env({ DATATURE_VI_SECRET_KEY: SECRET_KEY, DATATURE_VI_ORGANIZATION_ID: "o" }), dir);
-    expect(config).toEqual({ secretKey: SECRET_KEY, organizationId: "o", origin: "http://127.0.0.1:8080", timeout: 60_000, maxRetries: 3 });
+    const config = resolveConfig(
+      {},
+      env({ DATATURE_VI_SECRET_KEY: SECRET_KEY, DATATURE_VI_ORGANIZATION_ID: "o" }),
+      dir,
+    );
+    expect(config).toEqual({
+      secretKey: SECRET_KEY,
+      organizationId: "o",
+      origin: "http://127.0.0.1:8080",
+      timeout: 60_000,
+      maxRetries: 3,
+    });
   });
 
   it("refuses a malformed key without echoing it", () => {
@@ -70,19 +93,38 @@ describe("config resolution", () => {
     expect(err.message).toContain("malformed");
     expect(err.message).toContain("the secretKey option");
     expect(err.message).not.toContain(bad);
-    const fromEnv = errorOf(() => resolveConfig({}, env({ DATATURE_VI_SECRET_KEY: `sk_${"a".repeat(100)}`, DATATURE_VI_ORGANIZATION_ID: "o" }), dir));
+    const fromEnv = errorOf(() =>
+      resolveConfig(
+        {},
+        env({ DATATURE_VI_SECRET_KEY: `sk_${"a".repeat(100)}`, DATATURE_VI_ORGANIZATION_ID: "o" }),
+        dir,
+      ),
+    );
     expect(fromEnv.message).toContain("DATATURE_VI_SECRET_KEY");
-    expect(errorOf(() => new Client({ secretKey: `dtvi_${"é".repeat(98)}`, organizationId: "o" })).code).toBe("ConfigurationError");
+    expect(errorOf(() => new Client({ secretKey: `dtvi_${"é".repeat(98)}`, organizationId: "o" })).code).toBe(
+      "ConfigurationError",
+    );
   });
 
   it("names what is missing or malformed", () => {
     expect(errorOf(() => resolveConfig({ organizationId: "o" }, env({}), dir)).message).toMatch(/no secret key/);
     expect(errorOf(() => resolveConfig({ secretKey: SECRET_KEY }, env({}), dir)).message).toMatch(/no organization id/);
-    expect(errorOf(() => resolveConfig({ secretKey: SECRET_KEY, organizationId: "a_b" }, env({}), dir)).message).toMatch(/organization id/);
-    expect(errorOf(() => resolveConfig({ secretKey: SECRET_KEY, organizationId: "o", endpoint: "ftp://x" }, env({}), dir)).message).toMatch(/endpoint/);
-    expect(errorOf(() => resolveConfig({ configFile: join(dir, "nope.json") }, env({}), dir)).message).toMatch(/does not exist/);
+    expect(
+      errorOf(() => resolveConfig({ secretKey: SECRET_KEY, organizationId: "a_b" }, env({}), dir)).message,
+    ).toMatch(/organization id/);
+    expect(
+      errorOf(() => resolveConfig({ secretKey: SECRET_KEY, organizationId: "o", endpoint: "ftp://x" }, env({}), dir))
+        .message,
+    ).toMatch(/endpoint/);
+    expect(errorOf(() => resolveConfig({ configFile: join(dir, "nope.json") }, env({}), dir)).message).toMatch(
+      /does not exist/,
+    );
     writeFileSync(join(dir, "bad.json"), "{not json");
-    expect(errorOf(() => resolveConfig({ configFile: join(dir, "bad.json") }, env({}), dir)).message).toContain("bad.json");
-    expect(errorOf(() => resolveConfig({ secretKey: SECRET_KEY, organizationId: "o", timeout: 0 }, env({}), dir)).message).toMatch(/timeout/);
+    expect(errorOf(() => resolveConfig({ configFile: join(dir, "bad.json") }, env({}), dir)).message).toContain(
+      "bad.json",
+    );
+    expect(
+      errorOf(() => resolveConfig({ secretKey: SECRET_KEY, organizationId: "o", timeout: 0 }, env({}), dir)).message,
+    ).toMatch(/timeout/);
   });
 });

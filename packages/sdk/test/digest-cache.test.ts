@@ -36,7 +36,10 @@ describe("DigestCache", () => {
     const digest = await cache.digest(file);
     await cache.save();
     // Plant a different digest for the same fingerprint: a hit must return it, proving no read.
-    const saved = JSON.parse(await readFile(cachePath, "utf8")) as { version: number; entries: Record<string, unknown[]> };
+    const saved = JSON.parse(await readFile(cachePath, "utf8")) as {
+      version: number;
+      entries: Record<string, unknown[]>;
+    };
     const key = Object.keys(saved.entries)[0]!;
     saved.entries[key]![6] = "f".repeat(64);
     await writeFile(cachePath, JSON.stringify(saved));

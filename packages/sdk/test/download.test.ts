@@ -49,7 +49,9 @@ async function serve(blobs: Blob[], onBlob?: (blob: Blob, attempt: number, res: 
     const url = new URL(req.url, "http://x");
     if (url.pathname === "/workspaces/org1/datasets/org1_ds1/assets") {
       const start = Number(url.searchParams.get("p") ?? "0");
-      const page = blobs.slice(start, start + 2).map((b) => asset(b, `/blob/${b.assetId}/v1/${encodeURIComponent(b.filename)}`));
+      const page = blobs
+        .slice(start, start + 2)
+        .map((b) => asset(b, `/blob/${b.assetId}/v1/${encodeURIComponent(b.filename)}`));
       json(res, 200, { items: page, nextPage: start + 2 < blobs.length ? String(start + 2) : null, prevPage: null });
       return;
     }
@@ -96,10 +98,17 @@ describe("download", () => {
     expect(readFileSync(join(saveDir, "ok", "x.jpg"), "utf8")).toBe("fine bytes");
     expect(result.downloaded).toBe(1);
     expect(result.bytes).toBe(10);
-    expect(result.failed.map((f) => f.filename).sort()).toEqual(["../evil.jpg", "/abs.jpg", "a/../../b.jpg", "back\\slash.jpg"]);
+    expect(result.failed.map((f) => f.filename).sort()).toEqual([
+      "../evil.jpg",
+      "/abs.jpg",
+      "a/../../b.jpg",
+      "back\\slash.jpg",
+    ]);
     expect(result.failed.every((f) => f.reason.startsWith("refused"))).toBe(true);
     // The refused assets' bytes were never even asked for.
-    expect(server?.requests.filter((r) => r.url.startsWith("/blob/")).map((r) => r.url)).toEqual(["/blob/ok/v1/ok%2Fx.jpg"]);
+    expect(server?.requests.filter((r) => r.url.startsWith("/blob/")).map((r) => r.url)).toEqual([
+      "/blob/ok/v1/ok%2Fx.jpg",
+    ]);
     expect(new URL(server?.requests[0]?.url ?? "", "http://x").searchParams.get("contents")).toBe("y");
     expect(new URL(server?.requests[0]?.url ?? "", "http://x").searchParams.get("s")).toBe("1000");
   });
@@ -118,7 +127,9 @@ describe("download", () => {
     mkdirSync(saveDir);
     const { symlinkSync } = await import("node:fs");
     symlinkSync(join(root, "elsewhere"), join(saveDir, "sub"));
-    const result = await (await serve([{ assetId: "s1", filename: "sub/x.jpg", data: Buffer.from("x") }])).assets.download({
+    const result = await (
+      await serve([{ assetId: "s1", filename: "sub/x.jpg", data: Buffer.from("x") }])
+    ).assets.download({
       datasetId: "ds1",
       saveDir,
       showProgress: false,
@@ -131,12 +142,22 @@ describe("download", () => {
     const saveDir = join(root, "save");
     mkdirSync(saveDir);
     writeFileSync(join(saveDir, "1.jpg"), "old");
-    const blobs = [1, 2, 3, 4, 5].map((i) => ({ assetId: `a${i}`, filename: `${i}.jpg`, data: Buffer.from(`data-${i}`) }));
+    const blobs = [1, 2, 3, 4, 5].map((i) => ({
+      assetId: `a${i}`,
+      filename: `${i}.jpg`,
+      data: Buffer.from(`data-${i}`),
+    }));
     const c = await serve(blobs);
     const first = await c.assets.download({ datasetId: "ds1", saveDir, showProgress: false });
     expect(first).toMatchObject({ downloaded: 4, skipped: 1, failed: [] });
     expect(readFileSync(join(saveDir, "1.jpg"), "utf8")).toBe("old");
-    const again = await c.assets.download({ datasetId: "ds1", saveDir, overwrite: true, concurrency: 2, showProgress: false });
+    const again = await c.assets.download({
+      datasetId: "ds1",
+      saveDir,
+      overwrite: true,
+      concurrency: 2,
+      showProgress: false,
+    });
     expect(again).toMatchObject({ downloaded: 5, skipped: 0 });
     expect(readFileSync(join(saveDir, "1.jpg"), "utf8")).toBe("data-1");
     expect(listFiles(saveDir)).toEqual(["1.jpg", "2.jpg", "3.jpg", "4.jpg", "5.jpg"]);
@@ -181,7 +202,9 @@ describe("download", () => {
     expect(result).toMatchObject({ downloaded: 3, failed: [] });
     expect(listFiles(saveDir)).toEqual(["busy.jpg", "expired.jpg", "reset.jpg"]);
     expect(readFileSync(join(saveDir, "reset.jpg"), "utf8")).toBe("reset");
-    expect(server?.requests.some((r) => r.url === "/workspaces/org1/datasets/org1_ds1/assets/r3?contents=y")).toBe(true);
+    expect(server?.requests.some((r) => r.url === "/workspaces/org1/datasets/org1_ds1/assets/r3?contents=y")).toBe(
+      true,
+    );
     expect(server?.requests.some((r) => r.url.startsWith("/blob/r3/v2/"))).toBe(true);
   });
 

@@ -38,7 +38,13 @@ describe("error mapping", () => {
       json(
         res,
         status,
-        { error: code, message: `it went ${code}`, suggestion: "try harder", details: { field: "s" }, traceId: "trace-1" },
+        {
+          error: code,
+          message: `it went ${code}`,
+          suggestion: "try harder",
+          details: { field: "s" },
+          traceId: "trace-1",
+        },
         { "x-request-id": "req-42" },
       ),
     );

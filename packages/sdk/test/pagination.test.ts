@@ -35,7 +35,8 @@ describe("PagePromise", () => {
   it("iterates every page with for await, following the tokens", async () => {
     const c = await start();
     const seen: string[][] = [];
-    for await (const page of c.assets.list({ datasetId: "ds1", pageSize: 2 })) seen.push(page.items.map((a) => a.assetId));
+    for await (const page of c.assets.list({ datasetId: "ds1", pageSize: 2 }))
+      seen.push(page.items.map((a) => a.assetId));
     expect(seen).toEqual([["a1", "a2"], ["a3"], ["a4"]]);
     const urls = server?.requests.map((r) => new URL(r.url, "http://x")) ?? [];
     expect(urls.map((u) => u.searchParams.get("p"))).toEqual([null, "tok2", "tok3"]);

@@ -13,18 +13,34 @@ afterEach(async () => {
 describe("resources", () => {
   it("datasets: create, list, get, delete", async () => {
     server = await startServer((req, res) => {
-      if (req.method === "POST") return json(res, 201, { kind: "Dataset", datasetId: "ds9", ...JSON.parse(req.body.toString()) });
-      if (req.method === "DELETE") return json(res, 200, { kind: "DeletedDataset", datasetId: "ds9", deleted: true, deletedAssets: 7 });
-      if (req.url === "/workspaces/org1/datasets") return json(res, 200, { items: [{ datasetId: "ds9" }], nextPage: null, prevPage: null });
+      if (req.method === "POST")
+        return json(res, 201, { kind: "Dataset", datasetId: "ds9", ...JSON.parse(req.body.toString()) });
+      if (req.method === "DELETE")
+        return json(res, 200, { kind: "DeletedDataset", datasetId: "ds9", deleted: true, deletedAssets: 7 });
+      if (req.url === "/workspaces/org1/datasets")
+        return json(res, 200, { items: [{ datasetId: "ds9" }], nextPage: null, prevPage: null });
       return json(res, 200, { kind: "Dataset", datasetId: "ds9" });
     });
     client = testClient(server.url);
-    expect(await client.datasets.create({ name: "cats", description: "d", type: "vqa" })).toMatchObject({ datasetId: "ds9", name: "cats", type: "vqa" });
-    expect(JSON.parse(server.requests[0]?.body.toString() ?? "")).toEqual({ name: "cats", description: "d", type: "vqa" });
+    expect(await client.datasets.create({ name: "cats", description: "d", type: "vqa" })).toMatchObject({
+      datasetId: "ds9",
+      name: "cats",
+      type: "vqa",
+    });
+    expect(JSON.parse(server.requests[0]?.body.toString() ?? "")).toEqual({
+      name: "cats",
+      description: "d",
+      type: "vqa",
+    });
     expect(server.requests[0]?.headers["content-type"]).toBe("application/json");
     expect((await client.datasets.list()).items).toEqual([{ datasetId: "ds9" }]);
     await client.datasets.get({ datasetId: "ds9" });
-    expect(await client.datasets.delete({ datasetId: "org1_ds9" })).toEqual({ kind: "DeletedDataset", datasetId: "ds9", deleted: true, deletedAssets: 7 });
+    expect(await client.datasets.delete({ datasetId: "org1_ds9" })).toEqual({
+      kind: "DeletedDataset",
+      datasetId: "ds9",
+      deleted: true,
+      deletedAssets: 7,
+    });
     expect(server.requests.slice(2).map((r) => `${r.method} ${r.url}`)).toEqual([
       "GET /workspaces/org1/datasets/org1_ds9",
       "DELETE /workspaces/org1/datasets/org1_ds9",
@@ -33,7 +49,15 @@ describe("resources", () => {
 
   it("organizations: get, and createKey", async () => {
     server = await startServer((req, res) => {
-      if (req.method === "POST") return json(res, 201, { kind: "SecretKey", keyId: "k1", name: "ci", workspaceId: "org1", secretKey: "dtvi_x", createDate: 1 });
+      if (req.method === "POST")
+        return json(res, 201, {
+          kind: "SecretKey",
+          keyId: "k1",
+          name: "ci",
+          workspaceId: "org1",
+          secretKey: "dtvi_x",
+          createDate: 1,
+        });
       return json(res, 200, { kind: "Workspace", workspaceId: "org1" });
     });
     client = testClient(server.url);

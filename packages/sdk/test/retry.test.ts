@@ -1,7 +1,19 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { ViNetworkError, ViServerError, ViValidationError, ViRateLimitError, ViTimeoutError } from "../src/core/errors.js";
+import {
+  ViNetworkError,
+  ViServerError,
+  ViValidationError,
+  ViRateLimitError,
+  ViTimeoutError,
+} from "../src/core/errors.js";
 import { HttpClient } from "../src/core/http.js";
-import { backoffDelay, parseRetryAfter, shouldRetry, DEFAULT_RETRY_POLICY, type RetryPolicy } from "../src/core/retry.js";
+import {
+  backoffDelay,
+  parseRetryAfter,
+  shouldRetry,
+  DEFAULT_RETRY_POLICY,
+  type RetryPolicy,
+} from "../src/core/retry.js";
 import { json, startServer, type TestServer } from "./helpers/server.js";
 
 const fast: RetryPolicy = { maxRetries: 3, baseDelayMs: 10, maxDelayMs: 50, maxRetryAfterMs: 60_000 };
@@ -55,7 +67,8 @@ describe("HttpClient retries against a real server", () => {
     let calls = 0;
     server = await startServer((_req, res) => {
       calls++;
-      if (calls === 1) json(res, 503, { error: "ServiceUnavailable", message: "busy", traceId: "t" }, { "retry-after": "1" });
+      if (calls === 1)
+        json(res, 503, { error: "ServiceUnavailable", message: "busy", traceId: "t" }, { "retry-after": "1" });
       else json(res, 200, { ok: true });
     });
     const started = Date.now();
@@ -69,7 +82,8 @@ describe("HttpClient retries against a real server", () => {
     let calls = 0;
     server = await startServer((_req, res) => {
       calls++;
-      if (calls === 1) json(res, 429, { error: "RateLimitExceeded", message: "slow down", traceId: "t" }, { "retry-after": "0" });
+      if (calls === 1)
+        json(res, 429, { error: "RateLimitExceeded", message: "slow down", traceId: "t" }, { "retry-after": "0" });
       else json(res, 201, { created: true });
     });
     expect(await client(server.url).json({ method: "POST", path: "/x", body: {} })).toEqual({ created: true });
@@ -77,7 +91,9 @@ describe("HttpClient retries against a real server", () => {
   });
 
   it("does not retry a 400", async () => {
-    server = await startServer((_req, res) => json(res, 400, { error: "InvalidParameter", message: "bad s", traceId: "t" }));
+    server = await startServer((_req, res) =>
+      json(res, 400, { error: "InvalidParameter", message: "bad s", traceId: "t" }),
+    );
     await expect(client(server.url).json({ method: "GET", path: "/x" })).rejects.toBeInstanceOf(ViValidationError);
     expect(server.requests).toHaveLength(1);
   });
@@ -95,7 +111,9 @@ describe("HttpClient retries against a real server", () => {
 
   it("gives up after maxRetries and raises the last error", async () => {
     server = await startServer((_req, res) => json(res, 500, { error: "ServerError", message: "boom", traceId: "t" }));
-    const err = await client(server.url, { maxRetries: 2 }).json({ method: "GET", path: "/x" }).catch((e: unknown) => e);
+    const err = await client(server.url, { maxRetries: 2 })
+      .json({ method: "GET", path: "/x" })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ViServerError);
     expect(server.requests).toHaveLength(3);
   });
@@ -104,15 +122,21 @@ describe("HttpClient retries against a real server", () => {
     server = await startServer((_req, _res, raw) => {
       raw.socket.destroy();
     });
-    const err = await client(server.url, { maxRetries: 1 }).json({ method: "GET", path: "/x" }).catch((e: unknown) => e);
+    const err = await client(server.url, { maxRetries: 1 })
+      .json({ method: "GET", path: "/x" })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ViNetworkError);
     expect(server.requests).toHaveLength(2);
   });
 
   it("cuts a long Retry-After to the cap, and reports it when retries run out", async () => {
-    server = await startServer((_req, res) => json(res, 429, { error: "RateLimitExceeded", message: "later", traceId: "t" }, { "retry-after": "3600" }));
+    server = await startServer((_req, res) =>
+      json(res, 429, { error: "RateLimitExceeded", message: "later", traceId: "t" }, { "retry-after": "3600" }),
+    );
     const started = Date.now();
-    const err = await client(server.url, { maxRetries: 2, maxRetryAfterMs: 100 }).json({ method: "GET", path: "/x" }).catch((e: unknown) => e);
+    const err = await client(server.url, { maxRetries: 2, maxRetryAfterMs: 100 })
+      .json({ method: "GET", path: "/x" })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ViRateLimitError);
     expect((err as ViRateLimitError).retryAfterMs).toBe(3_600_000);
     expect(server.requests).toHaveLength(3);
@@ -121,11 +145,15 @@ describe("HttpClient retries against a real server", () => {
   });
 
   it("an AbortSignal cancels a pending retry wait", async () => {
-    server = await startServer((_req, res) => json(res, 503, { error: "ServiceUnavailable", message: "busy", traceId: "t" }, { "retry-after": "30" }));
+    server = await startServer((_req, res) =>
+      json(res, 503, { error: "ServiceUnavailable", message: "busy", traceId: "t" }, { "retry-after": "30" }),
+    );
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 150);
     const started = Date.now();
-    const err = await client(server.url).json({ method: "GET", path: "/x", signal: controller.signal }).catch((e: unknown) => e);
+    const err = await client(server.url)
+      .json({ method: "GET", path: "/x", signal: controller.signal })
+      .catch((e: unknown) => e);
     expect((err as Error).name).toBe("AbortError");
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(server.requests).toHaveLength(1);
@@ -144,7 +172,9 @@ describe("HttpClient retries against a real server", () => {
 
   it("raises ViTimeoutError when every attempt times out", async () => {
     server = await startServer(() => undefined);
-    const err = await client(server.url, { maxRetries: 1 }, 200).json({ method: "GET", path: "/x" }).catch((e: unknown) => e);
+    const err = await client(server.url, { maxRetries: 1 }, 200)
+      .json({ method: "GET", path: "/x" })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ViTimeoutError);
   });
 });

@@ -43,10 +43,22 @@ const posts = () => server?.requests.filter((r) => r.method === "POST") ?? [];
 
 describe("upload", () => {
   it("uploads a folder in batches, sending each file's bytes with its size and CRC-32C", async () => {
-    const files = { "a.jpg": "alpha", "b.png": "bravo!", "cats/c.jpg": "charlie", "cats/deep/d.webp": "delta delta", "e.gif": "" };
+    const files = {
+      "a.jpg": "alpha",
+      "b.png": "bravo!",
+      "cats/c.jpg": "charlie",
+      "cats/deep/d.webp": "delta delta",
+      "e.gif": "",
+    };
     const root = folder({ ...files, "notes.txt": "skip me" });
     const c = await start();
-    const result = await c.assets.upload({ datasetId: "ds1", paths: root, batchSize: 2, showProgress: false, customMetadata: { camera: "A", n: 3 } });
+    const result = await c.assets.upload({
+      datasetId: "ds1",
+      paths: root,
+      batchSize: 2,
+      showProgress: false,
+      customMetadata: { camera: "A", n: 3 },
+    });
 
     expect(result.totalFiles).toBe(5);
     expect(result.totalSucceeded).toBe(5);
@@ -56,7 +68,11 @@ describe("upload", () => {
     expect(posts()).toHaveLength(3);
 
     const manifest = JSON.parse(posts()[0]?.body.toString() ?? "{}");
-    expect(manifest.spec).toMatchObject({ kind: "Upload", failureMode: "FailAfterOne", onAssetOverwritten: "RemoveLinkedResource" });
+    expect(manifest.spec).toMatchObject({
+      kind: "Upload",
+      failureMode: "FailAfterOne",
+      onAssetOverwritten: "RemoveLinkedResource",
+    });
     expect(manifest.spec.assets[0]).toEqual({
       filename: "a.jpg",
       mime: "image/jpeg",
@@ -87,7 +103,9 @@ describe("upload", () => {
 
   it("sends no bytes for files the store already holds", async () => {
     const root = folder({ "old.jpg": "seen before", "new.jpg": "fresh" });
-    const result = await (await start({ known: new Set([sha("seen before")]) })).assets.upload({ datasetId: "ds1", paths: root, showProgress: false });
+    const result = await (
+      await start({ known: new Set([sha("seen before")]) })
+    ).assets.upload({ datasetId: "ds1", paths: root, showProgress: false });
     expect(result.totalSucceeded).toBe(2);
     expect(server?.puts.map((p) => p.url)).toEqual(["/upload/s1/new.jpg?sig=abc"]);
     expect(result.summary()).toContain("Deduplicated: 1");
@@ -96,14 +114,21 @@ describe("upload", () => {
   it("keeps at most `concurrency` PUTs in flight", async () => {
     const files = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`f${i}.jpg`, `file ${i}`]));
     const c = await start({ putDelayMs: 30 });
-    const result = await c.assets.upload({ datasetId: "ds1", paths: folder(files), concurrency: 3, showProgress: false });
+    const result = await c.assets.upload({
+      datasetId: "ds1",
+      paths: folder(files),
+      concurrency: 3,
+      showProgress: false,
+    });
     expect(result.totalSucceeded).toBe(12);
     expect(server?.maxPutsInFlight).toBe(3);
   });
 
   it("retries a PUT answered 503", async () => {
     const root = folder({ "a.jpg": "alpha" });
-    const result = await (await start({ flakyPut: { "a.jpg": 2 } })).assets.upload({ datasetId: "ds1", paths: root, showProgress: false });
+    const result = await (
+      await start({ flakyPut: { "a.jpg": 2 } })
+    ).assets.upload({ datasetId: "ds1", paths: root, showProgress: false });
     expect(result.totalSucceeded).toBe(1);
     expect(server?.puts).toHaveLength(3);
     expect(server?.puts.every((p) => p.body.toString() === "alpha")).toBe(true);
@@ -112,7 +137,9 @@ describe("upload", () => {
   it("FailAfterOne: a failed file raises ViUploadError carrying the partial result", async () => {
     const root = folder({ "a.jpg": "alpha", "b.jpg": "bravo" });
     const c = await start({ failAfterPut: { "b.jpg": "ECORRUPT" } });
-    const err = await c.assets.upload({ datasetId: "ds1", paths: root, concurrency: 1, showProgress: false }).catch((e: unknown) => e);
+    const err = await c.assets
+      .upload({ datasetId: "ds1", paths: root, concurrency: 1, showProgress: false })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ViUploadError);
     const upload = err as ViUploadError;
     expect(upload.message).toContain(join(root, "b.jpg"));
@@ -128,8 +155,12 @@ describe("upload", () => {
 
   it("FailAfterOne: a PUT the server refuses stops new PUTs", async () => {
     const files = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`f${i}.jpg`, `file ${i}`]));
-    const c = await start({ refusePut: { "f0.jpg": { status: 400, error: "InvalidFileFormat", message: "not an image" } } });
-    const err = await c.assets.upload({ datasetId: "ds1", paths: folder(files), concurrency: 1, showProgress: false }).catch((e: unknown) => e);
+    const c = await start({
+      refusePut: { "f0.jpg": { status: 400, error: "InvalidFileFormat", message: "not an image" } },
+    });
+    const err = await c.assets
+      .upload({ datasetId: "ds1", paths: folder(files), concurrency: 1, showProgress: false })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ViUploadError);
     expect((err as ViUploadError).result.failedFiles[0]).toMatchObject({ filename: "f0.jpg", reason: "not an image" });
     expect(server?.puts).toHaveLength(1);
@@ -142,7 +173,12 @@ describe("upload", () => {
       refusePut: { "c.jpg": { status: 413, error: "FileTooLarge", message: "over the pixel limit" } },
       refuseInManifest: { "d.jpg": "EALREADY" },
     });
-    const result = await c.assets.upload({ datasetId: "ds1", paths: root, failureMode: "FailAfterAll", showProgress: false });
+    const result = await c.assets.upload({
+      datasetId: "ds1",
+      paths: root,
+      failureMode: "FailAfterAll",
+      showProgress: false,
+    });
     expect(result.totalFiles).toBe(4);
     expect(result.totalSucceeded).toBe(1);
     expect(result.totalFailed).toBe(3);
@@ -151,7 +187,11 @@ describe("upload", () => {
     expect(byName["b.jpg"]).toMatchObject({ code: "EBADMIME", path: join(root, "b.jpg") });
     expect(byName["c.jpg"]).toMatchObject({ code: "EBADSIZE", reason: "over the pixel limit" });
     expect(byName["d.jpg"]).toMatchObject({ code: "EALREADY" });
-    expect(server?.puts.map((p) => p.url).sort()).toEqual(["/upload/s1/a.jpg?sig=abc", "/upload/s1/b.jpg?sig=abc", "/upload/s1/c.jpg?sig=abc"]);
+    expect(server?.puts.map((p) => p.url).sort()).toEqual([
+      "/upload/s1/a.jpg?sig=abc",
+      "/upload/s1/b.jpg?sig=abc",
+      "/upload/s1/c.jpg?sig=abc",
+    ]);
     const summary = result.summary();
     expect(summary).toContain("Failed files:");
     expect(summary).toMatch(/c\.jpg {2}EBADSIZE {2}over the pixel limit/);
@@ -160,7 +200,12 @@ describe("upload", () => {
   it("FailAfterAll: stops waiting once only files whose bytes never went are left", async () => {
     const root = folder({ "a.jpg": "alpha", "lost.jpg": "never arrives" });
     const c = await start({ resetPut: new Set(["lost.jpg"]) });
-    const result = await c.assets.upload({ datasetId: "ds1", paths: root, failureMode: "FailAfterAll", showProgress: false });
+    const result = await c.assets.upload({
+      datasetId: "ds1",
+      paths: root,
+      failureMode: "FailAfterAll",
+      showProgress: false,
+    });
     expect(result.totalSucceeded).toBe(1);
     expect(result.failedFiles).toEqual([expect.objectContaining({ filename: "lost.jpg", code: "ENOASSET" })]);
     expect(result.failedFiles[0]?.reason).toMatch(/failed/);
@@ -183,7 +228,9 @@ describe("upload", () => {
 
   it("FailAfterAll: an oversized file is recorded as EBADSIZE and the rest go through", async () => {
     const root = folder({ "small.jpg": "ok", "big.jpg": "x".repeat(100) });
-    const result = await (await start({ maxFileSize: 50 })).assets.upload({
+    const result = await (
+      await start({ maxFileSize: 50 })
+    ).assets.upload({
       datasetId: "ds1",
       paths: root,
       failureMode: "FailAfterAll",
@@ -196,10 +243,16 @@ describe("upload", () => {
 
   it("refuses bad paths before any request", async () => {
     const c = await start();
-    await expect(c.assets.upload({ datasetId: "ds1", paths: join(dir, "missing"), showProgress: false })).rejects.toThrow(ViValidationError);
+    await expect(
+      c.assets.upload({ datasetId: "ds1", paths: join(dir, "missing"), showProgress: false }),
+    ).rejects.toThrow(ViValidationError);
     writeFileSync(join(dir, "x.txt"), "t");
-    await expect(c.assets.upload({ datasetId: "ds1", paths: [join(dir, "x.txt")], showProgress: false })).rejects.toThrow(/x\.txt/);
-    await expect(c.assets.upload({ datasetId: "ds1", paths: folder({ "a.jpg": "a" }), batchSize: 20_000 })).rejects.toThrow(/batchSize/);
+    await expect(
+      c.assets.upload({ datasetId: "ds1", paths: [join(dir, "x.txt")], showProgress: false }),
+    ).rejects.toThrow(/x\.txt/);
+    await expect(
+      c.assets.upload({ datasetId: "ds1", paths: folder({ "a.jpg": "a" }), batchSize: 20_000 }),
+    ).rejects.toThrow(/batchSize/);
     expect(server?.requests).toHaveLength(0);
   });
 
@@ -210,7 +263,13 @@ describe("upload", () => {
     setTimeout(() => controller.abort(), 200);
     const started = Date.now();
     const err = await c.assets
-      .upload({ datasetId: "ds1", paths: folder(files), concurrency: 2, showProgress: false, signal: controller.signal })
+      .upload({
+        datasetId: "ds1",
+        paths: folder(files),
+        concurrency: 2,
+        showProgress: false,
+        signal: controller.signal,
+      })
       .catch((e: unknown) => e);
     expect((err as Error).name).toBe("AbortError");
     expect(Date.now() - started).toBeLessThan(1_500);
@@ -235,7 +294,9 @@ describe("upload", () => {
     const c = await start({ neverFinish: true });
     await c.assets.upload({ datasetId: "ds1", paths: root, waitUntilDone: false, showProgress: false });
     const started = Date.now();
-    const err = await c.assets.waitUntilDone({ datasetId: "ds1", assetIngestionSessionId: "s1", timeout: 1_500 }).catch((e: unknown) => e);
+    const err = await c.assets
+      .waitUntilDone({ datasetId: "ds1", assetIngestionSessionId: "s1", timeout: 1_500 })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ViTimeoutError);
     expect(Date.now() - started).toBeLessThan(5_000);
   });

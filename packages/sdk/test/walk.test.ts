@@ -50,7 +50,9 @@ describe("walkPaths", () => {
 
   it("refuses a missing path, naming it", async () => {
     const missing = join(dir, "nope.jpg");
-    await expect(walkPaths([touch("ok.jpg"), missing])).rejects.toThrow(new RegExp(`no such file or folder: ${missing}`));
+    await expect(walkPaths([touch("ok.jpg"), missing])).rejects.toThrow(
+      new RegExp(`no such file or folder: ${missing}`),
+    );
   });
 
   it("refuses two files that map to the same filename, listing them", async () => {

@@ -12,7 +12,10 @@ import { errorHandler, sendError } from "./http/errors.js";
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the HTTP app over the given stores; listening is the caller's business. */
-export async function buildApp(ctx: ServiceContext, logger: boolean | object = false): Promise<{ app: FastifyInstance; services: Services }> {
+export async function buildApp(
+  ctx: ServiceContext,
+  logger: boolean | object = false,
+): Promise<{ app: FastifyInstance; services: Services }> {
   const level = typeof logger === "object" && logger !== null && "level" in logger ? String(logger.level) : "info";
   const app = Fastify({
     logger,
@@ -39,7 +42,10 @@ export async function buildApp(ctx: ServiceContext, logger: boolean | object = f
   });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) =>
-    sendError(reply, 404, { error: "ResourceNotFound", message: `No route for ${request.method} ${request.url.split("?")[0]}` }),
+    sendError(reply, 404, {
+      error: "ResourceNotFound",
+      message: `No route for ${request.method} ${request.url.split("?")[0]}`,
+    }),
   );
   // The Python client sends Content-Type: application/json on body-less GETs and DELETEs too.
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
@@ -48,14 +54,21 @@ export async function buildApp(ctx: ServiceContext, logger: boolean | object = f
     try {
       done(null, JSON.parse(text));
     } catch (err) {
-      done(Object.assign(new Error(`Body is not valid JSON: ${(err as Error).message}`), { statusCode: 400 }), undefined);
+      done(
+        Object.assign(new Error(`Body is not valid JSON: ${(err as Error).message}`), { statusCode: 400 }),
+        undefined,
+      );
     }
   });
 
   await app.register(swagger, {
     openapi: {
       openapi: "3.1.0",
-      info: { title: "Vi asset API", version: "0.1.0", description: "Self-hosted Vi: datasets, assets, uploads and downloads." },
+      info: {
+        title: "Vi asset API",
+        version: "0.1.0",
+        description: "Self-hosted Vi: datasets, assets, uploads and downloads.",
+      },
       components: {
         securitySchemes: {
           secretKey: { type: "http", scheme: "bearer", description: "dtvi_ + 98 characters" },

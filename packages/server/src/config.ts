@@ -52,7 +52,8 @@ export function resolveConfig(options: Partial<ServerConfig> = {}, env: NodeJS.P
     maxFileSize: options.maxFileSize ?? intFrom("VI_MAX_FILE_SIZE", env.VI_MAX_FILE_SIZE, DEFAULTS.maxFileSize, 1),
     maxPixels: options.maxPixels ?? intFrom("VI_MAX_PIXELS", env.VI_MAX_PIXELS, DEFAULTS.maxPixels, 1),
     uploadUrlTtlSeconds:
-      options.uploadUrlTtlSeconds ?? intFrom("VI_UPLOAD_URL_TTL", env.VI_UPLOAD_URL_TTL, DEFAULTS.uploadUrlTtlSeconds, 1),
+      options.uploadUrlTtlSeconds ??
+      intFrom("VI_UPLOAD_URL_TTL", env.VI_UPLOAD_URL_TTL, DEFAULTS.uploadUrlTtlSeconds, 1),
     downloadUrlTtlSeconds:
       options.downloadUrlTtlSeconds ??
       intFrom("VI_DOWNLOAD_URL_TTL", env.VI_DOWNLOAD_URL_TTL, DEFAULTS.downloadUrlTtlSeconds, 1),

@@ -19,7 +19,11 @@ export class ApiError extends Error {
 }
 
 export const notFound = (what: string, id: string) =>
-  new ApiError("ResourceNotFound", `${what} '${id}' was not found`, `Check the ${what.toLowerCase()} id and the organization.`);
+  new ApiError(
+    "ResourceNotFound",
+    `${what} '${id}' was not found`,
+    `Check the ${what.toLowerCase()} id and the organization.`,
+  );
 
 export const invalid = (message: string, details?: Record<string, unknown>, suggestion?: string) =>
   new ApiError("InvalidParameter", message, suggestion, details);

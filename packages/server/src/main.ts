@@ -7,7 +7,9 @@ console.log(`Vi server listening on ${server.url}`);
 console.log(`Credentials: ${server.credentialsPath}`);
 const { recovery } = server;
 if (recovery.uncleanShutdown || recovery.stagingRemoved > 0) {
-  console.log(`Recovered from an unclean shutdown: removed ${recovery.stagingRemoved} partial uploads and ${recovery.orphanedBlobsRemoved} uncommitted blobs`);
+  console.log(
+    `Recovered from an unclean shutdown: removed ${recovery.stagingRemoved} partial uploads and ${recovery.orphanedBlobsRemoved} uncommitted blobs`,
+  );
 }
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {

@@ -38,7 +38,9 @@ export interface Credentials {
  * On the first start it creates an organization and a secret key and writes them, with the
  * endpoint, to `<data dir>/credentials.json` (mode 0600).
  */
-export async function startServer(options: Partial<ServerConfig> & { logger?: boolean | object } = {}): Promise<RunningServer> {
+export async function startServer(
+  options: Partial<ServerConfig> & { logger?: boolean | object } = {},
+): Promise<RunningServer> {
   const { logger: given, ...rest } = options;
   const config = resolveConfig(rest);
   // Operators see warnings and unexpected errors (with their trace id) by default.
@@ -63,7 +65,8 @@ export async function startServer(options: Partial<ServerConfig> & { logger?: bo
     blobLocks: new KeyedMutex(),
     sessionChanges: newSessionChanges(),
   };
-  const created = (await metadata.countOrganizations()) === 0 ? await createOrganization(metadata, "default") : undefined;
+  const created =
+    (await metadata.countOrganizations()) === 0 ? await createOrganization(metadata, "default") : undefined;
   const { app } = await buildApp(ctx, logger);
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
@@ -92,7 +95,10 @@ export async function startServer(options: Partial<ServerConfig> & { logger?: bo
   };
 }
 
-async function createOrganization(metadata: MetadataStore, name: string): Promise<{ organizationId: string; secretKey: string }> {
+async function createOrganization(
+  metadata: MetadataStore,
+  name: string,
+): Promise<{ organizationId: string; secretKey: string }> {
   const t = Date.now();
   const organizationId = newId();
   const secretKey = generateSecretKey();
@@ -107,7 +113,11 @@ async function createOrganization(metadata: MetadataStore, name: string): Promis
  * The first start writes the new key; later starts only refresh the endpoint (the port may
  * change), keeping whatever key the file holds. Written to a temp file and renamed, mode 0600.
  */
-async function writeCredentials(path: string, endpoint: string, created: { organizationId: string; secretKey: string } | undefined): Promise<void> {
+async function writeCredentials(
+  path: string,
+  endpoint: string,
+  created: { organizationId: string; secretKey: string } | undefined,
+): Promise<void> {
   let current: Credentials | undefined;
   if (created) {
     current = { ...created, endpoint };

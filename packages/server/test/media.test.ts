@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ImageInfo, MediaError, type MediaErrorCode, probeImageFile, SUPPORTED_EXTENSIONS } from "../src/media/index.js";
+import {
+  type ImageInfo,
+  MediaError,
+  type MediaErrorCode,
+  probeImageFile,
+  SUPPORTED_EXTENSIONS,
+} from "../src/media/index.js";
 import { INTERNAL_FAULT_NOTE } from "../src/media/probe.js";
 import type { ExpectedImage, FixtureManifest } from "../../../test/helpers/fixtures.js";
 
@@ -15,7 +21,11 @@ type Manifest = FixtureManifest;
 const manifest = JSON.parse(await readFile(join(FIXTURES, "manifest.json"), "utf8")) as Manifest;
 const accepted: [string, string, Expected][] = [
   ...Object.entries(manifest.valid).map(([name, expected]): [string, string, Expected] => ["valid", name, expected]),
-  ...Object.entries(manifest.mislabelled).map(([name, expected]): [string, string, Expected] => ["mislabelled", name, expected]),
+  ...Object.entries(manifest.mislabelled).map(([name, expected]): [string, string, Expected] => [
+    "mislabelled",
+    name,
+    expected,
+  ]),
 ];
 
 let scratch = "";
@@ -87,12 +97,15 @@ describe("probeImageFile on the fixtures", () => {
   });
 
   it("says concretely why a file is refused", async () => {
-    const reason = async (name: string): Promise<string> => (await refusal(probeImageFile(join(FIXTURES, "invalid", name)))).message;
+    const reason = async (name: string): Promise<string> =>
+      (await refusal(probeImageFile(join(FIXTURES, "invalid", name)))).message;
     expect(await reason("empty.jpg")).toMatch(/empty/);
     expect(await reason("notes-not-image.png")).toMatch(/plain text/);
     expect(await reason("page-disguised.jpg")).toMatch(/HTML/);
     expect(await reason("vector.svg")).toMatch(/SVG/);
-    expect(await reason("truncated.png")).toBe("PNG is truncated: no IEND chunk (file ends at 2000 bytes inside chunk IDAT)");
+    expect(await reason("truncated.png")).toBe(
+      "PNG is truncated: no IEND chunk (file ends at 2000 bytes inside chunk IDAT)",
+    );
     expect(await reason("truncated.jpg")).toMatch(/^JPEG is truncated: .*300 bytes/);
     expect(await reason("header-only.gif")).toMatch(/^GIF is truncated: .*6 bytes/);
   });
@@ -103,7 +116,22 @@ describe("probeImageFile on the fixtures", () => {
 
   it("lists the supported extensions", () => {
     expect([...SUPPORTED_EXTENSIONS].sort()).toEqual(
-      [".jpg", ".jpeg", ".jfif", ".png", ".tif", ".tiff", ".bmp", ".webp", ".heif", ".heic", ".avif", ".jp2", ".j2k", ".gif"].sort(),
+      [
+        ".jpg",
+        ".jpeg",
+        ".jfif",
+        ".png",
+        ".tif",
+        ".tiff",
+        ".bmp",
+        ".webp",
+        ".heif",
+        ".heic",
+        ".avif",
+        ".jp2",
+        ".j2k",
+        ".gif",
+      ].sort(),
     );
   });
 });
@@ -128,10 +156,14 @@ describe("the pixel limit", () => {
   });
 
   it("applies a lowered limit to any format", async () => {
-    const error = await refusal(probeImageFile(join(FIXTURES, "valid", "photo-baseline.jpg"), { maxPixels: 640 * 480 - 1 }));
+    const error = await refusal(
+      probeImageFile(join(FIXTURES, "valid", "photo-baseline.jpg"), { maxPixels: 640 * 480 - 1 }),
+    );
     expect(error.code).toBe("EBADSIZE");
     expect(error.message).toContain("640x480");
-    await expect(probeImageFile(join(FIXTURES, "valid", "photo-baseline.jpg"), { maxPixels: 640 * 480 })).resolves.toBeTruthy();
+    await expect(
+      probeImageFile(join(FIXTURES, "valid", "photo-baseline.jpg"), { maxPixels: 640 * 480 }),
+    ).resolves.toBeTruthy();
   });
 });
 
@@ -150,7 +182,7 @@ function headerEnd(bytes: Buffer, mimeType: string): number {
       return 8;
     case "image/jpeg": {
       // Just past the SOFn segment.
-      for (let at = 2; at + 4 <= bytes.length; ) {
+      for (let at = 2; at + 4 <= bytes.length;) {
         const marker = bytes[at + 1] ?? 0;
         const length = bytes.readUInt16BE(at + 2);
         if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) return at + 2 + length;
@@ -175,7 +207,14 @@ function headerEnd(bytes: Buffer, mimeType: string): number {
 describe("truncated copies of every accepted fixture", () => {
   it.each(accepted)("%s/%s is refused when cut short", async (group, name, expected) => {
     const bytes = await readFile(join(FIXTURES, group, name));
-    const cuts = new Set([bytes.length - 1, bytes.length - 2, Math.floor(bytes.length / 2), headerEnd(bytes, expected.mimeType) + 1, 20, 5]);
+    const cuts = new Set([
+      bytes.length - 1,
+      bytes.length - 2,
+      Math.floor(bytes.length / 2),
+      headerEnd(bytes, expected.mimeType) + 1,
+      20,
+      5,
+    ]);
     for (const cut of [...cuts].filter((c) => c > 0 && c < bytes.length)) {
       const error = await refusal(probeBytes(bytes.subarray(0, cut)));
       // Only a file too short to hold its signature may be "not an image"; anything longer is a broken image.
@@ -314,7 +353,19 @@ function heif(options: {
       0,
       fullBox("hdlr", 0, 0, u32(0), ascii("pict"), u32(0), u32(0), u32(0), u8(0)),
       fullBox("pitm", 0, 0, u16(1)),
-      fullBox("iloc", 0, 0, u8(0x44), u8(0x00), u16(1), u16(1), u16(0), u16(1), u32(dataOffset), u32(options.declaredLength ?? dataLength)),
+      fullBox(
+        "iloc",
+        0,
+        0,
+        u8(0x44),
+        u8(0x00),
+        u16(1),
+        u16(1),
+        u16(0),
+        u16(1),
+        u32(dataOffset),
+        u32(options.declaredLength ?? dataLength),
+      ),
       fullBox("iinf", 0, 0, u16(1), fullBox("infe", 2, 0, u16(1), u16(0), ascii(options.itemType ?? "hvc1"), u8(0))),
       box(
         "iprp",
@@ -334,7 +385,15 @@ const imir = (axis: number): Buffer => box("imir", u8(axis));
 describe("HEIF geometry and brands", () => {
   it("applies the clean aperture, then the rotation, in ipma order", async () => {
     const info = await probeBytes(heif({ brands: ["heic", "mif1"], properties: [clap(80, 48), irot(1)] }));
-    expect(info).toEqual({ mimeType: "image/heic", width: 48, height: 80, rawWidth: 96, rawHeight: 64, orientation: 8, frames: 1 });
+    expect(info).toEqual({
+      mimeType: "image/heic",
+      width: 48,
+      height: 80,
+      rawWidth: 96,
+      rawHeight: 64,
+      orientation: 8,
+      frames: 1,
+    });
   });
 
   it("measures a crop listed after a rotation in the rotated frame", async () => {
@@ -366,7 +425,13 @@ describe("HEIF geometry and brands", () => {
 });
 
 /** A minimal TIFF (classic or BigTIFF): one 8-bit grey strip per page, pages chained in order. */
-function tiff(options: { little: boolean; big?: boolean; pages: { width: number; height: number; orientation?: number }[]; loop?: boolean; stripPastEnd?: boolean }): Buffer {
+function tiff(options: {
+  little: boolean;
+  big?: boolean;
+  pages: { width: number; height: number; orientation?: number }[];
+  loop?: boolean;
+  stripPastEnd?: boolean;
+}): Buffer {
   const { little, big = false } = options;
   const word = (value: number): Buffer => (big ? u64(value, little) : u32(value, little));
   const entrySize = big ? 20 : 12;
@@ -374,7 +439,13 @@ function tiff(options: { little: boolean; big?: boolean; pages: { width: number;
   const headerSize = big ? 16 : 8;
   chunks.push(
     big
-      ? Buffer.concat([ascii(little ? "II" : "MM"), u16(43, little), u16(8, little), u16(0, little), u64(headerSize, little)])
+      ? Buffer.concat([
+          ascii(little ? "II" : "MM"),
+          u16(43, little),
+          u16(8, little),
+          u16(0, little),
+          u64(headerSize, little),
+        ])
       : Buffer.concat([ascii(little ? "II" : "MM"), u16(42, little), u32(headerSize, little)]),
   );
   let offset = headerSize;
@@ -392,7 +463,12 @@ function tiff(options: { little: boolean; big?: boolean; pages: { width: number;
     const next = isLast ? (options.loop ? headerSize : 0) : dataOffset + page.width * page.height;
     const entries = tags.map(([tag, type, value]) => {
       const stored = tag === 273 ? (options.stripPastEnd ? dataOffset + 1_000_000 : dataOffset) : value;
-      const inline = type === 3 ? Buffer.concat([u16(stored, little), Buffer.alloc(big ? 6 : 2)]) : big ? u64(stored, little) : u32(stored, little);
+      const inline =
+        type === 3
+          ? Buffer.concat([u16(stored, little), Buffer.alloc(big ? 6 : 2)])
+          : big
+            ? u64(stored, little)
+            : u32(stored, little);
       return Buffer.concat([u16(tag, little), u16(type, little), big ? u64(1, little) : u32(1, little), inline]);
     });
     chunks.push(big ? u64(tags.length, little) : u16(tags.length, little), ...entries, word(next));
@@ -405,11 +481,28 @@ function tiff(options: { little: boolean; big?: boolean; pages: { width: number;
 describe("TIFF structure", () => {
   it("reads big-endian TIFF with an Orientation tag", async () => {
     const info = await probeBytes(tiff({ little: false, pages: [{ width: 30, height: 20, orientation: 6 }] }));
-    expect(info).toEqual({ mimeType: "image/tiff", width: 20, height: 30, rawWidth: 30, rawHeight: 20, orientation: 6, frames: 1 });
+    expect(info).toEqual({
+      mimeType: "image/tiff",
+      width: 20,
+      height: 30,
+      rawWidth: 30,
+      rawHeight: 20,
+      orientation: 6,
+      frames: 1,
+    });
   });
 
   it("counts the pages of a BigTIFF", async () => {
-    const info = await probeBytes(tiff({ little: true, big: true, pages: [{ width: 8, height: 4 }, { width: 5, height: 5 }] }));
+    const info = await probeBytes(
+      tiff({
+        little: true,
+        big: true,
+        pages: [
+          { width: 8, height: 4 },
+          { width: 5, height: 5 },
+        ],
+      }),
+    );
     expect(info).toMatchObject({ mimeType: "image/tiff", width: 8, height: 4, frames: 2 });
   });
 
@@ -417,7 +510,9 @@ describe("TIFF structure", () => {
     const loop = await refusal(probeBytes(tiff({ little: true, pages: [{ width: 8, height: 4 }], loop: true })));
     expect(loop).toMatchObject({ code: "ECORRUPT" });
     expect(loop.message).toMatch(/loops/);
-    const strip = await refusal(probeBytes(tiff({ little: true, pages: [{ width: 8, height: 4 }], stripPastEnd: true })));
+    const strip = await refusal(
+      probeBytes(tiff({ little: true, pages: [{ width: 8, height: 4 }], stripPastEnd: true })),
+    );
     expect(strip.code).toBe("ECORRUPT");
     expect(strip.message).toMatch(/strip 1 of page 1 .* past the end/);
   });
@@ -444,10 +539,29 @@ describe("other format details", () => {
 
   it("reads little-endian (II) EXIF orientation in a JPEG", async () => {
     const jpeg = await readFile(join(FIXTURES, "valid", "photo-baseline.jpg"));
-    const exif = Buffer.concat([ascii("Exif\0\0II"), u16(42, true), u32(8, true), u16(1, true), u16(0x0112, true), u16(3, true), u32(1, true), u16(8, true), u16(0), u32(0)]);
+    const exif = Buffer.concat([
+      ascii("Exif\0\0II"),
+      u16(42, true),
+      u32(8, true),
+      u16(1, true),
+      u16(0x0112, true),
+      u16(3, true),
+      u32(1, true),
+      u16(8, true),
+      u16(0),
+      u32(0),
+    ]);
     const app1 = Buffer.concat([u8(0xff, 0xe1), u16(exif.length + 2), exif]);
     const info = await probeBytes(Buffer.concat([jpeg.subarray(0, 2), app1, jpeg.subarray(2)]));
-    expect(info).toEqual({ mimeType: "image/jpeg", width: 480, height: 640, rawWidth: 640, rawHeight: 480, orientation: 8, frames: 1 });
+    expect(info).toEqual({
+      mimeType: "image/jpeg",
+      width: 480,
+      height: 640,
+      rawWidth: 640,
+      rawHeight: 480,
+      orientation: 8,
+      frames: 1,
+    });
   });
 
   it("tolerates zero padding after a JPEG's end-of-image marker, but not other trailing bytes", async () => {
@@ -470,7 +584,9 @@ describe("other format details", () => {
   });
 
   it("refuses RIFF files that are not WebP and text that starts like a BMP", async () => {
-    expect((await refusal(probeBytes(Buffer.concat([ascii("RIFF"), u32(4, true), ascii("AVI ")])))).code).toBe("EBADMIME");
+    expect((await refusal(probeBytes(Buffer.concat([ascii("RIFF"), u32(4, true), ascii("AVI ")])))).code).toBe(
+      "EBADMIME",
+    );
     expect((await refusal(probeBytes(ascii("BMW owners' manual, chapter 1\n")))).code).toBe("EBADMIME");
   });
 });

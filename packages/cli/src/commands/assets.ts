@@ -39,7 +39,9 @@ export function uploadResultToJson(result: AssetUploadResult): Record<string, un
   };
 }
 
-function finishedCondition(session: IngestionSession): { status: string; reason?: string; message?: string } | undefined {
+function finishedCondition(
+  session: IngestionSession,
+): { status: string; reason?: string; message?: string } | undefined {
   return session.status?.conditions?.find((c) => c.condition === "Finished");
 }
 
@@ -177,16 +179,31 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
     .argument("<datasetId>", "the dataset to upload to")
     .argument("<paths...>", "files and folders")
     .option("--fail-after-all", "try every file and report the failures (default: stop at the first failed file)")
-    .option("--keep-linked-resources", "keep the annotations of assets that a re-upload replaces (default: remove them)")
+    .option(
+      "--keep-linked-resources",
+      "keep the annotations of assets that a re-upload replaces (default: remove them)",
+    )
     .option("--no-wait", "return once the bytes are sent, without waiting for the server to process them")
-    .option("--concurrency <n>", `files sent in parallel, 1..${MAX_CONCURRENCY} (SDK default 16)`, intInRange(1, MAX_CONCURRENCY))
+    .option(
+      "--concurrency <n>",
+      `files sent in parallel, 1..${MAX_CONCURRENCY} (SDK default 16)`,
+      intInRange(1, MAX_CONCURRENCY),
+    )
     .option(
       "--batch-size <n>",
       `files per ingestion session, 1..${MAX_FILES_PER_SESSION} (default ${MAX_FILES_PER_SESSION})`,
       intInRange(1, MAX_FILES_PER_SESSION),
     )
-    .option("--metadata <key=value>", "custom metadata (string value) on every uploaded asset; repeatable", metadataPair)
-    .option("--metadata-json <json>", `custom metadata as a JSON object of strings, numbers and booleans`, metadataObject)
+    .option(
+      "--metadata <key=value>",
+      "custom metadata (string value) on every uploaded asset; repeatable",
+      metadataPair,
+    )
+    .option(
+      "--metadata-json <json>",
+      `custom metadata as a JSON object of strings, numbers and booleans`,
+      metadataObject,
+    )
     .option("--no-progress", "no progress bar (default: shown when stderr is a terminal)")
     .addHelpText(
       "after",
@@ -228,7 +245,8 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
         );
         printFailedFiles(ctx.out, result, summary);
         if (result.totalFailed > 0) {
-          if (!ctx.out.json) ctx.out.errorLine(`error: ${result.totalFailed} of ${result.totalFiles} file(s) failed to upload`);
+          if (!ctx.out.json)
+            ctx.out.errorLine(`error: ${result.totalFailed} of ${result.totalFiles} file(s) failed to upload`);
           ctx.setExitCode(ExitCode.PartialFailure);
         }
       }),
@@ -286,7 +304,8 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
         let count = 0;
         if (ctx.out.json) {
           let opened = false;
-          const close = (tail: string) => ctx.out.raw(`${count === 0 ? "" : "\n"}], "nextPage": null, "count": ${count}${tail}}\n`);
+          const close = (tail: string) =>
+            ctx.out.raw(`${count === 0 ? "" : "\n"}], "nextPage": null, "count": ${count}${tail}}\n`);
           for await (const page of pages) {
             if (!opened) {
               ctx.out.raw(`{"items": [`);
@@ -340,7 +359,11 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
     .argument("<datasetId>", "the dataset")
     .argument("<saveDir>", "the folder to save into (created if needed)")
     .option("--overwrite", "replace files that already exist (default: skip them)")
-    .option("--concurrency <n>", `files fetched in parallel, 1..${MAX_CONCURRENCY} (SDK default 8)`, intInRange(1, MAX_CONCURRENCY))
+    .option(
+      "--concurrency <n>",
+      `files fetched in parallel, 1..${MAX_CONCURRENCY} (SDK default 8)`,
+      intInRange(1, MAX_CONCURRENCY),
+    )
     .option("--no-progress", "no progress bar (default: shown when stderr is a terminal)")
     .addHelpText("after", `\nExit status: 0 when every file was downloaded or skipped, 1 when some failed.`)
     .action(
@@ -358,7 +381,9 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
         );
         ctx.out.result(
           () => {
-            ctx.out.line(`Downloaded ${result.downloaded} asset(s) (${formatBytes(result.bytes)}) to ${result.saveDir}`);
+            ctx.out.line(
+              `Downloaded ${result.downloaded} asset(s) (${formatBytes(result.bytes)}) to ${result.saveDir}`,
+            );
             if (result.skipped > 0)
               ctx.out.line(`Skipped ${result.skipped} file(s) already there (use --overwrite to replace them)`);
             if (result.failed.length > 0) {
@@ -454,7 +479,8 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
             if (finished?.message) ctx.out.line(`  ${finished.message}`);
             if (failures.length > 0) {
               ctx.out.errorLine(`Failed files (${failures.length}):`);
-              for (const f of failures) ctx.out.errorLine(`  ${f.filename}: ${f.code}${f.reason ? ` ${f.reason}` : ""}`);
+              for (const f of failures)
+                ctx.out.errorLine(`  ${f.filename}: ${f.code}${f.reason ? ` ${f.reason}` : ""}`);
             }
           },
           () => sessionToJson(session),

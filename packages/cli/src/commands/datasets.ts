@@ -6,7 +6,6 @@ import { CliInterruptedError, CliUsageError } from "../exit-codes.js";
 import { formatTime, renderDetails, renderTable, type Column } from "../output.js";
 import { compact } from "../parse.js";
 
-
 const DATASET_COLUMNS: Column<Dataset>[] = [
   { header: "datasetId", get: (d) => d.datasetId },
   { header: "name", get: (d) => d.name },

@@ -50,7 +50,10 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
     .description("run a Vi server on this machine (SQLite + local folder store in the data directory)")
     .option("--host <host>", `interface to listen on (env HOST, default ${DEFAULT_HOST})`)
     .option("--port <n>", `port to listen on, 0 for any free port (env PORT, default ${DEFAULT_PORT})`, parsePort)
-    .option("--data-dir <dir>", `where the database, the files and credentials.json live (env ${ENV.dataDir}, default ./${DEFAULT_DATA_DIR})`)
+    .option(
+      "--data-dir <dir>",
+      `where the database, the files and credentials.json live (env ${ENV.dataDir}, default ./${DEFAULT_DATA_DIR})`,
+    )
     .addHelpText(
       "after",
       `\nThe server writes an organization's credentials to <data-dir>/credentials.json on first start;\n` +

@@ -56,10 +56,7 @@ export class ViFileTooLargeError extends ViError {
   readonly path: string | undefined;
   readonly size: number | undefined;
   readonly maxFileSize: number | undefined;
-  constructor(
-    message: string,
-    options: ViErrorOptions & { path?: string; size?: number; maxFileSize?: number },
-  ) {
+  constructor(message: string, options: ViErrorOptions & { path?: string; size?: number; maxFileSize?: number }) {
     super(message, options);
     this.path = options.path;
     this.size = options.size;

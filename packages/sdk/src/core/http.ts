@@ -37,7 +37,8 @@ export interface TransferRequest {
 }
 
 /** The outcome of one attempt, so that the retry loop can decide without parsing errors. */
-type Attempt<T> = { ok: true; value: T } | { ok: false; error: ViError; status: number; retryAfterMs: number | undefined };
+type Attempt<T> =
+  { ok: true; value: T } | { ok: false; error: ViError; status: number; retryAfterMs: number | undefined };
 
 const header = (headers: ResponseData["headers"], name: string): string | undefined => {
   const value = headers[name];
@@ -79,10 +80,13 @@ export class HttpClient {
       // The server is trusted to send the wire types; validating every page would cost more than it saves.
       return JSON.parse(text) as T;
     } catch (cause) {
-      throw new ViServerError(`${req.method} ${req.path} answered 2xx with a body that is not JSON: ${text.slice(0, 100)}`, {
-        code: "InvalidResponse",
-        cause,
-      });
+      throw new ViServerError(
+        `${req.method} ${req.path} answered 2xx with a body that is not JSON: ${text.slice(0, 100)}`,
+        {
+          code: "InvalidResponse",
+          cause,
+        },
+      );
     }
   }
 
@@ -165,7 +169,10 @@ export class HttpClient {
       const timer =
         timeout === undefined
           ? undefined
-          : setTimeout(() => deadline.abort(new ViTimeoutError(`${label} timed out after ${timeout} ms`, { code: "Timeout" })), timeout);
+          : setTimeout(
+              () => deadline.abort(new ViTimeoutError(`${label} timed out after ${timeout} ms`, { code: "Timeout" })),
+              timeout,
+            );
       const signal = userSignal ? AbortSignal.any([userSignal, deadline.signal]) : deadline.signal;
       let attempt: Attempt<T>;
       try {
@@ -178,7 +185,10 @@ export class HttpClient {
           if (timedOut) throw deadline.signal.reason;
           if (error instanceof ViError) throw error;
           if (isNetworkError(error)) {
-            throw new ViNetworkError(`${label} failed: ${(error as Error).message}`, { code: "NetworkError", cause: error });
+            throw new ViNetworkError(`${label} failed: ${(error as Error).message}`, {
+              code: "NetworkError",
+              cause: error,
+            });
           }
           throw error;
         }

@@ -45,7 +45,8 @@ export class PagePromise<T> implements PromiseLike<Page<T>>, AsyncIterable<Page<
     yield page;
     while (page.nextPage !== null && page.nextPage !== undefined) {
       // A server that hands back a token it already gave would otherwise loop forever.
-      if (seen.has(page.nextPage)) throw new ViServerError("the server repeated a page token", { code: "InvalidResponse" });
+      if (seen.has(page.nextPage))
+        throw new ViServerError("the server repeated a page token", { code: "InvalidResponse" });
       seen.add(page.nextPage);
       page = await this.#fetch(page.nextPage);
       yield page;

@@ -6,7 +6,8 @@ export class Semaphore {
   readonly #waiting: (() => void)[] = [];
 
   constructor(limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`concurrency must be a whole number >= 1, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`concurrency must be a whole number >= 1, got ${limit}`);
     this.#limit = limit;
   }
 
@@ -57,7 +58,11 @@ export class Semaphore {
  * Maps `items` through `task` with at most `limit` in flight, keeping the order of results.
  * After the first failure no new task starts; the ones in flight are awaited, then it rethrows.
  */
-export async function mapBounded<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapBounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   let failed = false;
@@ -94,7 +99,10 @@ export function linkedSignal(outer: AbortSignal | undefined): { signal: AbortSig
 }
 
 /** Runs a bulk operation on a signal of its own that follows the caller's (see linkedSignal). */
-export async function withLinkedSignal<T>(outer: AbortSignal | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withLinkedSignal<T>(
+  outer: AbortSignal | undefined,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const scope = linkedSignal(outer);
   try {
     return await work(scope.signal);

@@ -49,7 +49,8 @@ export function unsafeFilenameReason(filename: string): string | undefined {
   if (filename === "") return "empty filename";
   if (filename.includes("\0")) return "filename contains a NUL byte";
   if (filename.includes("\\")) return "filename contains a backslash";
-  if (filename.startsWith("/") || isAbsolute(filename) || /^[A-Za-z]:/.test(filename)) return "filename is an absolute path";
+  if (filename.startsWith("/") || isAbsolute(filename) || /^[A-Za-z]:/.test(filename))
+    return "filename is an absolute path";
   const segments = filename.split("/");
   if (segments.includes("..")) return "filename contains a '..' segment";
   if (segments.some((s) => s === "" || s === ".")) return "filename has an empty or '.' segment";
@@ -57,7 +58,8 @@ export function unsafeFilenameReason(filename: string): string | undefined {
 }
 
 /** `path` is `root` itself or lies below it. */
-const within = (root: string, path: string): boolean => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+const within = (root: string, path: string): boolean =>
+  path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -76,11 +78,17 @@ export async function downloadAssets(ctx: DownloadContext, options: DownloadOpti
   return withLinkedSignal(options.signal, (signal) => downloadAssetsWithin(ctx, options, signal));
 }
 
-async function downloadAssetsWithin(ctx: DownloadContext, options: DownloadOptions, signal: AbortSignal): Promise<DownloadResult> {
+async function downloadAssetsWithin(
+  ctx: DownloadContext,
+  options: DownloadOptions,
+  signal: AbortSignal,
+): Promise<DownloadResult> {
   const { http } = ctx;
   const concurrency = options.concurrency ?? 8;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new ViValidationError(`concurrency must be a whole number >= 1, got ${concurrency}`, { code: "InvalidParameter" });
+    throw new ViValidationError(`concurrency must be a whole number >= 1, got ${concurrency}`, {
+      code: "InvalidParameter",
+    });
   }
   const root = resolve(options.saveDir);
   await mkdir(root, { recursive: true });
@@ -91,9 +99,17 @@ async function downloadAssetsWithin(ctx: DownloadContext, options: DownloadOptio
   const slots = new Semaphore(concurrency);
 
   /** Streams one URL into a temp file beside the target, verifies it, then renames it into place. */
-  const fetchTo = (asset: Asset, url: string, headers: Record<string, string> | undefined, target: string): Promise<number> =>
+  const fetchTo = (
+    asset: Asset,
+    url: string,
+    headers: Record<string, string> | undefined,
+    target: string,
+  ): Promise<number> =>
     http.transfer({ method: "GET", url: http.resolveUrl(url), headers, signal }, async (res) => {
-      const temp = resolve(dirname(target), `.${basename(target).slice(0, 200)}.part-${randomBytes(6).toString("hex")}`);
+      const temp = resolve(
+        dirname(target),
+        `.${basename(target).slice(0, 200)}.part-${randomBytes(6).toString("hex")}`,
+      );
       const sha = createHash("sha256");
       let size = 0;
       const meter = new Transform({
@@ -178,7 +194,10 @@ async function downloadAssetsWithin(ctx: DownloadContext, options: DownloadOptio
   try {
     progress.phase("Download", { files: 0, bytes: 0 });
     for await (const page of ctx.pages()) {
-      progress.grow(page.items.length, page.items.reduce((n, a) => n + (a.metadata.fileSize ?? 0), 0));
+      progress.grow(
+        page.items.length,
+        page.items.reduce((n, a) => n + (a.metadata.fileSize ?? 0), 0),
+      );
       for (const asset of page.items) {
         const release = await slots.acquire(signal);
         const task: Promise<void> = downloadOne(asset).finally(() => {

@@ -102,7 +102,9 @@ export class Progress {
     parts.push(`${this.#files}${this.#totalFiles !== undefined ? `/${this.#totalFiles}` : ""} ${this.#unit}`);
     // A stage that moves no bytes (waiting for the server) shows no byte counters.
     if (this.#bytes > 0 || this.#totalBytes !== undefined) {
-      parts.push(`${formatBytes(this.#bytes)}${this.#totalBytes !== undefined ? `/${formatBytes(this.#totalBytes)}` : ""}`);
+      parts.push(
+        `${formatBytes(this.#bytes)}${this.#totalBytes !== undefined ? `/${formatBytes(this.#totalBytes)}` : ""}`,
+      );
       parts.push(`${formatBytes(rate)}/s`);
     }
     if (fraction !== undefined && fraction > 0 && fraction < 1) {

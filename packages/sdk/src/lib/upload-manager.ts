@@ -127,7 +127,14 @@ export async function waitForSession(
     const remaining = deadline - Date.now();
     const seconds = Math.max(0, Math.min(early?.pollSeconds ?? LONG_POLL_SECONDS, Math.floor(remaining / 1000)));
     const asked = Date.now();
-    const session = await pollSession(http, organizationId, options.datasetId, options.assetIngestionSessionId, seconds, options.signal);
+    const session = await pollSession(
+      http,
+      organizationId,
+      options.datasetId,
+      options.assetIngestionSessionId,
+      seconds,
+      options.signal,
+    );
     if (isFinished(session) || early?.settled(session)) return session;
     if (Date.now() >= deadline) {
       throw new ViTimeoutError(
@@ -147,16 +154,20 @@ function validate(options: UploadOptions): void {
     throw invalid(`failureMode must be one of ${FAILURE_MODES.join(", ")}, got ${String(options.failureMode)}`);
   }
   if (options.onAssetOverwritten !== undefined && !OVERWRITE_POLICIES.includes(options.onAssetOverwritten)) {
-    throw invalid(`onAssetOverwritten must be one of ${OVERWRITE_POLICIES.join(", ")}, got ${String(options.onAssetOverwritten)}`);
+    throw invalid(
+      `onAssetOverwritten must be one of ${OVERWRITE_POLICIES.join(", ")}, got ${String(options.onAssetOverwritten)}`,
+    );
   }
   const batchSize = options.batchSize ?? MAX_FILES_PER_SESSION;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_FILES_PER_SESSION) {
     throw invalid(`batchSize must be a whole number from 1 to ${MAX_FILES_PER_SESSION}, got ${batchSize}`);
   }
   const concurrency = options.concurrency ?? 16;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw invalid(`concurrency must be a whole number >= 1, got ${concurrency}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw invalid(`concurrency must be a whole number >= 1, got ${concurrency}`);
   for (const [key, value] of Object.entries(options.customMetadata ?? {})) {
-    const ok = typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value));
+    const ok =
+      typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value));
     if (!ok) throw invalid(`customMetadata.${key} must be a string, a finite number or a boolean`);
   }
 }
@@ -181,7 +192,10 @@ function fileCodeForPutError(error: ViError, filename: string): string {
  * fields are unions built from arrays, which TypeBox's Static types as `undefined`.
  */
 interface SessionRequest {
-  spec: Omit<IngestionSpec, "failureMode" | "onAssetOverwritten"> & { failureMode: FailureMode; onAssetOverwritten: OnAssetOverwritten };
+  spec: Omit<IngestionSpec, "failureMode" | "onAssetOverwritten"> & {
+    failureMode: FailureMode;
+    onAssetOverwritten: OnAssetOverwritten;
+  };
 }
 
 interface Batch {
@@ -196,7 +210,11 @@ export async function uploadAssets(ctx: UploadContext, options: UploadOptions): 
   return withLinkedSignal(options.signal, (signal) => uploadAssetsWithin(ctx, options, signal));
 }
 
-async function uploadAssetsWithin(ctx: UploadContext, options: UploadOptions, signal: AbortSignal): Promise<AssetUploadResult> {
+async function uploadAssetsWithin(
+  ctx: UploadContext,
+  options: UploadOptions,
+  signal: AbortSignal,
+): Promise<AssetUploadResult> {
   validate(options);
   const started = Date.now();
   const { http, organizationId } = ctx;
@@ -206,14 +224,19 @@ async function uploadAssetsWithin(ctx: UploadContext, options: UploadOptions, si
 
   const files = await walkPaths(options.paths);
   const digestCache =
-    options.digestCache === false ? undefined : await DigestCache.open(typeof options.digestCache === "string" ? options.digestCache : defaultDigestCachePath());
+    options.digestCache === false
+      ? undefined
+      : await DigestCache.open(
+          typeof options.digestCache === "string" ? options.digestCache : defaultDigestCachePath(),
+        );
   const organization = await ctx.getOrganization(signal);
   const limits = organization.limits;
 
   // Failures by filename, in the order they happened; the server's word replaces ours later.
   const failures = new Map<string, FailedFile>();
   const fail = (file: WalkedFile, code: string, reason: string) => {
-    if (!failures.has(file.filename)) failures.set(file.filename, { path: file.path, filename: file.filename, code, reason });
+    if (!failures.has(file.filename))
+      failures.set(file.filename, { path: file.path, filename: file.filename, code, reason });
   };
   let stopped = false;
   const noteFailure = () => {
@@ -230,16 +253,27 @@ async function uploadAssetsWithin(ctx: UploadContext, options: UploadOptions, si
       const more = oversized.length > 1 ? ` (and ${oversized.length - 1} more file(s) over it)` : "";
       throw new ViFileTooLargeError(
         `${first.path} is ${first.size} bytes, over the server's limit of ${maxFileSize} bytes${more}; nothing was sent`,
-        { code: "FileTooLarge", path: first.path, size: first.size, maxFileSize, details: { files: oversized.map((f) => f.path) } },
+        {
+          code: "FileTooLarge",
+          path: first.path,
+          size: first.size,
+          maxFileSize,
+          details: { files: oversized.map((f) => f.path) },
+        },
       );
     }
-    for (const f of oversized) fail(f, "EBADSIZE", `${f.size} bytes is over the server's limit of ${maxFileSize} bytes`);
+    for (const f of oversized)
+      fail(f, "EBADSIZE", `${f.size} bytes is over the server's limit of ${maxFileSize} bytes`);
     sendable = files.filter((f) => f.size <= maxFileSize);
   }
 
-  const batchSize = Math.min(options.batchSize ?? MAX_FILES_PER_SESSION, limits?.maxFilesPerSession ?? MAX_FILES_PER_SESSION);
+  const batchSize = Math.min(
+    options.batchSize ?? MAX_FILES_PER_SESSION,
+    limits?.maxFilesPerSession ?? MAX_FILES_PER_SESSION,
+  );
   const batches: Batch[] = [];
-  for (let i = 0; i < sendable.length; i += batchSize) batches.push({ files: sendable.slice(i, i + batchSize), digests: new Map() });
+  for (let i = 0; i < sendable.length; i += batchSize)
+    batches.push({ files: sendable.slice(i, i + batchSize), digests: new Map() });
 
   const progress = new Progress({ enabled: options.showProgress });
   const totalBytes = sendable.reduce((n, f) => n + f.size, 0);
@@ -264,7 +298,11 @@ async function uploadAssetsWithin(ctx: UploadContext, options: UploadOptions, si
         const source =
           digest.size === 0
             ? Readable.from([])
-            : createReadStream(file.path, { start: 0, end: digest.size - 1, highWaterMark: Math.min(digest.size, 1 << 20) });
+            : createReadStream(file.path, {
+                start: 0,
+                end: digest.size - 1,
+                highWaterMark: Math.min(digest.size, 1 << 20),
+              });
         // Count through a Transform, never a 'data' listener: a listener starts the file flowing
         // before the connection is ready, undici then finds it drained and sends an empty body
         // (seen as `content-length: 0` under load).
@@ -278,7 +316,9 @@ async function uploadAssetsWithin(ctx: UploadContext, options: UploadOptions, si
         source.once("error", (err: Error) => meter.destroy(err));
         return source.pipe(meter);
       };
-      await http.transfer({ method: "PUT", url: http.resolveUrl(target.url), headers, body: open, signal }, (res) => res.body.dump());
+      await http.transfer({ method: "PUT", url: http.resolveUrl(target.url), headers, body: open, signal }, (res) =>
+        res.body.dump(),
+      );
       bytesSent += digest.size;
       progress.update(1, 0);
     } catch (error) {
@@ -306,9 +346,19 @@ async function uploadAssetsWithin(ctx: UploadContext, options: UploadOptions, si
       };
     });
     const body: SessionRequest = {
-      spec: { kind: "Upload", failureMode, onAssetOverwritten: options.onAssetOverwritten ?? "RemoveLinkedResource", assets },
+      spec: {
+        kind: "Upload",
+        failureMode,
+        onAssetOverwritten: options.onAssetOverwritten ?? "RemoveLinkedResource",
+        assets,
+      },
     };
-    return http.json<IngestionSession>({ method: "POST", path: apiPaths.ingestionSessions(organizationId, datasetId), body, signal });
+    return http.json<IngestionSession>({
+      method: "POST",
+      path: apiPaths.ingestionSessions(organizationId, datasetId),
+      body,
+      signal,
+    });
   };
 
   const sendBatch = async (batch: Batch, session: IngestionSession): Promise<void> => {
@@ -334,13 +384,18 @@ async function uploadAssetsWithin(ctx: UploadContext, options: UploadOptions, si
 
   const sending: Promise<void>[] = [];
   try {
-    progress.phase("Hashing", { files: batches[0]?.files.length, bytes: batches[0]?.files.reduce((n, f) => n + f.size, 0) });
+    progress.phase("Hashing", {
+      files: batches[0]?.files.length,
+      bytes: batches[0]?.files.reduce((n, f) => n + f.size, 0),
+    });
     for (const [index, batch] of batches.entries()) {
       if (stopped) break;
       const hashes = await mapBounded(batch.files, HASH_CONCURRENCY, async (file) => {
         if (stopped) return undefined;
         try {
-          const digest = digestCache ? await digestCache.digest(file.path, signal) : await digestFile(file.path, signal);
+          const digest = digestCache
+            ? await digestCache.digest(file.path, signal)
+            : await digestFile(file.path, signal);
           if (index === 0) progress.update(1, digest.size);
           return digest;
         } catch (error) {
@@ -364,7 +419,8 @@ async function uploadAssetsWithin(ctx: UploadContext, options: UploadOptions, si
       const session = await openSession(batch);
       batch.session = session;
       if (index === 0) progress.phase("Uploading", { files: sendable.length, bytes: totalBytes });
-      const refused = session.status.events.some((e) => e.kind === "Error") || finishedStatus(session) === "FailedReach";
+      const refused =
+        session.status.events.some((e) => e.kind === "Error") || finishedStatus(session) === "FailedReach";
       if (refused) noteFailure();
       if (stopped) break;
       const promise = sendBatch(batch, session);
@@ -382,21 +438,29 @@ async function uploadAssetsWithin(ctx: UploadContext, options: UploadOptions, si
   const opened = batches.filter((b): b is Batch & { session: IngestionSession } => b.session !== undefined);
   const waitUntilDone = options.waitUntilDone ?? true;
   try {
-    if (waitUntilDone && opened.length > 0) progress.phase("Processing", { files: opened.length, unit: opened.length === 1 ? "batch" : "batches" });
+    if (waitUntilDone && opened.length > 0)
+      progress.phase("Processing", { files: opened.length, unit: opened.length === 1 ? "batch" : "batches" });
     for (const batch of waitUntilDone ? opened : []) {
       const sessionId = batch.session.assetIngestionSessionId;
       // A file whose PUT failed for good never reaches the server, which would then wait for its
       // bytes until its URL expires: stop waiting once only such files are left.
       const unsent = batch.files.filter((f) => failures.has(f.filename)).map((f) => f.filename);
       const settled = (session: IngestionSession): boolean => {
-        const reported = new Set(session.status.events.flatMap((e) => (e.kind === "Error" ? Object.keys(e.files) : [])));
+        const reported = new Set(
+          session.status.events.flatMap((e) => (e.kind === "Error" ? Object.keys(e.files) : [])),
+        );
         const { total, succeeded, errored } = session.status.progressCount;
         return succeeded + errored + unsent.filter((f) => !reported.has(f)).length >= total;
       };
       const wait = { datasetId, assetIngestionSessionId: sessionId, timeout: Number.POSITIVE_INFINITY, signal };
       batch.session = stopped
         ? await pollSession(http, organizationId, datasetId, sessionId, STOPPED_POLL_SECONDS, signal)
-        : await waitForSession(http, organizationId, wait, unsent.length > 0 ? { settled, pollSeconds: UNSENT_POLL_SECONDS } : undefined);
+        : await waitForSession(
+            http,
+            organizationId,
+            wait,
+            unsent.length > 0 ? { settled, pollSeconds: UNSENT_POLL_SECONDS } : undefined,
+          );
       progress.update(1, 0);
     }
   } finally {

@@ -72,15 +72,19 @@ export class AssetUploadResult {
       lines.push(`  Batches:      ${this.sessions.length}`);
       for (const [i, session] of this.sessions.entries()) {
         const c = session.status.progressCount;
-        lines.push(`    #${i + 1} ${session.assetIngestionSessionId}: ${c.total} files, ${c.succeeded} succeeded, ${c.errored} failed`);
+        lines.push(
+          `    #${i + 1} ${session.assetIngestionSessionId}: ${c.total} files, ${c.succeeded} succeeded, ${c.errored} failed`,
+        );
       }
     } else if (this.sessions.length === 1) {
       lines.push(`  Session:      ${this.sessionIds[0]}`);
     }
     if (this.failedFiles.length > 0) {
       lines.push("  Failed files:");
-      for (const f of this.failedFiles.slice(0, MAX_LISTED_FAILURES)) lines.push(`    ${f.path}  ${f.code}  ${f.reason}`);
-      if (this.failedFiles.length > MAX_LISTED_FAILURES) lines.push(`    ... and ${this.failedFiles.length - MAX_LISTED_FAILURES} more`);
+      for (const f of this.failedFiles.slice(0, MAX_LISTED_FAILURES))
+        lines.push(`    ${f.path}  ${f.code}  ${f.reason}`);
+      if (this.failedFiles.length > MAX_LISTED_FAILURES)
+        lines.push(`    ... and ${this.failedFiles.length - MAX_LISTED_FAILURES} more`);
     }
     return lines.join("\n");
   }

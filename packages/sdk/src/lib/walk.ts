@@ -61,7 +61,9 @@ async function walkFolder(root: string, out: WalkedFile[]): Promise<void> {
     const entries: Dirent[] = await readdir(dir, { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const visible = entries.filter((e) => !e.name.startsWith("."));
-    const candidates = visible.filter((e) => (e.isFile() || e.isSymbolicLink()) && mimeForFilename(e.name) !== undefined);
+    const candidates = visible.filter(
+      (e) => (e.isFile() || e.isSymbolicLink()) && mimeForFilename(e.name) !== undefined,
+    );
     // Sizes are looked up in parallel: one stat at a time is what makes walking a big folder slow.
     const sizes = await mapBounded(candidates, STAT_CONCURRENCY, async (entry) => {
       const target = entry.isFile() ? await stat(join(dir, entry.name)) : await statOrUndefined(join(dir, entry.name));
@@ -110,7 +112,9 @@ export async function walkPaths(paths: string | readonly string[]): Promise<Walk
     const before = files.length;
     await walkFolder(input, files);
     if (files.length === before) {
-      throw invalid(`no supported images under ${input} (supported: ${[...SUPPORTED_EXTENSIONS.keys()].join(" ")})`, { paths: [input] });
+      throw invalid(`no supported images under ${input} (supported: ${[...SUPPORTED_EXTENSIONS.keys()].join(" ")})`, {
+        paths: [input],
+      });
     }
   }
   return dedupe(files);
@@ -135,9 +139,12 @@ function dedupe(files: WalkedFile[]): WalkedFile[] {
   if (clashes.size > 0) {
     const lines = [...clashes].slice(0, 20).map(([name, set]) => `  ${name}: ${[...set].join(", ")}`);
     if (clashes.size > 20) lines.push(`  ... and ${clashes.size - 20} more`);
-    throw invalid(`${clashes.size} filename(s) would be uploaded twice; rename or upload them separately:\n${lines.join("\n")}`, {
-      duplicates: Object.fromEntries([...clashes].map(([name, set]) => [name, [...set]])),
-    });
+    throw invalid(
+      `${clashes.size} filename(s) would be uploaded twice; rename or upload them separately:\n${lines.join("\n")}`,
+      {
+        duplicates: Object.fromEntries([...clashes].map(([name, set]) => [name, [...set]])),
+      },
+    );
   }
   return kept;
 }

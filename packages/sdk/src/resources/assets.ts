@@ -27,13 +27,19 @@ export interface ListAssetsOptions {
 const flag = (value: boolean | undefined): "y" | undefined => (value ? "y" : undefined);
 
 /** The query string of a list call, in the wire's short names. */
-export function listQuery(options: Omit<ListAssetsOptions, "datasetId" | "signal">, pageToken: string | undefined): Record<string, string | undefined> {
+export function listQuery(
+  options: Omit<ListAssetsOptions, "datasetId" | "signal">,
+  pageToken: string | undefined,
+): Record<string, string | undefined> {
   return {
     p: pageToken,
     s: options.pageSize === undefined ? undefined : String(options.pageSize),
     sortBy: options.sortBy?.criterion,
     o: options.sortBy?.order,
-    filter: typeof options.filter === "string" || options.filter === undefined ? options.filter : JSON.stringify(options.filter),
+    filter:
+      typeof options.filter === "string" || options.filter === undefined
+        ? options.filter
+        : JSON.stringify(options.filter),
     metadataQuery: options.metadataQuery,
     contents: flag(options.contents),
     strictQuery: flag(options.strictQuery),
@@ -67,13 +73,22 @@ export class Assets {
 
   /** Long-polls one ingestion session until it has finished; ViTimeoutError after `timeout` ms (default 30 min). */
   waitUntilDone(options: WaitOptions): Promise<IngestionSession> {
-    return waitForSession(this.#ctx.http, this.#ctx.organizationId, { ...options, datasetId: this.#id(options.datasetId) });
+    return waitForSession(this.#ctx.http, this.#ctx.organizationId, {
+      ...options,
+      datasetId: this.#id(options.datasetId),
+    });
   }
 
   list(options: ListAssetsOptions): PagePromise<Asset> {
     const path = apiPaths.assets(this.#ctx.organizationId, this.#id(options.datasetId));
     return new PagePromise<Asset>(
-      (pageToken) => this.#ctx.http.json<Page<Asset>>({ method: "GET", path, query: listQuery(options, pageToken), signal: options.signal }),
+      (pageToken) =>
+        this.#ctx.http.json<Page<Asset>>({
+          method: "GET",
+          path,
+          query: listQuery(options, pageToken),
+          signal: options.signal,
+        }),
       options.pageToken,
     );
   }
@@ -88,7 +103,11 @@ export class Assets {
   }
 
   /** Deletes one asset (and its annotations). The server answers an empty body. */
-  async delete(options: { datasetId: string; assetId: string; signal?: AbortSignal }): Promise<{ assetId: string; deleted: true }> {
+  async delete(options: {
+    datasetId: string;
+    assetId: string;
+    signal?: AbortSignal;
+  }): Promise<{ assetId: string; deleted: true }> {
     await this.#ctx.http.empty({
       method: "DELETE",
       path: apiPaths.asset(this.#ctx.organizationId, this.#id(options.datasetId), options.assetId),

@@ -56,7 +56,11 @@ export class Datasets {
 
   /** Deletes the dataset with its assets and their bytes. */
   delete(options: { datasetId: string; signal?: AbortSignal }): Promise<DeletedDataset> {
-    return this.#ctx.http.json<DeletedDataset>({ method: "DELETE", path: this.#path(options.datasetId), signal: options.signal });
+    return this.#ctx.http.json<DeletedDataset>({
+      method: "DELETE",
+      path: this.#path(options.datasetId),
+      signal: options.signal,
+    });
   }
 
   #path(datasetId: string): string {

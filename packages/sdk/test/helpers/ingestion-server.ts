@@ -49,7 +49,8 @@ export interface IngestionServer extends TestServer {
 }
 
 const ORG_PATH = "/workspaces/org1";
-const SESSIONS_PATH = "/workspaces/org1/datasets/org1_ds1/assetSources/managed/datature/transient/assetIngestionSessions";
+const SESSIONS_PATH =
+  "/workspaces/org1/datasets/org1_ds1/assetSources/managed/datature/transient/assetIngestionSessions";
 
 function render(s: SessionState, base: string, neverFinish: boolean) {
   const done = s.files.every((f) => f.state !== "pending");
@@ -72,7 +73,11 @@ function render(s: SessionState, base: string, neverFinish: boolean) {
         { condition: "Started", status: "Reached", lastTransitionTime: s.created },
         { condition: "Finished", status: finished, lastTransitionTime: Date.now() },
       ],
-      progressCount: { total: s.files.length, succeeded: s.files.filter((f) => f.state === "ok").length, errored: errored.length },
+      progressCount: {
+        total: s.files.length,
+        succeeded: s.files.filter((f) => f.state === "ok").length,
+        errored: errored.length,
+      },
       events: errored.length
         ? [
             {
@@ -87,7 +92,14 @@ function render(s: SessionState, base: string, neverFinish: boolean) {
       assets: s.files
         .filter((f) => f.state === "pending" && !s.deduplicated.includes(f.filename))
         .map((f) => ({
-          metadata: { filename: f.filename, mime: "image/jpeg", size: f.size, crc32c: f.crc32c, kind: "Image", customMetadata: null },
+          metadata: {
+            filename: f.filename,
+            mime: "image/jpeg",
+            size: f.size,
+            crc32c: f.crc32c,
+            kind: "Image",
+            customMetadata: null,
+          },
           upload: {
             url: `${base}/upload/${s.id}/${encodeURIComponent(f.filename)}?sig=abc`,
             expiry: Date.now() + 60_000,
@@ -136,7 +148,13 @@ export async function startIngestionServer(script: IngestionScript = {}): Promis
       const s: SessionState = {
         id: `s${sessions.length + 1}`,
         failureMode: body.spec.failureMode,
-        files: body.spec.assets.map((a) => ({ filename: a.filename, size: a.size, crc32c: a.crc32c, sha256: a.sha256, state: "pending" })),
+        files: body.spec.assets.map((a) => ({
+          filename: a.filename,
+          size: a.size,
+          crc32c: a.crc32c,
+          sha256: a.sha256,
+          state: "pending",
+        })),
         deduplicated: [],
         failed: false,
         created: Date.now(),
@@ -171,7 +189,12 @@ export async function startIngestionServer(script: IngestionScript = {}): Promis
         const attempt = (putAttempts.get(filename) ?? 0) + 1;
         putAttempts.set(filename, attempt);
         if (attempt <= (script.flakyPut?.[filename] ?? 0)) {
-          return json(res, 503, { error: "ServiceUnavailable", message: "try again", traceId: "t" }, { "retry-after": "0" });
+          return json(
+            res,
+            503,
+            { error: "ServiceUnavailable", message: "try again", traceId: "t" },
+            { "retry-after": "0" },
+          );
         }
         const refusal = script.refusePut?.[filename];
         if (refusal) {

@@ -24,7 +24,12 @@ export async function startServer(handler: Handler): Promise<TestServer> {
     const chunks: Buffer[] = [];
     raw.on("data", (c: Buffer) => chunks.push(c));
     raw.on("end", () => {
-      const req: Received = { method: raw.method ?? "", url: raw.url ?? "", headers: raw.headers, body: Buffer.concat(chunks) };
+      const req: Received = {
+        method: raw.method ?? "",
+        url: raw.url ?? "",
+        headers: raw.headers,
+        body: Buffer.concat(chunks),
+      };
       requests.push(req);
       Promise.resolve(handler(req, res, raw)).catch((error: unknown) => {
         res.statusCode = 500;

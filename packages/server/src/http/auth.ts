@@ -17,7 +17,11 @@ export function orgOf(request: FastifyRequest, pathOrg: string): string {
 }
 
 /** Resolves the `{orgId}_{datasetId}` path segment against the caller's organization. */
-export function datasetOf(request: FastifyRequest, pathOrg: string, composite: string): { orgId: string; datasetId: string } {
+export function datasetOf(
+  request: FastifyRequest,
+  pathOrg: string,
+  composite: string,
+): { orgId: string; datasetId: string } {
   const orgId = orgOf(request, pathOrg);
   const parts = splitDataPathId(composite);
   // A bare dataset id is accepted too: the Python client cleans ids to their last part.

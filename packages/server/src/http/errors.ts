@@ -13,7 +13,10 @@ const FILE_STATUS: Partial<Record<FileErrorCode, { status: number; code: ErrorCo
 export function sendError(reply: FastifyReply, status: number, body: Omit<ErrorBody, "traceId">): FastifyReply {
   const traceId = String(reply.request.id);
   if (status === 429 || status === 503) void reply.header("retry-after", "1");
-  return reply.code(status).type("application/json").send({ ...body, traceId } satisfies ErrorBody);
+  return reply
+    .code(status)
+    .type("application/json")
+    .send({ ...body, traceId } satisfies ErrorBody);
 }
 
 /**
@@ -37,14 +40,20 @@ export function errorHandler(err: FastifyError | Error, request: FastifyRequest,
   if (fe.validation) {
     return sendError(reply, 400, {
       error: "ValidationFailed",
-      message: `Invalid request: ${fe.validationContext ?? "input"} ${fe.message.replace(/^(body|querystring|params|headers)\/?/, "")}`.trim(),
+      message:
+        `Invalid request: ${fe.validationContext ?? "input"} ${fe.message.replace(/^(body|querystring|params|headers)\/?/, "")}`.trim(),
       details: { issues: fe.validation.map((v) => ({ path: v.instancePath, message: v.message })) },
     });
   }
   if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
-    const code: ErrorCode = fe.statusCode === 413 ? "FileTooLarge" : fe.statusCode === 404 ? "ResourceNotFound" : "ValidationFailed";
+    const code: ErrorCode =
+      fe.statusCode === 413 ? "FileTooLarge" : fe.statusCode === 404 ? "ResourceNotFound" : "ValidationFailed";
     return sendError(reply, fe.statusCode, { error: code, message: fe.message });
   }
   request.log.error({ err }, "unhandled error");
-  return sendError(reply, 500, { error: "ServerError", message: "The server failed to handle this request", suggestion: `Report the trace id ${request.id}.` });
+  return sendError(reply, 500, {
+    error: "ServerError",
+    message: "The server failed to handle this request",
+    suggestion: `Report the trace id ${request.id}.`,
+  });
 }

@@ -120,7 +120,10 @@ export function presentAsset(a: AssetRecord, contents?: { url: string; expiry: n
   };
 }
 
-export function presentSession(view: SessionView, targetOf: (file: SessionView["files"][number]) => UploadTargetView): IngestionSession {
+export function presentSession(
+  view: SessionView,
+  targetOf: (file: SessionView["files"][number]) => UploadTargetView,
+): IngestionSession {
   const { session: s, files } = view;
   const failed = files.filter((f) => f.state === "failed");
   const events: IngestionErrorEvent[] = [];
@@ -137,7 +140,13 @@ export function presentSession(view: SessionView, targetOf: (file: SessionView["
     s.state === "Running"
       ? { condition: "Finished", status: "Waiting", lastTransitionTime: s.createdAt }
       : s.state === "Failed"
-        ? { condition: "Finished", status: "FailedReach", lastTransitionTime: s.updatedAt, reason: "FileFailed", message: s.failureReason ?? "a file failed" }
+        ? {
+            condition: "Finished",
+            status: "FailedReach",
+            lastTransitionTime: s.updatedAt,
+            reason: "FileFailed",
+            message: s.failureReason ?? "a file failed",
+          }
         : { condition: "Finished", status: "Reached", lastTransitionTime: s.updatedAt };
   return {
     kind: "AssetIngestionSession",
@@ -166,7 +175,14 @@ export function presentSession(view: SessionView, targetOf: (file: SessionView["
           ? files
               .filter((f) => f.state === "pending")
               .map((f) => ({
-                metadata: { filename: f.filename, mime: f.mime, size: f.size, crc32c: f.crc32c, kind: "Image", customMetadata: f.customMetadata },
+                metadata: {
+                  filename: f.filename,
+                  mime: f.mime,
+                  size: f.size,
+                  crc32c: f.crc32c,
+                  kind: "Image",
+                  customMetadata: f.customMetadata,
+                },
                 upload: targetOf(f),
               }))
           : [],

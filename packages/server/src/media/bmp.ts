@@ -19,7 +19,8 @@ export async function parseBmp(reader: ImageReader): Promise<ImageInfo> {
   const size = reader.size;
   const dibSize = (await reader.read(14, 4, "DIB header size")).readUInt32LE(0);
   const headersEnd = 14 + dibSize;
-  if (headersEnd > size) throw truncated(FORMAT, `the file ends at ${size} bytes inside its ${dibSize}-byte DIB header`);
+  if (headersEnd > size)
+    throw truncated(FORMAT, `the file ends at ${size} bytes inside its ${dibSize}-byte DIB header`);
   const dib = await reader.read(14, dibSize, "DIB header");
   const pixelOffset = (await reader.read(10, 4, "file header")).readUInt32LE(0);
 
@@ -48,14 +49,16 @@ export async function parseBmp(reader: ImageReader): Promise<ImageInfo> {
   height = Math.abs(height);
   if (width <= 0 || height === 0) throw malformed(FORMAT, `the DIB header declares a size of ${width}x${height}`);
   if (planes !== 1) throw malformed(FORMAT, `the DIB header declares ${planes} colour planes (must be 1)`);
-  if (!BITS_PER_PIXEL.has(bitsPerPixel)) throw malformed(FORMAT, `unsupported bit depth of ${bitsPerPixel} bits per pixel`);
+  if (!BITS_PER_PIXEL.has(bitsPerPixel))
+    throw malformed(FORMAT, `unsupported bit depth of ${bitsPerPixel} bits per pixel`);
 
   let dataSize: number;
   if (UNCOMPRESSED.has(compression)) {
     // Rows are padded to a multiple of 4 bytes.
     dataSize = Math.ceil((width * bitsPerPixel) / 32) * 4 * height;
   } else if (COMPRESSED.has(compression)) {
-    if (imageSize === 0) throw malformed(FORMAT, `compression method ${compression} without a declared image data size`);
+    if (imageSize === 0)
+      throw malformed(FORMAT, `compression method ${compression} without a declared image data size`);
     dataSize = imageSize;
   } else {
     throw malformed(FORMAT, `unknown compression method ${compression}`);

@@ -26,26 +26,35 @@ export async function readTopLevelBoxes(reader: ImageReader, start: number, form
   const boxes: Box[] = [];
   let offset = start;
   while (offset < size) {
-    if (boxes.length >= MAX_TOP_LEVEL_BOXES) throw malformed(format, `more than ${MAX_TOP_LEVEL_BOXES} top-level boxes`);
+    if (boxes.length >= MAX_TOP_LEVEL_BOXES)
+      throw malformed(format, `more than ${MAX_TOP_LEVEL_BOXES} top-level boxes`);
     if (offset + 8 > size) {
-      throw truncated(format, `the file ends at ${size} bytes inside the header of the box after '${boxes.at(-1)?.type ?? "none"}'`);
+      throw truncated(
+        format,
+        `the file ends at ${size} bytes inside the header of the box after '${boxes.at(-1)?.type ?? "none"}'`,
+      );
     }
     const header = await reader.read(offset, 8, "box header");
     let boxSize = header.readUInt32BE(0);
     const type = fourCC(header, 4);
     let payload = offset + 8;
     if (boxSize === 1) {
-      if (offset + 16 > size) throw truncated(format, `the file ends at ${size} bytes inside the header of box '${type}'`);
+      if (offset + 16 > size)
+        throw truncated(format, `the file ends at ${size} bytes inside the header of box '${type}'`);
       const large = await reader.read(offset + 8, 8, "box size");
       boxSize = large.readUInt32BE(0) * 2 ** 32 + large.readUInt32BE(4);
       payload = offset + 16;
     } else if (boxSize === 0) {
       boxSize = size - offset;
     }
-    if (boxSize < payload - offset) throw malformed(format, `box '${type}' at offset ${offset} declares an impossible size of ${boxSize}`);
+    if (boxSize < payload - offset)
+      throw malformed(format, `box '${type}' at offset ${offset} declares an impossible size of ${boxSize}`);
     const end = offset + boxSize;
     if (end > size) {
-      throw truncated(format, `box '${type}' at offset ${offset} declares ${boxSize} bytes but the file ends at ${size} bytes`);
+      throw truncated(
+        format,
+        `box '${type}' at offset ${offset} declares ${boxSize} bytes but the file ends at ${size} bytes`,
+      );
     }
     boxes.push({ type, start: offset, payload, end });
     offset = end;

@@ -16,7 +16,10 @@ export async function parseGif(reader: ImageReader): Promise<ImageInfo> {
   reader.format = FORMAT;
   const size = reader.size;
   if (size < 13) {
-    throw truncated(FORMAT, `the file is ${size} bytes and ends inside the header, before the logical screen descriptor`);
+    throw truncated(
+      FORMAT,
+      `the file is ${size} bytes and ends inside the header, before the logical screen descriptor`,
+    );
   }
   const screen = await reader.read(6, 7, "logical screen descriptor");
   let width = screen.readUInt16LE(0);
@@ -36,7 +39,8 @@ export async function parseGif(reader: ImageReader): Promise<ImageInfo> {
       // Extension: a label byte, then data sub-blocks.
       offset = await skipSubBlocks(reader, offset + 2, `the extension block at offset ${offset}`);
     } else if (introducer === 0x2c) {
-      if (offset + 10 > size) throw truncated(FORMAT, `the file ends at ${size} bytes inside the descriptor of frame ${frames + 1}`);
+      if (offset + 10 > size)
+        throw truncated(FORMAT, `the file ends at ${size} bytes inside the descriptor of frame ${frames + 1}`);
       const descriptor = await reader.read(offset + 1, 9, "image descriptor");
       const frameWidth = descriptor.readUInt16LE(4);
       const frameHeight = descriptor.readUInt16LE(6);
@@ -46,10 +50,17 @@ export async function parseGif(reader: ImageReader): Promise<ImageInfo> {
         height = frameHeight;
       }
       // Past the descriptor and any local colour table sits the LZW minimum code size byte, then the data.
-      offset = await skipSubBlocks(reader, offset + 10 + colourTableSize(descriptor.readUInt8(8)) + 1, `the image data of frame ${frames + 1}`);
+      offset = await skipSubBlocks(
+        reader,
+        offset + 10 + colourTableSize(descriptor.readUInt8(8)) + 1,
+        `the image data of frame ${frames + 1}`,
+      );
       frames++;
     } else {
-      throw malformed(FORMAT, `unexpected byte 0x${(introducer ?? 0).toString(16).padStart(2, "0")} at offset ${offset} where a block should start`);
+      throw malformed(
+        FORMAT,
+        `unexpected byte 0x${(introducer ?? 0).toString(16).padStart(2, "0")} at offset ${offset} where a block should start`,
+      );
     }
   }
 

@@ -4,4 +4,10 @@
  */
 export { MediaError, type MediaErrorCode } from "./errors.js";
 export type { ImageInfo } from "./image-info.js";
-export { DEFAULT_MAX_PIXELS, probeImageFile, probeImageBytes, type ProbeOptions, SUPPORTED_EXTENSIONS } from "./probe.js";
+export {
+  DEFAULT_MAX_PIXELS,
+  probeImageFile,
+  probeImageBytes,
+  type ProbeOptions,
+  SUPPORTED_EXTENSIONS,
+} from "./probe.js";

@@ -37,13 +37,18 @@ interface ItemLocation {
 export async function parseIsobmff(reader: ImageReader): Promise<ImageInfo> {
   reader.format = "HEIF";
   const { major, brands } = await readBrands(reader);
-  const format = [...brands].some((b) => HEIC_BRANDS.has(b)) ? "HEIC" : [...brands].some((b) => AVIF_BRANDS.has(b)) ? "AVIF" : "HEIF";
+  const format = [...brands].some((b) => HEIC_BRANDS.has(b))
+    ? "HEIC"
+    : [...brands].some((b) => AVIF_BRANDS.has(b))
+      ? "AVIF"
+      : "HEIF";
   reader.format = format;
 
   const boxes = await readTopLevelBoxes(reader, 0, format);
   const metaBox = boxes.find((box) => box.type === "meta");
   if (!metaBox) throw malformed(format, "no 'meta' box: the file holds no still image");
-  if (metaBox.end - metaBox.payload > MAX_META_SIZE) throw malformed(format, `the 'meta' box is over ${MAX_META_SIZE} bytes`);
+  if (metaBox.end - metaBox.payload > MAX_META_SIZE)
+    throw malformed(format, `the 'meta' box is over ${MAX_META_SIZE} bytes`);
   const metaBytes = Buffer.from(await reader.read(metaBox.payload, metaBox.end - metaBox.payload, "'meta' box"));
   // 'meta' is a full box: 4 bytes of version and flags precede its children.
   if (metaBytes.length < 4) throw malformed(format, "the 'meta' box is empty");
@@ -103,7 +108,9 @@ async function readBrands(reader: ImageReader): Promise<{ major: string; brands:
   const isImage = [...brands].some((b) => HEIC_BRANDS.has(b) || AVIF_BRANDS.has(b) || HEIF_BRANDS.has(b));
   if (!isImage) {
     const list = [...brands].map((b) => `'${JSON.stringify(b).slice(1, -1)}'`).join(", ");
-    throw notAnImage(`an ISO media file with brands ${list} (such as MP4 or QuickTime video), not a HEIF or AVIF image`);
+    throw notAnImage(
+      `an ISO media file with brands ${list} (such as MP4 or QuickTime video), not a HEIF or AVIF image`,
+    );
   }
   return { major, brands };
 }
@@ -213,7 +220,12 @@ function readItemLocations(meta: Meta, format: string): Map<number, ItemLocation
 }
 
 /** Every item's extents in the file (construction method 0) or in 'idat' (method 1) must be present. */
-function checkItemLocations(reader: ImageReader, meta: Meta, locations: ReadonlyMap<number, ItemLocation>, format: string): void {
+function checkItemLocations(
+  reader: ImageReader,
+  meta: Meta,
+  locations: ReadonlyMap<number, ItemLocation>,
+  format: string,
+): void {
   const idat = meta.children.get("idat");
   const idatLength = idat ? idat.end - idat.payload : 0;
   for (const [id, location] of locations) {
@@ -223,11 +235,17 @@ function checkItemLocations(reader: ImageReader, meta: Meta, locations: Readonly
       if (location.constructionMethod === 0) {
         // A zero length means "to the end of the file".
         if (!reader.has(offset, length)) {
-          throw truncated(format, `item ${id}'s data (bytes ${offset}..${offset + length}) lies past the end of the file (${reader.size} bytes)`);
+          throw truncated(
+            format,
+            `item ${id}'s data (bytes ${offset}..${offset + length}) lies past the end of the file (${reader.size} bytes)`,
+          );
         }
       } else if (location.constructionMethod === 1) {
         if (!Number.isSafeInteger(offset + length) || offset + length > idatLength) {
-          throw malformed(format, `item ${id}'s data (bytes ${offset}..${offset + length}) lies outside its 'idat' box (${idatLength} bytes)`);
+          throw malformed(
+            format,
+            `item ${id}'s data (bytes ${offset}..${offset + length}) lies outside its 'idat' box (${idatLength} bytes)`,
+          );
         }
       }
     }
@@ -266,7 +284,11 @@ function readPrimaryGeometry(
         const index = flags & 1 ? cursor.u16() & 0x7fff : cursor.u8() & 0x7f;
         if (id !== primary || index === 0) continue;
         const property = properties[index - 1];
-        if (!property) throw malformed(format, `item ${id} is associated with property ${index}, but 'ipco' holds ${properties.length}`);
+        if (!property)
+          throw malformed(
+            format,
+            `item ${id} is associated with property ${index}, but 'ipco' holds ${properties.length}`,
+          );
         associated.push(property);
       }
     }
@@ -278,7 +300,8 @@ function readPrimaryGeometry(
   ispeCursor.u32(); // version and flags
   const rawWidth = ispeCursor.u32();
   const rawHeight = ispeCursor.u32();
-  if (rawWidth === 0 || rawHeight === 0) throw malformed(format, `the primary item declares a size of ${rawWidth}x${rawHeight}`);
+  if (rawWidth === 0 || rawHeight === 0)
+    throw malformed(format, `the primary item declares a size of ${rawWidth}x${rawHeight}`);
 
   let width = rawWidth;
   let height = rawHeight;
@@ -294,7 +317,8 @@ function readPrimaryGeometry(
       // Rounded down, as libheif does; decoders clamp the crop to the image, so clamp here too.
       const cleanWidth = Math.min(width, Math.floor(widthN / widthD));
       const cleanHeight = Math.min(height, Math.floor(heightN / heightD));
-      if (cleanWidth <= 0 || cleanHeight <= 0) throw malformed(format, `the clean aperture ('clap') is ${cleanWidth}x${cleanHeight}`);
+      if (cleanWidth <= 0 || cleanHeight <= 0)
+        throw malformed(format, `the clean aperture ('clap') is ${cleanWidth}x${cleanHeight}`);
       width = cleanWidth;
       height = cleanHeight;
     } else if (property.type === "irot") {

@@ -24,7 +24,15 @@ function isStandalone(marker: number): boolean {
 function markerName(marker: number): string {
   if (isStartOfFrame(marker)) return `SOF${marker - 0xc0}`;
   if (marker >= 0xe0 && marker <= 0xef) return `APP${marker - 0xe0}`;
-  const names: Record<number, string> = { 0xc4: "DHT", 0xcc: "DAC", 0xda: "SOS", 0xdb: "DQT", 0xdd: "DRI", 0xde: "DHP", 0xfe: "COM" };
+  const names: Record<number, string> = {
+    0xc4: "DHT",
+    0xcc: "DAC",
+    0xda: "SOS",
+    0xdb: "DQT",
+    0xdd: "DRI",
+    0xde: "DHP",
+    0xfe: "COM",
+  };
   return names[marker] ?? `marker FF${marker.toString(16).toUpperCase().padStart(2, "0")}`;
 }
 
@@ -44,7 +52,8 @@ export async function parseJpeg(reader: ImageReader): Promise<ImageInfo> {
   let scanStart = -1;
 
   for (let segments = 0; scanStart < 0; segments++) {
-    if (segments >= MAX_SEGMENTS) throw malformed(FORMAT, `more than ${MAX_SEGMENTS} marker segments before the image data`);
+    if (segments >= MAX_SEGMENTS)
+      throw malformed(FORMAT, `more than ${MAX_SEGMENTS} marker segments before the image data`);
     offset = await findMarker(reader, offset);
     const marker = (await reader.read(offset + 1, 1))[0] ?? 0;
     const name = markerName(marker);
@@ -54,16 +63,26 @@ export async function parseJpeg(reader: ImageReader): Promise<ImageInfo> {
       continue;
     }
     if (marker === 0xd9) {
-      throw malformed(FORMAT, `the end-of-image marker (FFD9) at offset ${offset} comes before any image data (no SOS marker)`);
+      throw malformed(
+        FORMAT,
+        `the end-of-image marker (FFD9) at offset ${offset} comes before any image data (no SOS marker)`,
+      );
     }
     if (marker === 0xd8 || marker === 0x00) {
-      throw malformed(FORMAT, `unexpected ${marker === 0xd8 ? "second start-of-image marker" : "byte FF00"} at offset ${offset}`);
+      throw malformed(
+        FORMAT,
+        `unexpected ${marker === 0xd8 ? "second start-of-image marker" : "byte FF00"} at offset ${offset}`,
+      );
     }
     if (offset + 4 > size) {
-      throw truncated(FORMAT, `the file ends at ${size} bytes inside the ${name} segment header, before any image data`);
+      throw truncated(
+        FORMAT,
+        `the file ends at ${size} bytes inside the ${name} segment header, before any image data`,
+      );
     }
     const length = (await reader.read(offset + 2, 2)).readUInt16BE(0);
-    if (length < 2) throw malformed(FORMAT, `the ${name} segment at offset ${offset} declares an impossible length of ${length}`);
+    if (length < 2)
+      throw malformed(FORMAT, `the ${name} segment at offset ${offset} declares an impossible length of ${length}`);
     const dataStart = offset + 4;
     const segmentEnd = offset + 2 + length;
     if (segmentEnd > size) {
@@ -135,13 +154,17 @@ async function findMarker(reader: ImageReader, offset: number): Promise<number> 
     throw truncated(FORMAT, `the file ends at ${size} bytes before any image data (no SOS marker)`);
   }
   if ((await reader.read(at, 1))[0] !== 0xff) {
-    throw malformed(FORMAT, `expected a marker at offset ${offset}, found ${hexPreview(await reader.readUpTo(offset, 4))}`);
+    throw malformed(
+      FORMAT,
+      `expected a marker at offset ${offset}, found ${hexPreview(await reader.readUpTo(offset, 4))}`,
+    );
   }
   const fillLimit = Math.min(size, at + MAX_FILL_BYTES);
   while (at + 1 < fillLimit && (await reader.read(at + 1, 1))[0] === 0xff) at++;
   if (at + 1 >= size) {
     throw truncated(FORMAT, `the file ends at ${size} bytes inside a marker, before any image data`);
   }
-  if ((await reader.read(at + 1, 1))[0] === 0xff) throw malformed(FORMAT, `a run of over ${MAX_FILL_BYTES} fill bytes at offset ${offset}`);
+  if ((await reader.read(at + 1, 1))[0] === 0xff)
+    throw malformed(FORMAT, `a run of over ${MAX_FILL_BYTES} fill bytes at offset ${offset}`);
   return at;
 }

@@ -24,12 +24,15 @@ export async function parseJp2(reader: ImageReader): Promise<ImageInfo> {
   const boxes = await readTopLevelBoxes(reader, 0, format);
   const ftyp = boxes[1];
   if (!ftyp || ftyp.type !== "ftyp") throw malformed(format, "the signature box is not followed by an 'ftyp' box");
-  if (ftyp.end - ftyp.payload < 8 || ftyp.end - ftyp.payload > 4096) throw malformed(format, "the 'ftyp' box has an invalid size");
+  if (ftyp.end - ftyp.payload < 8 || ftyp.end - ftyp.payload > 4096)
+    throw malformed(format, "the 'ftyp' box has an invalid size");
   const ftypBytes = await reader.read(ftyp.payload, ftyp.end - ftyp.payload, "'ftyp' box");
   const brands = new Set([ftypBytes.toString("latin1", 0, 4)]);
   for (let at = 8; at + 4 <= ftypBytes.length; at += 4) brands.add(ftypBytes.toString("latin1", at, at + 4));
   if (!brands.has("jp2 ")) {
-    throw notAnImage(`a JPEG 2000 family file without the 'jp2 ' brand (brands: ${[...brands].map((b) => JSON.stringify(b)).join(", ")}), which is not supported`);
+    throw notAnImage(
+      `a JPEG 2000 family file without the 'jp2 ' brand (brands: ${[...brands].map((b) => JSON.stringify(b)).join(", ")}), which is not supported`,
+    );
   }
 
   const header = boxes.find((box) => box.type === "jp2h");
@@ -75,7 +78,11 @@ async function walkCodestream(
   paddingAllowed: boolean,
 ): Promise<{ width: number; height: number }> {
   const marker = async (at: number): Promise<number> => {
-    if (at + 2 > end) throw truncated(format, `the codestream ends at ${end} bytes where a marker should be (offset ${at}), before the end-of-codestream marker`);
+    if (at + 2 > end)
+      throw truncated(
+        format,
+        `the codestream ends at ${end} bytes where a marker should be (offset ${at}), before the end-of-codestream marker`,
+      );
     return (await reader.read(at, 2, "marker")).readUInt16BE(0);
   };
   const segmentLength = async (at: number): Promise<number> => {
@@ -83,13 +90,19 @@ async function walkCodestream(
     const length = (await reader.read(at + 2, 2, "marker segment length")).readUInt16BE(0);
     if (length < 2) throw malformed(format, `the marker segment at offset ${at} declares a length of ${length}`);
     if (at + 2 + length > end) {
-      throw truncated(format, `the marker segment at offset ${at} declares ${length} bytes but the codestream ends at ${end} bytes`);
+      throw truncated(
+        format,
+        `the marker segment at offset ${at} declares ${length} bytes but the codestream ends at ${end} bytes`,
+      );
     }
     return length;
   };
 
   if ((await marker(start)) !== SOC || (await marker(start + 2)) !== SIZ) {
-    throw malformed(format, `the codestream does not start with SOC and SIZ markers (found ${hexPreview(await reader.readUpTo(start, 4))})`);
+    throw malformed(
+      format,
+      `the codestream does not start with SOC and SIZ markers (found ${hexPreview(await reader.readUpTo(start, 4))})`,
+    );
   }
   const sizLength = await segmentLength(start + 2);
   if (sizLength < 41) throw malformed(format, `the SIZ marker segment is ${sizLength} bytes, too short`);
@@ -110,11 +123,13 @@ async function walkCodestream(
   // The main header: marker segments up to the first tile-part.
   let at = start + 4 + sizLength;
   for (let segments = 0; ; segments++) {
-    if (segments >= MAX_MAIN_HEADER_SEGMENTS) throw malformed(format, `more than ${MAX_MAIN_HEADER_SEGMENTS} main header marker segments`);
+    if (segments >= MAX_MAIN_HEADER_SEGMENTS)
+      throw malformed(format, `more than ${MAX_MAIN_HEADER_SEGMENTS} main header marker segments`);
     const code = await marker(at);
     if (code === SOT) break;
     if (code === EOC) throw malformed(format, "the codestream ends (EOC) before any tile-part");
-    if (code >>> 8 !== 0xff) throw malformed(format, `expected a marker at offset ${at}, found ${hexPreview(await reader.readUpTo(at, 2))}`);
+    if (code >>> 8 !== 0xff)
+      throw malformed(format, `expected a marker at offset ${at}, found ${hexPreview(await reader.readUpTo(at, 2))}`);
     at += 2 + (await segmentLength(at));
   }
 
@@ -126,25 +141,37 @@ async function walkCodestream(
       at += 2;
       break;
     }
-    if (code !== SOT) throw malformed(format, `expected a tile-part (SOT) or the end of the codestream at offset ${at}, found ${hexPreview(await reader.readUpTo(at, 2))}`);
-    if ((await segmentLength(at)) !== 10) throw malformed(format, `the SOT marker segment at offset ${at} is not 10 bytes`);
+    if (code !== SOT)
+      throw malformed(
+        format,
+        `expected a tile-part (SOT) or the end of the codestream at offset ${at}, found ${hexPreview(await reader.readUpTo(at, 2))}`,
+      );
+    if ((await segmentLength(at)) !== 10)
+      throw malformed(format, `the SOT marker segment at offset ${at} is not 10 bytes`);
     const psot = (await reader.read(at + 6, 4, "SOT marker segment")).readUInt32BE(0);
     if (psot === 0) {
       // Psot 0: this last tile-part runs up to the EOC marker that ends the codestream.
       at = paddingAllowed ? await reader.endBeforeZeroPadding(at, end) : end;
       if (at - 2 < start || (await marker(at - 2)) !== EOC) {
-        throw truncated(format, `the codestream is cut off: it ends at ${end} bytes without the end-of-codestream marker FFD9`);
+        throw truncated(
+          format,
+          `the codestream is cut off: it ends at ${end} bytes without the end-of-codestream marker FFD9`,
+        );
       }
       break;
     }
     if (psot < 12) throw malformed(format, `the tile-part at offset ${at} declares a length of ${psot}`);
     if (at + psot > end) {
-      throw truncated(format, `the tile-part at offset ${at} declares ${psot} bytes but the codestream ends at ${end} bytes`);
+      throw truncated(
+        format,
+        `the tile-part at offset ${at} declares ${psot} bytes but the codestream ends at ${end} bytes`,
+      );
     }
     at += psot;
   }
 
   const dataEnd = paddingAllowed ? await reader.endBeforeZeroPadding(at, end) : end;
-  if (at < dataEnd) throw malformed(format, `${dataEnd - at} bytes of data follow the end-of-codestream marker at offset ${at - 2}`);
+  if (at < dataEnd)
+    throw malformed(format, `${dataEnd - at} bytes of data follow the end-of-codestream marker at offset ${at - 2}`);
   return size;
 }

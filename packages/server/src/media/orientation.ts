@@ -14,7 +14,11 @@ export function swapsAxes(orientation: number): boolean {
 }
 
 /** Displayed size of a stored grid under an orientation. */
-export function displayedSize(rawWidth: number, rawHeight: number, orientation: number): { width: number; height: number } {
+export function displayedSize(
+  rawWidth: number,
+  rawHeight: number,
+  orientation: number,
+): { width: number; height: number } {
   return swapsAxes(orientation) ? { width: rawHeight, height: rawWidth } : { width: rawWidth, height: rawHeight };
 }
 
@@ -83,7 +87,14 @@ export function orientationFromHeifTransforms(transforms: readonly HeifTransform
     if (transform.kind === "irot") {
       // Anticlockwise n quarter turns = clockwise (4 - n) quarter turns.
       const clockwise = (4 - (transform.quarterTurns & 3)) & 3;
-      step = ([[1, 0, 0, 1], [0, -1, 1, 0], [-1, 0, 0, -1], [0, 1, -1, 0]] as const)[clockwise] ?? [1, 0, 0, 1];
+      step = (
+        [
+          [1, 0, 0, 1],
+          [0, -1, 1, 0],
+          [-1, 0, 0, -1],
+          [0, 1, -1, 0],
+        ] as const
+      )[clockwise] ?? [1, 0, 0, 1];
     } else {
       // axis 0 is a vertical axis (left and right swap), axis 1 a horizontal one.
       step = transform.axis === 0 ? [-1, 0, 0, 1] : [1, 0, 0, -1];

@@ -26,7 +26,10 @@ export async function parsePng(reader: ImageReader): Promise<ImageInfo> {
   reader.format = FORMAT;
   const size = reader.size;
   if (size < 33) {
-    throw truncated(FORMAT, `the file is ${size} bytes, too short for the IHDR header chunk (33 bytes with the signature)`);
+    throw truncated(
+      FORMAT,
+      `the file is ${size} bytes, too short for the IHDR header chunk (33 bytes with the signature)`,
+    );
   }
   const ihdr = await reader.read(8, 25, "IHDR chunk");
   if (fourCC(ihdr, 4) !== "IHDR") throw malformed(FORMAT, `the first chunk is '${fourCC(ihdr, 4)}', not IHDR`);
@@ -39,7 +42,10 @@ export async function parsePng(reader: ImageReader): Promise<ImageInfo> {
     throw malformed(FORMAT, `IHDR declares an invalid size of ${width}x${height}`);
   }
   if (!BIT_DEPTHS[colourType]?.includes(bitDepth)) {
-    throw malformed(FORMAT, `IHDR declares colour type ${colourType} with bit depth ${bitDepth}, which no decoder accepts`);
+    throw malformed(
+      FORMAT,
+      `IHDR declares colour type ${colourType} with bit depth ${bitDepth}, which no decoder accepts`,
+    );
   }
   if (ihdr.readUInt8(18) !== 0 || ihdr.readUInt8(19) !== 0 || ihdr.readUInt8(20) > 1) {
     throw malformed(FORMAT, "IHDR declares an unknown compression, filter or interlace method");
@@ -64,7 +70,8 @@ export async function parsePng(reader: ImageReader): Promise<ImageInfo> {
     const length = header.readUInt32BE(0);
     const type = fourCC(header, 4);
     if (!/^[A-Za-z]{4}$/.test(type)) throw malformed(FORMAT, `invalid chunk type '${type}' at offset ${offset}`);
-    if (length > MAX_CHUNK_LENGTH) throw malformed(FORMAT, `chunk ${type} at offset ${offset} declares ${length} bytes`);
+    if (length > MAX_CHUNK_LENGTH)
+      throw malformed(FORMAT, `chunk ${type} at offset ${offset} declares ${length} bytes`);
     const end = offset + 12 + length;
     if (end > size) throw truncated(FORMAT, `no IEND chunk (file ends at ${size} bytes inside chunk ${type})`);
 
@@ -74,7 +81,8 @@ export async function parsePng(reader: ImageReader): Promise<ImageInfo> {
       // Only an acTL before the first IDAT makes an APNG; decoders ignore a late or broken one.
       animationFrames = (await reader.read(offset + 8, 4, "acTL chunk")).readUInt32BE(0);
     } else if (type === "IDAT") {
-      if (colourType === 3 && !sawPalette) throw malformed(FORMAT, "an indexed-colour image has no PLTE chunk before its image data");
+      if (colourType === 3 && !sawPalette)
+        throw malformed(FORMAT, "an indexed-colour image has no PLTE chunk before its image data");
       sawImageData = true;
     } else if (type === "IEND") {
       if (!sawImageData) throw malformed(FORMAT, "IEND reached without any IDAT image data");

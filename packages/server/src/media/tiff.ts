@@ -25,7 +25,22 @@ const TAG = {
 
 /** Bytes per value of each field type (TIFF 6.0 section 2, BigTIFF adds 16..18). Unknown types are skipped, as the spec asks. */
 const TYPE_SIZES: Readonly<Record<number, number>> = {
-  1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8,
+  1: 1,
+  2: 1,
+  3: 2,
+  4: 4,
+  5: 8,
+  6: 1,
+  7: 1,
+  8: 2,
+  9: 4,
+  10: 8,
+  11: 4,
+  12: 8,
+  13: 4,
+  16: 8,
+  17: 8,
+  18: 8,
 };
 const SHORT = 3;
 const LONG = 4;
@@ -87,7 +102,8 @@ export async function parseTiff(reader: ImageReader): Promise<ImageInfo> {
   while (next !== 0) {
     const page = pages + 1;
     if (pages >= MAX_PAGES) throw malformed(FORMAT, `more than ${MAX_PAGES} pages (image directories)`);
-    if (visited.has(next)) throw malformed(FORMAT, `the directory chain loops back to offset ${next} after page ${pages}`);
+    if (visited.has(next))
+      throw malformed(FORMAT, `the directory chain loops back to offset ${next} after page ${pages}`);
     visited.add(next);
     const ifd = await readIfd(reader, layout, next, page);
 
@@ -113,7 +129,11 @@ export async function parseTiff(reader: ImageReader): Promise<ImageInfo> {
       if (!hasData) throw malformed(FORMAT, "the first page has no image data (no StripOffsets or TileOffsets)");
       const orientationEntry = byTag.get(ORIENTATION_TAG);
       let orientation = 1;
-      if (orientationEntry && (orientationEntry.type === SHORT || orientationEntry.type === LONG) && orientationEntry.count >= 1) {
+      if (
+        orientationEntry &&
+        (orientationEntry.type === SHORT || orientationEntry.type === LONG) &&
+        orientationEntry.count >= 1
+      ) {
         const value = (await readUnsigned(reader, layout, orientationEntry, 0, 1))[0] ?? 1;
         // An out-of-range orientation is ignored, as viewers do, rather than refusing the image.
         orientation = isValidOrientation(value) ? value : 1;
@@ -126,21 +146,40 @@ export async function parseTiff(reader: ImageReader): Promise<ImageInfo> {
 
   if (!first) throw malformed(FORMAT, "no image directory");
   const { width: rawWidth, height: rawHeight, orientation } = first;
-  return { mimeType: "image/tiff", ...displayedSize(rawWidth, rawHeight, orientation), rawWidth, rawHeight, orientation, frames: pages };
+  return {
+    mimeType: "image/tiff",
+    ...displayedSize(rawWidth, rawHeight, orientation),
+    rawWidth,
+    rawHeight,
+    orientation,
+    frames: pages,
+  };
 }
 
-async function readIfd(reader: ImageReader, layout: Layout, offset: number, page: number): Promise<{ entries: Entry[]; next: number }> {
+async function readIfd(
+  reader: ImageReader,
+  layout: Layout,
+  offset: number,
+  page: number,
+): Promise<{ entries: Entry[]; next: number }> {
   const headerSize = layout.big ? 16 : 8;
-  if (offset < headerSize) throw malformed(FORMAT, `the directory of page ${page} is at offset ${offset}, inside the header`);
+  if (offset < headerSize)
+    throw malformed(FORMAT, `the directory of page ${page} is at offset ${offset}, inside the header`);
   if (!reader.has(offset, layout.countSize)) {
-    throw truncated(FORMAT, `the directory of page ${page} is at offset ${offset}, past the end of the file (${reader.size} bytes)`);
+    throw truncated(
+      FORMAT,
+      `the directory of page ${page} is at offset ${offset}, past the end of the file (${reader.size} bytes)`,
+    );
   }
   const count = uint(layout, await reader.read(offset, layout.countSize), 0, layout.countSize);
   if (count > MAX_ENTRIES) throw malformed(FORMAT, `the directory of page ${page} declares ${count} entries`);
   const tableStart = offset + layout.countSize;
   const tableSize = count * layout.entrySize + layout.offsetSize;
   if (!reader.has(tableStart, tableSize)) {
-    throw truncated(FORMAT, `the directory of page ${page} (${count} entries at offset ${offset}) runs past the end of the file (${reader.size} bytes)`);
+    throw truncated(
+      FORMAT,
+      `the directory of page ${page} (${count} entries at offset ${offset}) runs past the end of the file (${reader.size} bytes)`,
+    );
   }
   const table = Buffer.from(await reader.read(tableStart, tableSize, "image directory"));
   const inline = layout.offsetSize; // value room inside an entry: 4 bytes, or 8 in BigTIFF
@@ -183,7 +222,10 @@ async function checkImageData(
     const start = (await readUnsigned(reader, layout, jpegOffset, 0, 1))[0] ?? 0;
     const length = (await readUnsigned(reader, layout, jpegLength, 0, 1))[0] ?? 0;
     if (!reader.has(start, length)) {
-      throw truncated(FORMAT, `the JPEG stream of page ${page} (bytes ${start}..${start + length}) lies past the end of the file (${reader.size} bytes)`);
+      throw truncated(
+        FORMAT,
+        `the JPEG stream of page ${page} (bytes ${start}..${start + length}) lies past the end of the file (${reader.size} bytes)`,
+      );
     }
   }
   if (!offsets) return jpegOffset !== undefined && jpegLength !== undefined;
@@ -191,7 +233,10 @@ async function checkImageData(
     // libtiff estimates missing byte counts; all that can be checked is that each block starts inside the file.
     await forEachValue(reader, layout, offsets, budget, (offset, i) => {
       if (offset >= reader.size) {
-        throw truncated(FORMAT, `${unit} ${i + 1} of page ${page} starts at ${offset}, past the end of the file (${reader.size} bytes)`);
+        throw truncated(
+          FORMAT,
+          `${unit} ${i + 1} of page ${page} starts at ${offset}, past the end of the file (${reader.size} bytes)`,
+        );
       }
     });
     return true;
@@ -238,9 +283,23 @@ async function forEachValue(
 }
 
 /** Values [from, from+n) of an unsigned integer field (SHORT, LONG, LONG8 or IFD offsets). */
-async function readUnsigned(reader: ImageReader, layout: Layout, entry: Entry, from: number, n: number): Promise<number[]> {
-  const width = entry.type === SHORT ? 2 : entry.type === LONG || entry.type === IFD ? 4 : entry.type === LONG8 || entry.type === IFD8 ? 8 : 0;
-  if (width === 0) throw malformed(FORMAT, `tag ${entry.tag} has field type ${entry.type} where an unsigned integer is required`);
+async function readUnsigned(
+  reader: ImageReader,
+  layout: Layout,
+  entry: Entry,
+  from: number,
+  n: number,
+): Promise<number[]> {
+  const width =
+    entry.type === SHORT
+      ? 2
+      : entry.type === LONG || entry.type === IFD
+        ? 4
+        : entry.type === LONG8 || entry.type === IFD8
+          ? 8
+          : 0;
+  if (width === 0)
+    throw malformed(FORMAT, `tag ${entry.tag} has field type ${entry.type} where an unsigned integer is required`);
   if (from + n > entry.count) throw malformed(FORMAT, `tag ${entry.tag} has ${entry.count} values, fewer than needed`);
   const bytes = await reader.read(entry.valueAt + from * width, n * width, `values of tag ${entry.tag}`);
   const values: number[] = [];

@@ -27,7 +27,10 @@ export async function parseWebp(reader: ImageReader): Promise<ImageInfo> {
     throw truncated(FORMAT, `the RIFF header declares ${riffEnd} bytes but the file ends at ${size} bytes`);
   }
   if (riffEnd < size) {
-    throw malformed(FORMAT, `the RIFF header declares ${riffEnd} bytes but the file has ${size} (${size - riffEnd} bytes of trailing data)`);
+    throw malformed(
+      FORMAT,
+      `the RIFF header declares ${riffEnd} bytes but the file has ${size} (${size - riffEnd} bytes of trailing data)`,
+    );
   }
 
   let offset = 12;
@@ -47,7 +50,10 @@ export async function parseWebp(reader: ImageReader): Promise<ImageInfo> {
     // A missing pad byte after the last chunk is tolerated, as libwebp does.
     const end = Math.min(dataStart + length + (length & 1), Math.max(riffEnd, dataStart + length));
     if (end > riffEnd) {
-      throw truncated(FORMAT, `chunk '${type}' at offset ${offset} declares ${length} bytes but the file ends at ${size} bytes`);
+      throw truncated(
+        FORMAT,
+        `chunk '${type}' at offset ${offset} declares ${length} bytes but the file ends at ${size} bytes`,
+      );
     }
 
     if (first === undefined) {

@@ -34,7 +34,12 @@ const OrgParams = Type.Object({ org: Type.String() });
 const DatasetParams = Type.Object({ org: Type.String(), D: Type.String() });
 const AssetParams = Type.Object({ org: Type.String(), D: Type.String(), assetId: Type.String() });
 const SessionParams = Type.Object({ org: Type.String(), D: Type.String(), sessionId: Type.String() });
-const AnnotationParams = Type.Object({ org: Type.String(), D: Type.String(), assetId: Type.String(), annotationId: Type.String() });
+const AnnotationParams = Type.Object({
+  org: Type.String(),
+  D: Type.String(),
+  assetId: Type.String(),
+  annotationId: Type.String(),
+});
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody };
 const security = [{ secretKey: [], organizationId: [] }];
 
@@ -50,51 +55,106 @@ export const apiRoutes =
 
     app.addHook("onRequest", async (request) => {
       const orgHeader = request.headers["organization-id"];
-      request.principal = await auth.authenticate(request.headers.authorization, Array.isArray(orgHeader) ? orgHeader[0] : orgHeader);
+      request.principal = await auth.authenticate(
+        request.headers.authorization,
+        Array.isArray(orgHeader) ? orgHeader[0] : orgHeader,
+      );
     });
 
     // ---- organizations ----
-    app.get("/workspaces", { schema: { tags: ["organizations"], security, response: { 200: Page(Organization), ...errors } } }, async (request) => {
-      const org = await organizations.get(request.principal!.orgId);
-      return { items: [org], nextPage: null, prevPage: null, totalCount: 1 };
-    });
-    app.get("/workspaces/:org", { schema: { tags: ["organizations"], security, params: OrgParams, response: { 200: Organization, ...errors } } }, async (request) =>
-      organizations.get(orgOf(request, request.params.org)),
+    app.get(
+      "/workspaces",
+      { schema: { tags: ["organizations"], security, response: { 200: Page(Organization), ...errors } } },
+      async (request) => {
+        const org = await organizations.get(request.principal!.orgId);
+        return { items: [org], nextPage: null, prevPage: null, totalCount: 1 };
+      },
+    );
+    app.get(
+      "/workspaces/:org",
+      { schema: { tags: ["organizations"], security, params: OrgParams, response: { 200: Organization, ...errors } } },
+      async (request) => organizations.get(orgOf(request, request.params.org)),
     );
     app.post(
       "/workspaces/:org/secretKeys",
-      { schema: { tags: ["organizations"], security, params: OrgParams, body: Type.Optional(CreateSecretKeyRequest), response: { 201: CreatedSecretKey, ...errors } } },
+      {
+        schema: {
+          tags: ["organizations"],
+          security,
+          params: OrgParams,
+          body: Type.Optional(CreateSecretKeyRequest),
+          response: { 201: CreatedSecretKey, ...errors },
+        },
+      },
       async (request, reply) => {
         const orgId = orgOf(request, request.params.org);
         const key = await auth.createKey(orgId, request.body?.name);
-        return reply.code(201).send({ kind: "SecretKey", keyId: key.keyId, name: key.name, workspaceId: orgId, secretKey: key.secretKey, createDate: key.createdAt });
+        return reply
+          .code(201)
+          .send({
+            kind: "SecretKey",
+            keyId: key.keyId,
+            name: key.name,
+            workspaceId: orgId,
+            secretKey: key.secretKey,
+            createDate: key.createdAt,
+          });
       },
     );
 
     // ---- datasets ----
-    app.get("/workspaces/:org/datasets", { schema: { tags: ["datasets"], security, params: OrgParams, response: { 200: Page(Dataset), ...errors } } }, async (request) => {
-      const items = (await datasets.list(orgOf(request, request.params.org))).map(presentDataset);
-      return { items, nextPage: null, prevPage: null, totalCount: items.length };
-    });
+    app.get(
+      "/workspaces/:org/datasets",
+      { schema: { tags: ["datasets"], security, params: OrgParams, response: { 200: Page(Dataset), ...errors } } },
+      async (request) => {
+        const items = (await datasets.list(orgOf(request, request.params.org))).map(presentDataset);
+        return { items, nextPage: null, prevPage: null, totalCount: items.length };
+      },
+    );
     app.post(
       "/workspaces/:org/datasets",
-      { schema: { tags: ["datasets"], security, params: OrgParams, body: CreateDatasetRequest, response: { 201: Dataset, ...errors, 409: ErrorBody } } },
-      async (request, reply) => reply.code(201).send(presentDataset(await datasets.create(orgOf(request, request.params.org), request.body))),
+      {
+        schema: {
+          tags: ["datasets"],
+          security,
+          params: OrgParams,
+          body: CreateDatasetRequest,
+          response: { 201: Dataset, ...errors, 409: ErrorBody },
+        },
+      },
+      async (request, reply) =>
+        reply.code(201).send(presentDataset(await datasets.create(orgOf(request, request.params.org), request.body))),
     );
-    app.get("/workspaces/:org/datasets/:D", { schema: { tags: ["datasets"], security, params: DatasetParams, response: { 200: Dataset, ...errors } } }, async (request) => {
-      const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
-      return presentDataset(await datasets.get(orgId, datasetId));
-    });
-    app.delete("/workspaces/:org/datasets/:D", { schema: { tags: ["datasets"], security, params: DatasetParams, response: { 200: DeletedDataset, ...errors } } }, async (request) => {
-      const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
-      const { deletedAssets } = await datasets.delete(orgId, datasetId);
-      return presentDeletedDataset(orgId, datasetId, deletedAssets);
-    });
+    app.get(
+      "/workspaces/:org/datasets/:D",
+      { schema: { tags: ["datasets"], security, params: DatasetParams, response: { 200: Dataset, ...errors } } },
+      async (request) => {
+        const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
+        return presentDataset(await datasets.get(orgId, datasetId));
+      },
+    );
+    app.delete(
+      "/workspaces/:org/datasets/:D",
+      { schema: { tags: ["datasets"], security, params: DatasetParams, response: { 200: DeletedDataset, ...errors } } },
+      async (request) => {
+        const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
+        const { deletedAssets } = await datasets.delete(orgId, datasetId);
+        return presentDeletedDataset(orgId, datasetId, deletedAssets);
+      },
+    );
 
     // ---- assets ----
     app.get(
       "/workspaces/:org/datasets/:D/assets",
-      { schema: { tags: ["assets"], security, params: DatasetParams, querystring: ListAssetsQuery, response: { 200: Page(Asset), ...errors } } },
+      {
+        schema: {
+          tags: ["assets"],
+          security,
+          params: DatasetParams,
+          querystring: ListAssetsQuery,
+          response: { 200: Page(Asset), ...errors },
+        },
+      },
       async (request) => {
         const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
         const q = request.query;
@@ -112,25 +172,46 @@ export const apiRoutes =
     );
     app.get(
       "/workspaces/:org/datasets/:D/assets/:assetId",
-      { schema: { tags: ["assets"], security, params: AssetParams, querystring: GetAssetQuery, response: { 200: Asset, ...errors } } },
+      {
+        schema: {
+          tags: ["assets"],
+          security,
+          params: AssetParams,
+          querystring: GetAssetQuery,
+          response: { 200: Asset, ...errors },
+        },
+      },
       async (request) => {
         const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
         const asset = await assets.get(orgId, datasetId, request.params.assetId);
         return presentAsset(asset, request.query.contents === "y" ? assets.contentsOf(asset) : undefined);
       },
     );
-    app.delete("/workspaces/:org/datasets/:D/assets/:assetId", { schema: { tags: ["assets"], security, params: AssetParams, response: { 204: Type.Null(), ...errors } } }, async (request, reply) => {
-      const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
-      await assets.delete(orgId, datasetId, request.params.assetId);
-      // The Python client accepts exactly an empty body.
-      return reply.code(204).send(null);
-    });
+    app.delete(
+      "/workspaces/:org/datasets/:D/assets/:assetId",
+      { schema: { tags: ["assets"], security, params: AssetParams, response: { 204: Type.Null(), ...errors } } },
+      async (request, reply) => {
+        const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
+        await assets.delete(orgId, datasetId, request.params.assetId);
+        // The Python client accepts exactly an empty body.
+        return reply.code(204).send(null);
+      },
+    );
 
     // ---- ingestion sessions ----
     const sessionsPath = "/workspaces/:org/datasets/:D/assetSources/managed/datature/transient/assetIngestionSessions";
     app.post(
       sessionsPath,
-      { bodyLimit: 64 * 1024 * 1024, schema: { tags: ["uploads"], security, params: DatasetParams, body: CreateIngestionSessionRequest, response: { 201: IngestionSession, ...errors } } },
+      {
+        bodyLimit: 64 * 1024 * 1024,
+        schema: {
+          tags: ["uploads"],
+          security,
+          params: DatasetParams,
+          body: CreateIngestionSessionRequest,
+          response: { 201: IngestionSession, ...errors },
+        },
+      },
       async (request, reply) => {
         const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
         const view = await ingestion.create(orgId, datasetId, request.body.spec);
@@ -139,7 +220,15 @@ export const apiRoutes =
     );
     app.get(
       `${sessionsPath}/:sessionId`,
-      { schema: { tags: ["uploads"], security, params: SessionParams, querystring: SessionStatusQuery, response: { 200: IngestionSession, ...errors } } },
+      {
+        schema: {
+          tags: ["uploads"],
+          security,
+          params: SessionParams,
+          querystring: SessionStatusQuery,
+          response: { 200: IngestionSession, ...errors },
+        },
+      },
       async (request) => {
         const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
         const waitMs = request.query.waitFor === "Finished" ? Math.round((request.query.timeout ?? 30) * 1000) : 0;
@@ -152,25 +241,61 @@ export const apiRoutes =
 
     // ---- annotations (the minimum that assets need) ----
     const annotationsPath = "/workspaces/:org/datasets/:D/assets/:assetId/annotations";
-    app.get(annotationsPath, { schema: { tags: ["annotations"], security, params: AssetParams, response: { 200: Page(Annotation), ...errors } } }, async (request) => {
-      const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
-      const items = (await annotations.list(orgId, datasetId, request.params.assetId)).map(presentAnnotation);
-      return { items, nextPage: null, prevPage: null, totalCount: items.length };
-    });
+    app.get(
+      annotationsPath,
+      {
+        schema: {
+          tags: ["annotations"],
+          security,
+          params: AssetParams,
+          response: { 200: Page(Annotation), ...errors },
+        },
+      },
+      async (request) => {
+        const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
+        const items = (await annotations.list(orgId, datasetId, request.params.assetId)).map(presentAnnotation);
+        return { items, nextPage: null, prevPage: null, totalCount: items.length };
+      },
+    );
     app.post(
       annotationsPath,
-      { schema: { tags: ["annotations"], security, params: AssetParams, body: CreateAnnotationRequest, response: { 201: Annotation, ...errors } } },
+      {
+        schema: {
+          tags: ["annotations"],
+          security,
+          params: AssetParams,
+          body: CreateAnnotationRequest,
+          response: { 201: Annotation, ...errors },
+        },
+      },
       async (request, reply) => {
         const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
-        const created = await annotations.create(orgId, datasetId, request.params.assetId, request.body.spec.tag, request.body.spec.contents);
+        const created = await annotations.create(
+          orgId,
+          datasetId,
+          request.params.assetId,
+          request.body.spec.tag,
+          request.body.spec.contents,
+        );
         return reply.code(201).send(presentAnnotation(created));
       },
     );
-    app.delete(`${annotationsPath}/:annotationId`, { schema: { tags: ["annotations"], security, params: AnnotationParams, response: { 204: Type.Null(), ...errors } } }, async (request, reply) => {
-      const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
-      if (!(await annotations.delete(orgId, datasetId, request.params.assetId, request.params.annotationId))) {
-        throw notFound("Annotation", request.params.annotationId);
-      }
-      return reply.code(204).send(null);
-    });
+    app.delete(
+      `${annotationsPath}/:annotationId`,
+      {
+        schema: {
+          tags: ["annotations"],
+          security,
+          params: AnnotationParams,
+          response: { 204: Type.Null(), ...errors },
+        },
+      },
+      async (request, reply) => {
+        const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
+        if (!(await annotations.delete(orgId, datasetId, request.params.assetId, request.params.annotationId))) {
+          throw notFound("Annotation", request.params.annotationId);
+        }
+        return reply.code(204).send(null);
+      },
+    );
   };

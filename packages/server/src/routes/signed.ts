@@ -13,7 +13,11 @@ interface SignedQuery {
 }
 
 const forbidden = (message: string) =>
-  new ApiError("PermissionDenied", message, "Ask the API for a fresh URL (upload session status, or the asset with contents=y).");
+  new ApiError(
+    "PermissionDenied",
+    message,
+    "Ask the API for a fresh URL (upload session status, or the asset with contents=y).",
+  );
 
 /**
  * The routes reached by signed URL instead of a secret key: the upload PUT and the download
@@ -33,7 +37,10 @@ export const signedRoutes =
         const { sessionId, fileIndex } = request.params;
         const index = Number(fileIndex);
         const path = uploadPath(sessionId, index);
-        const check = Number.isSafeInteger(index) && index >= 0 ? ctx.signer.verify("upload", path, request.query.expires, request.query.signature) : "invalid";
+        const check =
+          Number.isSafeInteger(index) && index >= 0
+            ? ctx.signer.verify("upload", path, request.query.expires, request.query.signature)
+            : "invalid";
         if (check === "invalid") throw forbidden("The upload URL's signature is not valid");
         if (check === "expired") {
           await services.ingestion.expire(sessionId, index);
@@ -51,13 +58,27 @@ export const signedRoutes =
       },
     );
 
-    const download = async (request: FastifyRequest<{ Params: DownloadRouteParams; Querystring: SignedQuery }>, reply: FastifyReply) => {
+    const download = async (
+      request: FastifyRequest<{ Params: DownloadRouteParams; Querystring: SignedQuery }>,
+      reply: FastifyReply,
+    ) => {
       const p = request.params;
-      const path = AssetService.downloadPath({ orgId: p.orgId, datasetId: p.datasetId, assetId: p.assetId, generation: Number(p.generation), filename: p.name });
+      const path = AssetService.downloadPath({
+        orgId: p.orgId,
+        datasetId: p.datasetId,
+        assetId: p.assetId,
+        generation: Number(p.generation),
+        filename: p.name,
+      });
       const check = ctx.signer.verify("download", path, request.query.expires, request.query.signature);
       if (check === "invalid") throw forbidden("The download URL's signature is not valid");
       if (check === "expired") throw forbidden("The download URL has expired");
-      const asset = await services.assets.resolveDownload({ orgId: p.orgId, datasetId: p.datasetId, assetId: p.assetId, generation: p.generation });
+      const asset = await services.assets.resolveDownload({
+        orgId: p.orgId,
+        datasetId: p.datasetId,
+        assetId: p.assetId,
+        generation: p.generation,
+      });
       return sendBytes(ctx, request, reply, asset.sha256, asset.fileSize, asset.mimeType, basename(asset.filename));
     };
     app.get("/files/:orgId/:datasetId/:assetId/:generation/:name", { schema: { hide: true } }, download);
@@ -72,7 +93,15 @@ interface DownloadRouteParams {
 }
 
 /** Serves bytes with ETag, one byte range at most, and a Content-Disposition that cannot inject headers. */
-function sendBytes(ctx: ServiceContext, request: FastifyRequest, reply: FastifyReply, sha256: string, size: number, mimeType: string, name: string) {
+function sendBytes(
+  ctx: ServiceContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  sha256: string,
+  size: number,
+  mimeType: string,
+  name: string,
+) {
   const etag = `"${sha256}"`;
   void reply.header("etag", etag).header("accept-ranges", "bytes").header("content-type", mimeType);
   void reply.header("cache-control", "private, max-age=3600").header("x-content-type-options", "nosniff");

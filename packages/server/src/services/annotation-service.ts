@@ -10,10 +10,25 @@ export class AnnotationService {
     private readonly assets: AssetService,
   ) {}
 
-  async create(orgId: string, datasetId: string, assetId: string, tag: string, contents: unknown): Promise<AnnotationRecord> {
+  async create(
+    orgId: string,
+    datasetId: string,
+    assetId: string,
+    tag: string,
+    contents: unknown,
+  ): Promise<AnnotationRecord> {
     await this.assets.get(orgId, datasetId, assetId);
     const t = Date.now();
-    const record: AnnotationRecord = { annotationId: newId(), orgId, datasetId, assetId, tag, contents: contents ?? null, createdAt: t, updatedAt: t };
+    const record: AnnotationRecord = {
+      annotationId: newId(),
+      orgId,
+      datasetId,
+      assetId,
+      tag,
+      contents: contents ?? null,
+      createdAt: t,
+      updatedAt: t,
+    };
     await this.ctx.metadata.createAnnotation(record);
     return record;
   }

@@ -54,17 +54,32 @@ export class AssetService {
     const descending = req.order === "desc" || req.order === "d";
     const filter = req.filter !== undefined && req.filter.trim() !== "" ? parseFilter(req.filter) : {};
     // Every stored asset is whole and uploaded: a crash never leaves one half-written.
-    if (filter.status !== undefined && filter.status !== "uploaded") return { assets: [], nextPage: null, totalCount: 0 };
+    if (filter.status !== undefined && filter.status !== "uploaded")
+      return { assets: [], nextPage: null, totalCount: 0 };
     if (req.metadataQuery !== undefined && req.metadataQuery.trim() !== "") {
-      throw new ApiError("InvalidParameter", "metadataQuery is not supported by this server yet", "List without metadataQuery.");
+      throw new ApiError(
+        "InvalidParameter",
+        "metadataQuery is not supported by this server yet",
+        "List without metadataQuery.",
+      );
     }
     const after = req.pageToken ? decodeToken(req.pageToken, sortKey, descending) : undefined;
     const limit = req.pageSize ?? DEFAULT_PAGE_SIZE;
     // One row past the page tells whether another page follows, without a count.
-    const rows = await this.ctx.metadata.listAssets({ orgId, datasetId, sortKey, descending, limit: limit + 1, ...(after ? { after } : {}) });
+    const rows = await this.ctx.metadata.listAssets({
+      orgId,
+      datasetId,
+      sortKey,
+      descending,
+      limit: limit + 1,
+      ...(after ? { after } : {}),
+    });
     const assets = rows.slice(0, limit);
     const last = assets[assets.length - 1];
-    const nextPage = rows.length > limit && last ? encodeToken({ k: sortKey, d: descending, v: sortValue(last, sortKey), s: last.seq }) : null;
+    const nextPage =
+      rows.length > limit && last
+        ? encodeToken({ k: sortKey, d: descending, v: sortValue(last, sortKey), s: last.seq })
+        : null;
     const totalCount = await this.ctx.metadata.countAssets(orgId, datasetId);
     return { assets, nextPage, totalCount };
   }
@@ -98,14 +113,17 @@ export class AssetService {
   async resolveDownload(params: DownloadParams): Promise<AssetRecord> {
     const asset = await this.ctx.metadata.getAsset(params.orgId, params.datasetId, params.assetId);
     if (!asset || String(asset.generation) !== params.generation) {
-      throw new ApiError("ResourceNotFound", "This asset no longer has these contents", "Get a fresh URL with contents=y.");
+      throw new ApiError(
+        "ResourceNotFound",
+        "This asset no longer has these contents",
+        "Get a fresh URL with contents=y.",
+      );
     }
     return asset;
   }
 
   /** Shared by routes and tests: the signed path of an asset's bytes. */
   static downloadPath = downloadPath;
-
 }
 
 export interface DownloadParams {
@@ -116,7 +134,13 @@ export interface DownloadParams {
 }
 
 /** The signed path of an asset's bytes; it ends in the filename's last segment. */
-function downloadPath(a: { orgId: string; datasetId: string; assetId: string; generation: number; filename: string }): string {
+function downloadPath(a: {
+  orgId: string;
+  datasetId: string;
+  assetId: string;
+  generation: number;
+  filename: string;
+}): string {
   const e = encodeURIComponent;
   return `/files/${e(a.orgId)}/${e(a.datasetId)}/${e(a.assetId)}/${a.generation}/${e(basename(a.filename))}`;
 }
@@ -154,7 +178,11 @@ function decodeToken(token: string, sortKey: AssetSortKey, descending: boolean):
     throw invalid("The page token is malformed", { parameter: "p" }, "Pass nextPage from the previous page unchanged.");
   }
   if (body.k !== sortKey || body.d !== descending) {
-    throw invalid("The page token belongs to a listing with another sort order", { parameter: "p" }, "Keep sortBy and o the same while paging.");
+    throw invalid(
+      "The page token belongs to a listing with another sort order",
+      { parameter: "p" },
+      "Keep sortBy and o the same while paging.",
+    );
   }
   const valueOk = typeof body.v === "number" ? Number.isFinite(body.v) : typeof body.v === "string";
   if (!valueOk || !Number.isSafeInteger(body.s)) throw invalid("The page token is malformed", { parameter: "p" });
@@ -176,6 +204,7 @@ function parseFilter(raw: string): { status?: string } {
     if (key !== "status") throw invalid(`filter field '${key}' is not supported`, { parameter: "filter", field: key });
   }
   const status = (parsed as { status?: unknown }).status;
-  if (status !== undefined && typeof status !== "string") throw invalid("filter.status must be a string", { parameter: "filter" });
+  if (status !== undefined && typeof status !== "string")
+    throw invalid("filter.status must be a string", { parameter: "filter" });
   return status === undefined ? {} : { status };
 }

@@ -23,10 +23,16 @@ export class AuthService {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
     if (!match) throw unauthenticated("Missing or malformed Authorization header");
     const key = match[1]!;
-    if (!looksLikeSecretKey(key)) throw new ApiError("InvalidApiKey", "The secret key has the wrong shape", "Keys are 'dtvi_' followed by 98 characters.");
+    if (!looksLikeSecretKey(key))
+      throw new ApiError(
+        "InvalidApiKey",
+        "The secret key has the wrong shape",
+        "Keys are 'dtvi_' followed by 98 characters.",
+      );
     const hash = hashSecretKey(key);
     const record = await this.ctx.metadata.findSecretKeyByHash(hash);
-    if (!record || !sameDigest(record.keyHash, hash)) throw new ApiError("InvalidApiKey", "The secret key is not valid");
+    if (!record || !sameDigest(record.keyHash, hash))
+      throw new ApiError("InvalidApiKey", "The secret key is not valid");
     if (organizationHeader !== undefined && organizationHeader !== record.orgId) {
       throw unauthenticated("The secret key does not belong to the organization named in Organization-Id");
     }
@@ -34,9 +40,18 @@ export class AuthService {
   }
 
   /** A new key for the caller's organization. The clear key is returned once and never stored. */
-  async createKey(orgId: string, name: string | undefined): Promise<{ keyId: string; name: string; secretKey: string; createdAt: number }> {
+  async createKey(
+    orgId: string,
+    name: string | undefined,
+  ): Promise<{ keyId: string; name: string; secretKey: string; createdAt: number }> {
     const secretKey = generateSecretKey();
-    const record = { keyId: newId(), orgId, name: name?.trim() || "unnamed", keyHash: hashSecretKey(secretKey), createdAt: Date.now() };
+    const record = {
+      keyId: newId(),
+      orgId,
+      name: name?.trim() || "unnamed",
+      keyHash: hashSecretKey(secretKey),
+      createdAt: Date.now(),
+    };
     await this.ctx.metadata.createSecretKey(record);
     return { keyId: record.keyId, name: record.name, secretKey, createdAt: record.createdAt };
   }

@@ -17,7 +17,11 @@ export interface RecoveryReport {
  * invisible to clients; this removes them. A clean shutdown leaves a marker, so the full blob
  * scan runs only after a crash.
  */
-export async function recoverAfterCrash(dataDir: string, metadata: MetadataStore, blobs: BlobStore): Promise<RecoveryReport> {
+export async function recoverAfterCrash(
+  dataDir: string,
+  metadata: MetadataStore,
+  blobs: BlobStore,
+): Promise<RecoveryReport> {
   const marker = join(dataDir, CLEAN_MARKER);
   const clean = await stat(marker).then(
     () => true,

@@ -30,14 +30,21 @@ export class DatasetService {
     };
     if (dataset.name === "") throw new ApiError("MissingRequiredField", "A dataset needs a non-blank name");
     if (!(await this.ctx.metadata.createDataset(dataset))) {
-      throw new ApiError("ResourceConflict", `Dataset '${dataset.datasetId}' already exists`, "Choose another datasetId, or omit it.");
+      throw new ApiError(
+        "ResourceConflict",
+        `Dataset '${dataset.datasetId}' already exists`,
+        "Choose another datasetId, or omit it.",
+      );
     }
     return { dataset, stats: { assetTotal: 0, annotationTotal: 0, assetAnnotated: 0, tagsCount: {} } };
   }
 
   async list(orgId: string): Promise<DatasetView[]> {
     const datasets = await this.ctx.metadata.listDatasets(orgId);
-    const stats = await this.ctx.metadata.datasetStats(orgId, datasets.map((d) => d.datasetId));
+    const stats = await this.ctx.metadata.datasetStats(
+      orgId,
+      datasets.map((d) => d.datasetId),
+    );
     return datasets.map((dataset) => ({ dataset, stats: stats.get(dataset.datasetId)! }));
   }
 

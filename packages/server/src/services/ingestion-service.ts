@@ -53,7 +53,10 @@ export class IngestionService {
     await this.datasets.require(orgId, datasetId);
     const t = Date.now();
     const failureMode = spec.failureMode ?? "FailAfterOne";
-    const onOverwrite = spec.onAssetOverwritten === "RemoveLinkedResource" || spec.onAssetOverwritten === undefined ? "RemoveLinkedResource" : "KeepLinkedResources";
+    const onOverwrite =
+      spec.onAssetOverwritten === "RemoveLinkedResource" || spec.onAssetOverwritten === undefined
+        ? "RemoveLinkedResource"
+        : "KeepLinkedResources";
     const session: IngestionSessionRecord = {
       sessionId: newId(),
       orgId,
@@ -104,11 +107,18 @@ export class IngestionService {
         file.filename = name.filename;
         const dup = seen.get(name.filename);
         if (dup !== undefined) {
-          throw new ApiError("InvalidParameter", `The manifest names '${name.filename}' twice (files ${dup} and ${fileIndex})`, "Give every file of a batch its own filename.");
+          throw new ApiError(
+            "InvalidParameter",
+            `The manifest names '${name.filename}' twice (files ${dup} and ${fileIndex})`,
+            "Give every file of a batch its own filename.",
+          );
         }
         seen.set(name.filename, fileIndex);
         if (a.size > this.ctx.config.maxFileSize) {
-          reject("EBADSIZE", `file is ${a.size} bytes, over this server's limit of ${this.ctx.config.maxFileSize} bytes`);
+          reject(
+            "EBADSIZE",
+            `file is ${a.size} bytes, over this server's limit of ${this.ctx.config.maxFileSize} bytes`,
+          );
         } else if (a.size === 0) {
           reject("EBADMIME", "file is empty");
         }
@@ -135,11 +145,23 @@ export class IngestionService {
    * same filename (a re-run) are settled here and now; the same bytes elsewhere are committed
    * as new assets right after the session is recorded. Two bulk reads, whatever the batch size.
    */
-  private async deduplicate(orgId: string, datasetId: string, session: IngestionSessionRecord, files: IngestionFileRecord[]): Promise<FileCommit[]> {
+  private async deduplicate(
+    orgId: string,
+    datasetId: string,
+    session: IngestionSessionRecord,
+    files: IngestionFileRecord[],
+  ): Promise<FileCommit[]> {
     const candidates = files.filter((f) => f.state === "pending" && f.sha256 !== null);
     if (candidates.length === 0) return [];
-    const existing = await this.ctx.metadata.findAssetsByFilename(orgId, datasetId, candidates.map((f) => f.filename));
-    const facts = await this.ctx.metadata.findBlobFacts(orgId, candidates.map((f) => f.sha256!));
+    const existing = await this.ctx.metadata.findAssetsByFilename(
+      orgId,
+      datasetId,
+      candidates.map((f) => f.filename),
+    );
+    const facts = await this.ctx.metadata.findBlobFacts(
+      orgId,
+      candidates.map((f) => f.sha256!),
+    );
     const commits: FileCommit[] = [];
     for (const f of candidates) {
       const current = existing.get(f.filename);
@@ -166,7 +188,13 @@ export class IngestionService {
   }
 
   /** The session as it stands; with `waitMs`, waits until it is settled or the time is up. */
-  async status(orgId: string, datasetId: string, sessionId: string, waitMs = 0, signal?: AbortSignal): Promise<SessionView> {
+  async status(
+    orgId: string,
+    datasetId: string,
+    sessionId: string,
+    waitMs = 0,
+    signal?: AbortSignal,
+  ): Promise<SessionView> {
     const deadline = Date.now() + waitMs;
     // While waiting, only the session row is read: its files (up to 10,000) once, at the end.
     for (;;) {
@@ -209,7 +237,13 @@ export class IngestionService {
    * that cannot apply (unknown file, settled session), a FileRejection for bytes that failed the
    * rules (the file is then failed in its session, and with FailAfterOne the session too).
    */
-  async receive(sessionId: string, fileIndex: number, body: Readable, declaredLength: number | undefined, signal?: AbortSignal): Promise<ReceivedFile> {
+  async receive(
+    sessionId: string,
+    fileIndex: number,
+    body: Readable,
+    declaredLength: number | undefined,
+    signal?: AbortSignal,
+  ): Promise<ReceivedFile> {
     const session = await this.ctx.metadata.getSessionById(sessionId);
     const file = session && (await this.ctx.metadata.getSessionFile(sessionId, fileIndex));
     if (!session || !file) throw notFound("Upload target", `${sessionId}/${fileIndex}`);
@@ -219,15 +253,26 @@ export class IngestionService {
       return { filename: file.filename, assetId: file.assetId };
     }
     if (file.state === "failed") {
-      throw new ApiError("ResourceConflict", `${file.filename} already failed in this session: ${file.errorMessage ?? file.errorCode}`, "Upload it again in a new session.");
+      throw new ApiError(
+        "ResourceConflict",
+        `${file.filename} already failed in this session: ${file.errorMessage ?? file.errorCode}`,
+        "Upload it again in a new session.",
+      );
     }
     if (session.state !== "Running") {
-      throw new ApiError("ResourceConflict", `This upload session is ${session.state.toLowerCase()} and takes no more bytes${session.failureReason ? ` (${session.failureReason})` : ""}`, "Start a new upload session.");
+      throw new ApiError(
+        "ResourceConflict",
+        `This upload session is ${session.state.toLowerCase()} and takes no more bytes${session.failureReason ? ` (${session.failureReason})` : ""}`,
+        "Start a new upload session.",
+      );
     }
     let staged: StagedBlob | undefined;
     try {
       if (declaredLength !== undefined && declaredLength !== file.size) {
-        throw new FileRejection("EBADSIZE", `request carries ${declaredLength} bytes but the manifest declared ${file.size}`);
+        throw new FileRejection(
+          "EBADSIZE",
+          `request carries ${declaredLength} bytes but the manifest declared ${file.size}`,
+        );
       }
       staged = await this.stage(body, file.size, signal);
       this.check(file, staged);
@@ -238,7 +283,13 @@ export class IngestionService {
     } catch (err) {
       if (staged) await this.ctx.blobs.discard(staged);
       if (err instanceof FileRejection) {
-        await this.ctx.metadata.failFile(sessionId, fileIndex, err.code, err.reason, session.failureMode === "FailAfterOne");
+        await this.ctx.metadata.failFile(
+          sessionId,
+          fileIndex,
+          err.code,
+          err.reason,
+          session.failureMode === "FailAfterOne",
+        );
         this.ctx.sessionChanges.emit(sessionId);
       }
       throw err;
@@ -249,7 +300,15 @@ export class IngestionService {
   async expire(sessionId: string, fileIndex: number): Promise<void> {
     const session = await this.ctx.metadata.getSessionById(sessionId);
     if (!session) return;
-    if (await this.ctx.metadata.failFile(sessionId, fileIndex, "ETIMEOUT", "the upload URL expired before the bytes came", session.failureMode === "FailAfterOne")) {
+    if (
+      await this.ctx.metadata.failFile(
+        sessionId,
+        fileIndex,
+        "ETIMEOUT",
+        "the upload URL expired before the bytes came",
+        session.failureMode === "FailAfterOne",
+      )
+    ) {
       this.ctx.sessionChanges.emit(sessionId);
     }
   }
@@ -258,7 +317,8 @@ export class IngestionService {
     try {
       return await this.ctx.blobs.stage(body, { maxBytes: size, ...(signal ? { signal } : {}) });
     } catch (err) {
-      if (err instanceof BlobTooLargeError) throw new FileRejection("EBADSIZE", `more bytes arrived than the manifest declared (${size})`);
+      if (err instanceof BlobTooLargeError)
+        throw new FileRejection("EBADSIZE", `more bytes arrived than the manifest declared (${size})`);
       throw err;
     }
   }
@@ -268,10 +328,16 @@ export class IngestionService {
       throw new FileRejection("EBADSIZE", `${staged.size} bytes arrived but the manifest declared ${file.size}`);
     }
     if (staged.crc32c !== file.crc32c) {
-      throw new FileRejection("ECORRUPT", `CRC-32C mismatch: the bytes give ${staged.crc32c}, the manifest declared ${file.crc32c}`);
+      throw new FileRejection(
+        "ECORRUPT",
+        `CRC-32C mismatch: the bytes give ${staged.crc32c}, the manifest declared ${file.crc32c}`,
+      );
     }
     if (file.sha256 && file.sha256 !== staged.sha256) {
-      throw new FileRejection("ECORRUPT", `SHA-256 mismatch: the bytes give ${staged.sha256}, the manifest declared ${file.sha256}`);
+      throw new FileRejection(
+        "ECORRUPT",
+        `SHA-256 mismatch: the bytes give ${staged.sha256}, the manifest declared ${file.sha256}`,
+      );
     }
   }
 
@@ -314,14 +380,19 @@ export class IngestionService {
     const result = await this.ctx.blobLocks.run(staged.sha256, async () => {
       await this.ctx.blobs.publish(staged);
       const committed = await this.committer.commit(commit);
-      if (!committed && !(await this.ctx.metadata.isBlobReferenced(staged.sha256))) await this.ctx.blobs.delete(staged.sha256);
+      if (!committed && !(await this.ctx.metadata.isBlobReferenced(staged.sha256)))
+        await this.ctx.blobs.delete(staged.sha256);
       return committed;
     });
     this.ctx.sessionChanges.emit(session.sessionId);
     if (!result) {
       const now = await this.ctx.metadata.getSessionFile(session.sessionId, file.fileIndex);
       if (now?.state === "succeeded" && now.assetId) return { filename: file.filename, assetId: now.assetId };
-      throw new ApiError("ResourceConflict", `This upload session stopped taking bytes before ${file.filename} was committed`, "Start a new upload session.");
+      throw new ApiError(
+        "ResourceConflict",
+        `This upload session stopped taking bytes before ${file.filename} was committed`,
+        "Start a new upload session.",
+      );
     }
     await this.releaser.release(result.orphanedBlobs);
     return { filename: file.filename, assetId: result.assetId };

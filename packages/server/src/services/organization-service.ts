@@ -10,6 +10,11 @@ export class OrganizationService {
     const org = await this.ctx.metadata.getOrganization(orgId);
     if (!org) throw notFound("Organization", orgId);
     const datasets = await this.ctx.metadata.listDatasets(orgId);
-    return presentOrganization(org, datasets.map((d) => d.datasetId), this.ctx.config, MAX_FILES_PER_SESSION);
+    return presentOrganization(
+      org,
+      datasets.map((d) => d.datasetId),
+      this.ctx.config,
+      MAX_FILES_PER_SESSION,
+    );
   }
 }

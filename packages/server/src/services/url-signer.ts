@@ -18,7 +18,13 @@ export class UrlSigner {
     return `${this.baseUrl}${path}?expires=${expiresAt}&signature=${signature}`;
   }
 
-  verify(scope: "upload" | "download", path: string, expires: unknown, signature: unknown, now = Date.now()): SignatureCheck {
+  verify(
+    scope: "upload" | "download",
+    path: string,
+    expires: unknown,
+    signature: unknown,
+    now = Date.now(),
+  ): SignatureCheck {
     if (typeof expires !== "string" || !/^\d{1,15}$/.test(expires) || typeof signature !== "string") return "invalid";
     const expected = Buffer.from(this.mac(scope, path, Number(expires)));
     const given = Buffer.from(signature);

@@ -11,16 +11,19 @@ export function normalizeFilename(raw: string): FilenameCheck {
   if (typeof raw !== "string" || raw.length === 0) return { ok: false, reason: "filename is empty" };
   if (raw.includes("\\")) return { ok: false, reason: "filename contains a backslash; use / between folders" };
   // C0 and C1 controls, DEL, and the Unicode line/paragraph separators.
-  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(raw)) return { ok: false, reason: "filename contains a control character" };
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(raw))
+    return { ok: false, reason: "filename contains a control character" };
   const filename = raw.normalize("NFC");
   if (filename.startsWith("/")) return { ok: false, reason: "filename is an absolute path" };
   if (/^[A-Za-z]:/.test(filename)) return { ok: false, reason: "filename starts with a drive letter" };
-  if (filename.length > MAX_FILENAME_LENGTH) return { ok: false, reason: `filename is longer than ${MAX_FILENAME_LENGTH} characters` };
+  if (filename.length > MAX_FILENAME_LENGTH)
+    return { ok: false, reason: `filename is longer than ${MAX_FILENAME_LENGTH} characters` };
   const segments = filename.split("/");
   for (const s of segments) {
     if (s === "") return { ok: false, reason: "filename has an empty path segment" };
     if (s === "." || s === "..") return { ok: false, reason: `filename has a '${s}' segment` };
-    if (s.length > MAX_SEGMENT_LENGTH) return { ok: false, reason: `a path segment is longer than ${MAX_SEGMENT_LENGTH} characters` };
+    if (s.length > MAX_SEGMENT_LENGTH)
+      return { ok: false, reason: `a path segment is longer than ${MAX_SEGMENT_LENGTH} characters` };
   }
   return { ok: true, filename };
 }

@@ -21,7 +21,7 @@ async function writeAllv(file: FileHandle, buffers: Buffer[]): Promise<void> {
 }
 
 async function writeAll(file: FileHandle, bytes: Buffer): Promise<void> {
-  for (let done = 0; done < bytes.length; ) {
+  for (let done = 0; done < bytes.length;) {
     const { bytesWritten } = await file.write(bytes, done, bytes.length - done);
     done += bytesWritten;
   }

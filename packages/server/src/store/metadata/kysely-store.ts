@@ -79,7 +79,11 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async settingOrInsert(name: string, value: string): Promise<string> {
-    await this.db.insertInto("settings").values({ name, value }).onConflict((oc) => oc.column("name").doNothing()).execute();
+    await this.db
+      .insertInto("settings")
+      .values({ name, value })
+      .onConflict((oc) => oc.column("name").doNothing())
+      .execute();
     await this.sync();
     const row = await this.db.selectFrom("settings").select("value").where("name", "=", name).executeTakeFirstOrThrow();
     return row.value;
@@ -89,7 +93,10 @@ export class KyselyMetadataStore implements MetadataStore {
 
   async createOrganization(org: OrganizationRecord, firstKey: SecretKeyRecord): Promise<void> {
     await this.write(async (tx) => {
-      await tx.insertInto("organizations").values({ org_id: org.orgId, name: org.name, created_at: org.createdAt }).execute();
+      await tx
+        .insertInto("organizations")
+        .values({ org_id: org.orgId, name: org.name, created_at: org.createdAt })
+        .execute();
       await insertKey(tx, firstKey);
     });
   }
@@ -100,7 +107,10 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async countOrganizations(): Promise<number> {
-    const row = await this.db.selectFrom("organizations").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow();
+    const row = await this.db
+      .selectFrom("organizations")
+      .select((eb) => eb.fn.countAll().as("n"))
+      .executeTakeFirstOrThrow();
     return num(row.n);
   }
 
@@ -112,7 +122,13 @@ export class KyselyMetadataStore implements MetadataStore {
   async findSecretKeyByHash(keyHash: string): Promise<SecretKeyRecord | undefined> {
     const row = await this.db.selectFrom("secret_keys").selectAll().where("key_hash", "=", keyHash).executeTakeFirst();
     return (
-      row && { keyId: row.key_id, orgId: row.org_id, name: row.name, keyHash: row.key_hash, createdAt: num(row.created_at) }
+      row && {
+        keyId: row.key_id,
+        orgId: row.org_id,
+        name: row.name,
+        keyHash: row.key_hash,
+        createdAt: num(row.created_at),
+      }
     );
   }
 
@@ -225,7 +241,11 @@ export class KyselyMetadataStore implements MetadataStore {
         .where("org_id", "=", orgId)
         .where("dataset_id", "=", datasetId);
       await tx.deleteFrom("ingestion_files").where("session_id", "in", sessions).execute();
-      await tx.deleteFrom("ingestion_sessions").where("org_id", "=", orgId).where("dataset_id", "=", datasetId).execute();
+      await tx
+        .deleteFrom("ingestion_sessions")
+        .where("org_id", "=", orgId)
+        .where("dataset_id", "=", datasetId)
+        .execute();
       await tx.deleteFrom("datasets").where("org_id", "=", orgId).where("dataset_id", "=", datasetId).execute();
       return { deletedAssets: num(del.numDeletedRows), orphanedBlobs };
     });
@@ -236,7 +256,11 @@ export class KyselyMetadataStore implements MetadataStore {
   async listAssets(q: AssetListQuery): Promise<AssetRecord[]> {
     const col = SORT_COLUMN[q.sortKey];
     const dir = q.descending ? "desc" : "asc";
-    let query = this.db.selectFrom("assets").selectAll().where("org_id", "=", q.orgId).where("dataset_id", "=", q.datasetId);
+    let query = this.db
+      .selectFrom("assets")
+      .selectAll()
+      .where("org_id", "=", q.orgId)
+      .where("dataset_id", "=", q.datasetId);
     if (q.after) {
       const { value, seq } = q.after;
       const cmp = q.descending ? "<" : ">";
@@ -297,7 +321,17 @@ export class KyselyMetadataStore implements MetadataStore {
     for (const chunk of chunks([...new Set(sha256s)], 500)) {
       const rows = await this.db
         .selectFrom("assets")
-        .select(["sha256", "mime_type", "width", "height", "raw_width", "raw_height", "orientation", "frames", "file_size"])
+        .select([
+          "sha256",
+          "mime_type",
+          "width",
+          "height",
+          "raw_width",
+          "raw_height",
+          "orientation",
+          "frames",
+          "file_size",
+        ])
         .where("org_id", "=", orgId)
         .where("sha256", "in", chunk)
         .execute();
@@ -317,7 +351,11 @@ export class KyselyMetadataStore implements MetadataStore {
     return facts;
   }
 
-  async findAssetsByFilename(orgId: string, datasetId: string, filenames: string[]): Promise<Map<string, { assetId: string; sha256: string; fileSize: number }>> {
+  async findAssetsByFilename(
+    orgId: string,
+    datasetId: string,
+    filenames: string[],
+  ): Promise<Map<string, { assetId: string; sha256: string; fileSize: number }>> {
     const found = new Map<string, { assetId: string; sha256: string; fileSize: number }>();
     for (const chunk of chunks(filenames, 500)) {
       const rows = await this.db
@@ -327,7 +365,8 @@ export class KyselyMetadataStore implements MetadataStore {
         .where("dataset_id", "=", datasetId)
         .where("filename", "in", chunk)
         .execute();
-      for (const r of rows) found.set(r.filename, { assetId: r.asset_id, sha256: r.sha256, fileSize: num(r.file_size) });
+      for (const r of rows)
+        found.set(r.filename, { assetId: r.asset_id, sha256: r.sha256, fileSize: num(r.file_size) });
     }
     return found;
   }
@@ -393,7 +432,11 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async getSessionById(sessionId: string): Promise<IngestionSessionRecord | undefined> {
-    const row = await this.db.selectFrom("ingestion_sessions").selectAll().where("session_id", "=", sessionId).executeTakeFirst();
+    const row = await this.db
+      .selectFrom("ingestion_sessions")
+      .selectAll()
+      .where("session_id", "=", sessionId)
+      .executeTakeFirst();
     return row && toSession(row);
   }
 
@@ -422,7 +465,14 @@ export class KyselyMetadataStore implements MetadataStore {
       const results: (CommitResult | undefined)[] = [];
       for (const entry of entries) {
         if (!sessions.has(entry.sessionId)) {
-          sessions.set(entry.sessionId, await tx.selectFrom("ingestion_sessions").selectAll().where("session_id", "=", entry.sessionId).executeTakeFirst());
+          sessions.set(
+            entry.sessionId,
+            await tx
+              .selectFrom("ingestion_sessions")
+              .selectAll()
+              .where("session_id", "=", entry.sessionId)
+              .executeTakeFirst(),
+          );
         }
         const session = sessions.get(entry.sessionId);
         const result = session?.state === "Running" ? await this.commitOne(tx, session, entry) : undefined;
@@ -459,7 +509,12 @@ export class KyselyMetadataStore implements MetadataStore {
     // Claiming the file first makes a second commit of it (a retried PUT) a no-op.
     const claimed = await tx
       .updateTable("ingestion_files")
-      .set({ state: "succeeded", asset_id: previous?.asset_id ?? newAssetId, updated_at: t, deduplicated: deduplicated ? 1 : 0 })
+      .set({
+        state: "succeeded",
+        asset_id: previous?.asset_id ?? newAssetId,
+        updated_at: t,
+        deduplicated: deduplicated ? 1 : 0,
+      })
       .where("session_id", "=", session.session_id)
       .where("file_index", "=", fileIndex)
       .where("state", "=", "pending")
@@ -471,7 +526,11 @@ export class KyselyMetadataStore implements MetadataStore {
       // The same bytes again (a re-run of an upload): nothing changes, annotations stay.
       assetId = previous.asset_id;
       if (customMetadata !== undefined && customMetadata !== previous.custom_metadata) {
-        await tx.updateTable("assets").set({ custom_metadata: customMetadata, updated_at: t }).where("seq", "=", previous.seq).execute();
+        await tx
+          .updateTable("assets")
+          .set({ custom_metadata: customMetadata, updated_at: t })
+          .where("seq", "=", previous.seq)
+          .execute();
       }
     } else {
       await retainBlob(tx, v.sha256, v.fileSize, t);
@@ -494,7 +553,11 @@ export class KyselyMetadataStore implements MetadataStore {
         assetId = previous.asset_id;
         await tx
           .updateTable("assets")
-          .set({ ...facts, custom_metadata: customMetadata ?? previous.custom_metadata, generation: previous.generation + 1 })
+          .set({
+            ...facts,
+            custom_metadata: customMetadata ?? previous.custom_metadata,
+            generation: previous.generation + 1,
+          })
           .where("seq", "=", previous.seq)
           .execute();
         if (session.on_overwrite === "RemoveLinkedResource") {
@@ -532,7 +595,13 @@ export class KyselyMetadataStore implements MetadataStore {
     return row !== undefined;
   }
 
-  async failFile(sessionId: string, fileIndex: number, code: FileErrorCode, message: string, failSession: boolean): Promise<boolean> {
+  async failFile(
+    sessionId: string,
+    fileIndex: number,
+    code: FileErrorCode,
+    message: string,
+    failSession: boolean,
+  ): Promise<boolean> {
     return this.write(async (tx) => {
       const t = Date.now();
       const res = await tx

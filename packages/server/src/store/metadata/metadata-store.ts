@@ -12,7 +12,8 @@ import type {
 } from "./records.js";
 
 /** The sortable columns of an asset listing, in store terms. */
-export type AssetSortKey = "seq" | "assetId" | "filename" | "contentsUpdatedAt" | "fileSize" | "width" | "height" | "createdAt";
+export type AssetSortKey =
+  "seq" | "assetId" | "filename" | "contentsUpdatedAt" | "fileSize" | "width" | "height" | "createdAt";
 
 /** Where a keyset page starts: the sort value and the seq of the last row of the previous page. */
 export interface AssetCursor {
@@ -95,7 +96,11 @@ export interface MetadataStore {
    */
   findBlobFacts(orgId: string, sha256s: string[]): Promise<Map<string, ImageFacts & { fileSize: number }>>;
   /** The current asset id and bytes of each of these filenames that exists in the dataset. */
-  findAssetsByFilename(orgId: string, datasetId: string, filenames: string[]): Promise<Map<string, { assetId: string; sha256: string; fileSize: number }>>;
+  findAssetsByFilename(
+    orgId: string,
+    datasetId: string,
+    filenames: string[],
+  ): Promise<Map<string, { assetId: string; sha256: string; fileSize: number }>>;
 
   createSession(session: IngestionSessionRecord, files: IngestionFileRecord[]): Promise<void>;
   getSession(orgId: string, sessionId: string): Promise<IngestionSessionRecord | undefined>;

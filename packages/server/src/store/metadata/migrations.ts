@@ -75,7 +75,11 @@ export function migrationProvider(dialect: "sqlite" | "postgres"): MigrationProv
           .execute();
         // Keyset paging: one index per sortable column, each ending in seq as the tie-breaker.
         for (const col of ["file_size", "width", "height", "created_at", "contents_updated_at", "asset_id"]) {
-          await db.schema.createIndex(`assets_${col}_idx`).on("assets").columns(["org_id", "dataset_id", col, "seq"]).execute();
+          await db.schema
+            .createIndex(`assets_${col}_idx`)
+            .on("assets")
+            .columns(["org_id", "dataset_id", col, "seq"])
+            .execute();
         }
         await db.schema.createIndex("assets_seq_idx").on("assets").columns(["org_id", "dataset_id", "seq"]).execute();
         await db.schema.createIndex("assets_sha_idx").on("assets").columns(["org_id", "sha256"]).execute();
@@ -120,7 +124,9 @@ export function migrationProvider(dialect: "sqlite" | "postgres"): MigrationProv
           .execute();
         await db.schema
           .createTable("ingestion_files")
-          .addColumn("session_id", "text", (c) => c.notNull().references("ingestion_sessions.session_id").onDelete("cascade"))
+          .addColumn("session_id", "text", (c) =>
+            c.notNull().references("ingestion_sessions.session_id").onDelete("cascade"),
+          )
           .addColumn("file_index", "integer", (c) => c.notNull())
           .addColumn("filename", "text", (c) => c.notNull())
           .addColumn("mime", "text", (c) => c.notNull())

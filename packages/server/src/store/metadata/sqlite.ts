@@ -24,7 +24,11 @@ export async function openSqliteStore(file: string): Promise<KyselyMetadataStore
   database.pragma("foreign_keys = ON");
   database.pragma("busy_timeout = 5000");
   cachePreparedStatements(database);
-  const store = new KyselyMetadataStore(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), "sqlite", new WalSync(`${file}-wal`));
+  const store = new KyselyMetadataStore(
+    new Kysely<Database>({ dialect: new SqliteDialect({ database }) }),
+    "sqlite",
+    new WalSync(`${file}-wal`),
+  );
   await store.migrate();
   return store;
 }
