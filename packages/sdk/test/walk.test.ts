@@ -31,7 +31,7 @@ describe("walkPaths", () => {
     symlinkSync(join(dir, "outside", "e.jpg"), join(dir, "imgs", "linked-file.jpg"));
     const files = await walkPaths(join(dir, "imgs"));
     expect(files.map((f) => f.filename)).toEqual(["a.jpg", "linked-file.jpg", "cats/b.PNG", "cats/deep/c.webp"]);
-    expect(files[0]).toEqual({ path: join(dir, "imgs", "a.jpg"), filename: "a.jpg", size: 3 });
+    expect(files[0]).toEqual({ path: join(dir, "imgs", "a.jpg"), filename: "a.jpg", size: 3, root: join(dir, "imgs") });
   });
 
   it("names a file given by itself by its basename, NFC-normalised", async () => {

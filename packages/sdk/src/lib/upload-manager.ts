@@ -1,4 +1,6 @@
 import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import {
   apiPaths,
@@ -19,6 +21,13 @@ import { ViError, ViFileTooLargeError, ViTimeoutError, ViUploadError, ViValidati
 import type { HttpClient } from "../core/http.js";
 import { sleep } from "../core/retry.js";
 import { digestFile, type FileDigest } from "./checksum.js";
+import {
+  METADATA_SIDECAR,
+  readSidecar,
+  resolveFileMetadata,
+  type Sidecar,
+  type UploadCustomMetadata,
+} from "./custom-metadata.js";
 import { DigestCache, defaultDigestCachePath } from "./digest-cache.js";
 import { mapBounded, Semaphore, withLinkedSignal } from "./concurrency.js";
 import { Progress } from "./progress.js";
@@ -44,8 +53,20 @@ export interface UploadOptions {
    * folder reads no file (default true; a string names the cache file; see DigestCache).
    */
   digestCache?: boolean | string;
-  /** Set on every uploaded asset. */
-  customMetadata?: CustomMetadata;
+  /**
+   * Custom metadata: an object set on every uploaded asset, or a function asked for each file
+   * (`{path, filename}`) that returns its object (or undefined for none). Values are strings,
+   * finite numbers or booleans and keep their type.
+   */
+  customMetadata?: UploadCustomMetadata;
+  /**
+   * A JSON sidecar mapping each file's asset filename (the relative path the upload gives it,
+   * `/`-separated) to an object of custom metadata, merged over `customMetadata` (a `null` value
+   * drops that key). Without it, a `vi-metadata.json` at the root of each uploaded folder is used
+   * when present, keyed by the paths relative to that folder. A sidecar is never uploaded; an
+   * entry naming no file of the upload is refused.
+   */
+  metadataFile?: string;
   signal?: AbortSignal;
 }
 
@@ -165,11 +186,47 @@ function validate(options: UploadOptions): void {
   const concurrency = options.concurrency ?? 16;
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw invalid(`concurrency must be a whole number >= 1, got ${concurrency}`);
-  for (const [key, value] of Object.entries(options.customMetadata ?? {})) {
-    const ok =
-      typeof value === "string" || typeof value === "boolean" || (typeof value === "number" && Number.isFinite(value));
-    if (!ok) throw invalid(`customMetadata.${key} must be a string, a finite number or a boolean`);
+  const custom = options.customMetadata;
+  if (custom !== undefined && typeof custom !== "function" && (typeof custom !== "object" || custom === null)) {
+    throw invalid(`customMetadata must be an object or a function of the file, got ${typeof custom}`);
   }
+  if (options.metadataFile !== undefined && (typeof options.metadataFile !== "string" || options.metadataFile === "")) {
+    throw invalid("metadataFile must be the path of a JSON file");
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Each file's custom metadata, by filename (see UploadOptions.customMetadata and metadataFile),
+ * read and checked before any request.
+ */
+export async function metadataForFiles(
+  files: readonly WalkedFile[],
+  options: Pick<UploadOptions, "customMetadata" | "metadataFile">,
+): Promise<Map<string, CustomMetadata | null>> {
+  let sidecarOf: (file: WalkedFile) => Sidecar | undefined;
+  if (options.metadataFile !== undefined) {
+    const sidecar = await readSidecar(options.metadataFile);
+    sidecarOf = () => sidecar;
+  } else {
+    const byRoot = new Map<string, Sidecar>();
+    for (const root of new Set(files.flatMap((f) => (f.root === undefined ? [] : [f.root])))) {
+      const path = join(root, METADATA_SIDECAR);
+      if (await isFile(path)) byRoot.set(root, await readSidecar(path));
+    }
+    sidecarOf = (file) => (file.root === undefined ? undefined : byRoot.get(file.root));
+  }
+  return resolveFileMetadata(
+    files.map((f) => ({ path: f.path, filename: f.filename, sidecar: sidecarOf(f) })),
+    options.customMetadata,
+  );
 }
 
 /** A wire file error code for a PUT the upload target refused: the body's own code when it names one. */
@@ -223,6 +280,7 @@ async function uploadAssetsWithin(
   const failAfterOne = failureMode === "FailAfterOne";
 
   const files = await walkPaths(options.paths);
+  const metadataByFile = await metadataForFiles(files, options);
   const digestCache =
     options.digestCache === false
       ? undefined
@@ -341,7 +399,7 @@ async function uploadAssetsWithin(
         size: digest.size,
         crc32c: digest.crc32c,
         sha256: digest.sha256,
-        customMetadata: options.customMetadata ?? null,
+        customMetadata: metadataByFile.get(f.filename) ?? null,
         kind: "Image",
       };
     });

@@ -33,6 +33,8 @@ export interface WalkedFile {
   /** Its name in the dataset: relative to the folder given, `/`-separated, NFC; a file given by itself keeps its basename. */
   filename: string;
   size: number;
+  /** The folder given that the file was found under; undefined for a file given by itself. */
+  root?: string;
 }
 
 const STAT_CONCURRENCY = 32;
@@ -72,7 +74,12 @@ async function walkFolder(root: string, out: WalkedFile[]): Promise<void> {
     candidates.forEach((entry, i) => {
       const size = sizes[i];
       if (size === undefined) return;
-      out.push({ path: join(dir, entry.name), filename: [...segments, entry.name].join("/").normalize("NFC"), size });
+      out.push({
+        path: join(dir, entry.name),
+        filename: [...segments, entry.name].join("/").normalize("NFC"),
+        size,
+        root,
+      });
     });
     const subfolders = visible.filter((e) => e.isDirectory()).map((e) => [...segments, e.name]);
     // Reversed so that the stack pops folders in name order.
