@@ -4,6 +4,7 @@ import { ID_PATTERN, SECRET_KEY_LENGTH, SECRET_KEY_PATTERN, SECRET_KEY_PREFIX } 
 import { ViConfigurationError } from "./core/errors.js";
 import { HttpClient } from "./core/http.js";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./core/retry.js";
+import { Annotations } from "./resources/annotations.js";
 import { Assets } from "./resources/assets.js";
 import { Datasets } from "./resources/datasets.js";
 import { Organizations } from "./resources/organizations.js";
@@ -197,6 +198,7 @@ export class Client {
   readonly organizations: Organizations;
   readonly datasets: Datasets;
   readonly assets: Assets;
+  readonly annotations: Annotations;
   readonly organizationId: string;
   /** The API origin requests go to. */
   readonly endpoint: string;
@@ -221,6 +223,7 @@ export class Client {
     this.organizations = new Organizations(context);
     this.datasets = new Datasets(context);
     this.assets = new Assets(context, this.organizations);
+    this.annotations = new Annotations(context);
   }
 
   /** Closes the kept-alive connections. The client is unusable afterwards. */
