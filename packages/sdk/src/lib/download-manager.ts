@@ -10,8 +10,10 @@ import type { HttpClient } from "../core/http.js";
 import type { Page } from "../core/pagination.js";
 import { Semaphore, withLinkedSignal } from "./concurrency.js";
 import { Progress } from "./progress.js";
+import { filterText, queryText, type AssetSelection } from "./selection.js";
 
-export interface DownloadOptions {
+/** `filter`, `metadataQuery` and `strictQuery` download only the selection (as `assets.list` selects). */
+export interface DownloadOptions extends AssetSelection {
   datasetId: string;
   saveDir: string;
   /** Replace files already in saveDir (default false: they are skipped). */
@@ -35,8 +37,8 @@ export interface DownloadResult {
 
 export interface DownloadContext {
   http: HttpClient;
-  /** Every page of the dataset's assets, with signed URLs. */
-  pages: () => AsyncIterable<Page<Asset>>;
+  /** Every page of the assets to download (the dataset's, or the selection's), with signed URLs. */
+  pages: (signal: AbortSignal) => AsyncIterable<Page<Asset>>;
   /** One asset again with fresh signed URLs, for when the listed one expired. */
   refetch: (assetId: string, signal?: AbortSignal) => Promise<Asset>;
 }
@@ -90,6 +92,9 @@ async function downloadAssetsWithin(
       code: "InvalidParameter",
     });
   }
+  // A malformed selection fails here, before any folder is made.
+  filterText(options.filter);
+  queryText(options.metadataQuery);
   const root = resolve(options.saveDir);
   await mkdir(root, { recursive: true });
   // Compared against real paths below, so that a symlinked subfolder cannot lead outside.
@@ -193,7 +198,7 @@ async function downloadAssetsWithin(
   const inFlight = new Set<Promise<void>>();
   try {
     progress.phase("Download", { files: 0, bytes: 0 });
-    for await (const page of ctx.pages()) {
+    for await (const page of ctx.pages(signal)) {
       progress.grow(
         page.items.length,
         page.items.reduce((n, a) => n + (a.metadata.fileSize ?? 0), 0),
