@@ -13,18 +13,49 @@ export {
   ViTimeoutError,
   ViUploadError,
   ViConfigurationError,
+  ViBulkDeleteError,
 } from "./core/errors.js";
 export { PagePromise, type Page } from "./core/pagination.js";
 export { AssetUploadResult, type FailedFile } from "./lib/upload-result.js";
 export type { DownloadOptions, DownloadResult } from "./lib/download-manager.js";
 export type { UploadOptions, WaitOptions } from "./lib/upload-manager.js";
-export type { ListAssetsOptions } from "./resources/assets.js";
-export type { CreateDatasetOptions } from "./resources/datasets.js";
+export {
+  METADATA_SIDECAR,
+  type CustomMetadataPatch,
+  type CustomMetadataValue,
+  type UploadCustomMetadata,
+  type UploadFileInfo,
+} from "./lib/custom-metadata.js";
+export type { AssetSelection } from "./lib/selection.js";
+export {
+  MAX_UPDATES_PER_REQUEST,
+  type AssetMetadataUpdate,
+  type CountAssetsOptions,
+  type ListAssetsOptions,
+  type UpdateAssetOptions,
+  type UpdateManyAssetsOptions,
+} from "./resources/assets.js";
+export type {
+  BulkDeleteAssetsOptions,
+  BulkDeleteSessionOptions,
+  CreateDatasetOptions,
+  WaitForBulkDeleteOptions,
+} from "./resources/datasets.js";
+export type {
+  AnnotationRef,
+  BoundingBox,
+  CreateAnnotationOptions,
+  ListAnnotationsOptions,
+} from "./resources/annotations.js";
 export { SUPPORTED_EXTENSIONS } from "./lib/walk.js";
 export type {
+  Annotation,
+  AnnotationContents,
   Asset,
   AssetMetadata,
   AssetSortCriterion,
+  BulkAssetDeletionSession,
+  BulkDeleteSpec,
   Condition,
   Contents,
   CreatedSecretKey,

@@ -1,3 +1,4 @@
+import type { BulkAssetDeletionSession } from "@vi/protocol";
 import type { AssetUploadResult } from "../lib/upload-result.js";
 
 export interface ViErrorOptions {
@@ -70,6 +71,15 @@ export class ViUploadError extends ViError {
   constructor(message: string, options: ViErrorOptions & { result: AssetUploadResult }) {
     super(message, options);
     this.result = options.result;
+  }
+}
+
+/** A bulk delete whose session ended `FailedReach`; `session` says how many assets went before it failed. */
+export class ViBulkDeleteError extends ViError {
+  readonly session: BulkAssetDeletionSession;
+  constructor(message: string, options: ViErrorOptions & { session: BulkAssetDeletionSession }) {
+    super(message, options);
+    this.session = options.session;
   }
 }
 
