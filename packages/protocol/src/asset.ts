@@ -83,7 +83,43 @@ export const ListAssetsQuery = Type.Object({
   metadataQuery: Type.Optional(Type.String({ maxLength: 65_536 })),
   contents: Flag,
   strictQuery: Flag,
+  /** [ext] carry the exact totalCount of a filtered selection (unfiltered pages always carry it). */
+  count: Flag,
+  /** Sent by the Python client; `ruleQuery` is refused when not empty. */
+  ruleQuery: Type.Optional(Type.String({ maxLength: 65_536 })),
+  pageAfter: Flag,
 });
 export type ListAssetsQuery = Static<typeof ListAssetsQuery>;
 
 export const GetAssetQuery = Type.Object({ contents: Flag });
+
+/** A merge patch of custom metadata: a value sets its key, `null` removes it. */
+export const CustomMetadataPatch = Type.Record(
+  Type.String(),
+  Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]),
+);
+
+/** [ext] PATCH of one asset. With `replaceCustomMetadata` the object replaces all keys instead. */
+export const UpdateAssetRequest = Type.Object(
+  { customMetadata: CustomMetadataPatch, replaceCustomMetadata: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+export type UpdateAssetRequest = Static<typeof UpdateAssetRequest>;
+
+/** [ext] PATCH of many assets at once: all of them change, or none. */
+export const UpdateAssetsRequest = Type.Object(
+  {
+    updates: Type.Array(
+      Type.Object(
+        { assetId: Id, customMetadata: CustomMetadataPatch, replaceCustomMetadata: Type.Optional(Type.Boolean()) },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 1000 },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type UpdateAssetsRequest = Static<typeof UpdateAssetsRequest>;
+
+export const UpdatedAssets = Type.Object({ items: Type.Array(Asset) });
+export type UpdatedAssets = Static<typeof UpdatedAssets>;

@@ -97,3 +97,13 @@ export function splitDataPathId(composite: string): { orgId: string; datasetId: 
   if (at <= 0 || at === composite.length - 1 || composite.indexOf("_", at + 1) !== -1) return undefined;
   return { orgId: composite.slice(0, at), datasetId: composite.slice(at + 1) };
 }
+
+/** Bounds on an asset's custom metadata (checked on upload and on update; 400 names the key). */
+export const CUSTOM_METADATA_LIMITS = {
+  maxKeys: 64,
+  maxKeyLength: 128,
+  maxStringLength: 1024,
+} as const;
+
+/** Annotation contents kinds the server stores. */
+export const ANNOTATION_CONTENT_KINDS = ["PhraseGroundingBoundingBox", "Caption"] as const;

@@ -12,3 +12,4 @@ export type * from "./dataset.js";
 export type * from "./asset.js";
 export type * from "./ingestion.js";
 export type * from "./annotation.js";
+export type * from "./bulk-delete.js";

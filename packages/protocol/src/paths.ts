@@ -25,6 +25,8 @@ export const apiPaths = {
     `${apiPaths.ingestionSessions(orgId, datasetId)}/${enc(sessionId)}`,
   deleteManyAssetsSessions: (orgId: string, datasetId: string) =>
     `${apiPaths.dataset(orgId, datasetId)}/deleteManyAssetsSessions`,
+  deleteManyAssetsSession: (orgId: string, datasetId: string, sessionId: string) =>
+    `${apiPaths.deleteManyAssetsSessions(orgId, datasetId)}/${enc(sessionId)}`,
 } as const;
 
 /** The header that carries each request's id, in both directions. */

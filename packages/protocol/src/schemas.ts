@@ -7,3 +7,4 @@ export * from "./dataset.js";
 export * from "./asset.js";
 export * from "./ingestion.js";
 export * from "./annotation.js";
+export * from "./bulk-delete.js";

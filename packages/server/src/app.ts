@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import Fastify, { LogController, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyInstance, type FastifySchemaCompiler } from "fastify";
+import { AjvCompiler } from "@fastify/ajv-compiler";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { REQUEST_ID_HEADER } from "@vi/protocol";
@@ -28,12 +29,16 @@ export async function buildApp(
       const given = req.headers[REQUEST_ID_HEADER];
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: "array", allErrors: false } },
     // Long-polls hold requests for up to five minutes.
     requestTimeout: 0,
     keepAliveTimeout: 65_000,
   });
   const services = createServices(ctx);
+  app.setValidatorCompiler(validatorCompiler());
+  ctx.log ??= app.log;
+  // Bulk deletes a previous run left unfinished go on; none outlives the app.
+  app.addHook("onReady", async () => services.deletions.resume());
+  app.addHook("onClose", async () => services.deletions.close());
 
   app.addHook("onRequest", async (request, reply) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
@@ -84,4 +89,22 @@ export async function buildApp(
   await app.register(apiRoutes(services));
   await app.register(signedRoutes(ctx, services));
   return { app, services };
+}
+
+/**
+ * Query strings and paths are text, so their validation coerces ("5" is the number 5). JSON
+ * bodies are typed already and must not be coerced: custom metadata `{"iso": 200}` would
+ * otherwise be validated against `string | number | boolean` and stored as the string "200".
+ */
+function validatorCompiler(): FastifySchemaCompiler<unknown> {
+  const factory = AjvCompiler();
+  const base = { removeAdditional: false, allErrors: false } as const;
+  const coercing = factory({}, { customOptions: { ...base, coerceTypes: "array" } });
+  const exact = factory({}, { customOptions: { ...base, coerceTypes: false } });
+  return (route) => {
+    const definition = { ...route, schema: route.schema as object };
+    return (route.httpPart === "body" ? exact(definition) : coercing(definition)) as ReturnType<
+      FastifySchemaCompiler<unknown>
+    >;
+  };
 }

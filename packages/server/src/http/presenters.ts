@@ -2,6 +2,7 @@ import {
   apiPaths,
   dataPathId,
   type Annotation,
+  type BulkAssetDeletionSession,
   type Asset,
   type Dataset,
   type DeletedDataset,
@@ -10,7 +11,12 @@ import {
   type Organization,
   type Condition,
 } from "@vi/protocol";
-import type { AnnotationRecord, AssetRecord, OrganizationRecord } from "../store/metadata/records.js";
+import type {
+  AnnotationRecord,
+  AssetRecord,
+  DeletionSessionRecord,
+  OrganizationRecord,
+} from "../store/metadata/records.js";
 import type { DatasetView } from "../services/dataset-service.js";
 import type { SessionView, UploadTargetView } from "../services/ingestion-service.js";
 import type { ServerConfig } from "../config.js";
@@ -65,7 +71,7 @@ export function presentDataset({ dataset: d, stats }: DatasetView): Dataset {
       assetAnnotated: stats.assetAnnotated,
     },
     users: {},
-    tags: stats.tagsCount,
+    tags: stats.tagIds,
     cohorts: [],
     status: 0,
     lastAccessed: d.lastAccessed,
@@ -87,14 +93,14 @@ export function presentAsset(a: AssetRecord, contents?: { url: string; expiry: n
     filename: a.filename,
     owner: a.orgId,
     selfLink: apiPaths.asset(a.orgId, a.datasetId, a.assetId),
-    etag: etagOf(a.sha256.slice(0, 16), a.generation),
+    etag: etagOf(a.sha256.slice(0, 16), a.generation, a.updatedAt),
     metadata: {
       fileSize: a.fileSize,
       mimeType: a.mimeType,
       width: a.width,
       height: a.height,
       frames: a.frames,
-      status: "uploaded",
+      status: a.status,
       uploadStatus: "completed",
       timeCreated: a.createdAt,
       lastUpdated: a.updatedAt,
@@ -198,8 +204,52 @@ export function presentAnnotation(a: AnnotationRecord): Annotation {
     assetId: a.assetId,
     datasetId: dataPathId(a.orgId, a.datasetId),
     workspaceId: a.orgId,
-    spec: { tag: a.tag, contents: a.contents },
-    metadata: { timeCreated: a.createdAt, lastUpdated: a.updatedAt },
+    selfLink: apiPaths.annotation(a.orgId, a.datasetId, a.assetId, a.annotationId),
+    etag: etagOf(a.annotationId, a.updatedAt),
+    metadata: { timeCreated: a.createdAt, lastUpdated: a.updatedAt, generation: 1, attributes: {} },
+    spec: {
+      boundType: a.contents.kind,
+      tag: a.tagId,
+      tagName: a.tag,
+      aggregation: { whole: { id: a.annotationId }, thisPart: { role: a.contents.kind } },
+      contents: a.contents,
+    },
+  };
+}
+
+export function presentDeletionSession(s: DeletionSessionRecord): BulkAssetDeletionSession {
+  const finished: Condition =
+    s.state === "Running"
+      ? { condition: "Finished", status: "Waiting", lastTransitionTime: s.createdAt }
+      : s.state === "Failed"
+        ? {
+            condition: "Finished",
+            status: "FailedReach",
+            lastTransitionTime: s.updatedAt,
+            ...(s.failureReason ? { message: s.failureReason } : {}),
+          }
+        : { condition: "Finished", status: "Reached", lastTransitionTime: s.updatedAt };
+  const spec = s.spec as BulkAssetDeletionSession["spec"];
+  return {
+    kind: "BulkAssetDeletionSession",
+    workspaceId: s.orgId,
+    datasetId: dataPathId(s.orgId, s.datasetId),
+    deleteManyAssetsSessionId: s.sessionId,
+    selfLink: apiPaths.deleteManyAssetsSession(s.orgId, s.datasetId, s.sessionId),
+    etag: etagOf(s.sessionId, s.generation),
+    metadata: { timeCreated: s.createdAt, lastUpdated: s.updatedAt, generation: s.generation, attributes: {} },
+    spec: {
+      filter: spec.filter ?? null,
+      metadataQuery: spec.metadataQuery ?? null,
+      ruleQuery: spec.ruleQuery ?? null,
+      strictQuery: spec.strictQuery ?? null,
+      dryRun: s.dryRun,
+    },
+    status: {
+      conditions: [{ condition: "Started", status: "Reached", lastTransitionTime: s.createdAt }, finished],
+      selected: s.selected,
+      deleted: s.deleted,
+    },
   };
 }
 

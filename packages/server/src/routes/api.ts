@@ -16,32 +16,16 @@ import {
   Organization,
   Page,
   SessionStatusQuery,
-  Annotation,
-  CreateAnnotationRequest,
+  UpdateAssetRequest,
+  UpdateAssetsRequest,
+  UpdatedAssets,
 } from "@vi/protocol/schemas";
 import { datasetOf, orgOf } from "../http/auth.js";
-import {
-  presentAnnotation,
-  presentAsset,
-  presentDataset,
-  presentDeletedDataset,
-  presentSession,
-} from "../http/presenters.js";
-import { notFound } from "../errors.js";
+import { presentAsset, presentDataset, presentDeletedDataset, presentSession } from "../http/presenters.js";
 import type { Services } from "../services/services.js";
-
-const OrgParams = Type.Object({ org: Type.String() });
-const DatasetParams = Type.Object({ org: Type.String(), D: Type.String() });
-const AssetParams = Type.Object({ org: Type.String(), D: Type.String(), assetId: Type.String() });
-const SessionParams = Type.Object({ org: Type.String(), D: Type.String(), sessionId: Type.String() });
-const AnnotationParams = Type.Object({
-  org: Type.String(),
-  D: Type.String(),
-  assetId: Type.String(),
-  annotationId: Type.String(),
-});
-const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody };
-const security = [{ secretKey: [], organizationId: [] }];
+import { AssetParams, DatasetParams, errors, OrgParams, SessionParams, security, type TypedApp } from "./common.js";
+import { registerAnnotationRoutes } from "./annotations.js";
+import { registerBulkDeleteRoutes } from "./bulk-delete.js";
 
 /**
  * The API under /workspaces. Routes are thin: they resolve the caller's organization, call a
@@ -50,8 +34,8 @@ const security = [{ secretKey: [], organizationId: [] }];
 export const apiRoutes =
   (services: Services): FastifyPluginAsync =>
   async (fastify) => {
-    const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-    const { auth, datasets, assets, ingestion, annotations, organizations } = services;
+    const app: TypedApp = fastify.withTypeProvider<TypeBoxTypeProvider>();
+    const { auth, datasets, assets, ingestion, annotations, organizations, deletions } = services;
 
     app.addHook("onRequest", async (request) => {
       const orgHeader = request.headers["organization-id"];
@@ -89,16 +73,14 @@ export const apiRoutes =
       async (request, reply) => {
         const orgId = orgOf(request, request.params.org);
         const key = await auth.createKey(orgId, request.body?.name);
-        return reply
-          .code(201)
-          .send({
-            kind: "SecretKey",
-            keyId: key.keyId,
-            name: key.name,
-            workspaceId: orgId,
-            secretKey: key.secretKey,
-            createDate: key.createdAt,
-          });
+        return reply.code(201).send({
+          kind: "SecretKey",
+          keyId: key.keyId,
+          name: key.name,
+          workspaceId: orgId,
+          secretKey: key.secretKey,
+          createDate: key.createdAt,
+        });
       },
     );
 
@@ -165,9 +147,17 @@ export const apiRoutes =
           ...(q.o !== undefined ? { order: q.o } : {}),
           ...(q.filter !== undefined ? { filter: q.filter } : {}),
           ...(q.metadataQuery !== undefined ? { metadataQuery: q.metadataQuery } : {}),
+          ...(q.ruleQuery !== undefined ? { ruleQuery: q.ruleQuery } : {}),
+          strictQuery: q.strictQuery === "y",
+          count: q.count === "y",
         });
         const items = page.assets.map((a) => presentAsset(a, q.contents === "y" ? assets.contentsOf(a) : undefined));
-        return { items, nextPage: page.nextPage, prevPage: null, totalCount: page.totalCount };
+        return {
+          items,
+          nextPage: page.nextPage,
+          prevPage: null,
+          ...(page.totalCount !== undefined ? { totalCount: page.totalCount } : {}),
+        };
       },
     );
     app.get(
@@ -195,6 +185,54 @@ export const apiRoutes =
         await assets.delete(orgId, datasetId, request.params.assetId);
         // The Python client accepts exactly an empty body.
         return reply.code(204).send(null);
+      },
+    );
+    app.patch(
+      "/workspaces/:org/datasets/:D/assets/:assetId",
+      {
+        schema: {
+          tags: ["assets"],
+          security,
+          params: AssetParams,
+          body: UpdateAssetRequest,
+          response: { 200: Asset, ...errors },
+        },
+      },
+      async (request) => {
+        const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
+        const [updated] = await assets.update(orgId, datasetId, [
+          {
+            assetId: request.params.assetId,
+            patch: request.body.customMetadata,
+            replace: request.body.replaceCustomMetadata === true,
+          },
+        ]);
+        return presentAsset(updated!);
+      },
+    );
+    app.patch(
+      "/workspaces/:org/datasets/:D/assets",
+      {
+        schema: {
+          tags: ["assets"],
+          security,
+          params: DatasetParams,
+          body: UpdateAssetsRequest,
+          response: { 200: UpdatedAssets, ...errors },
+        },
+      },
+      async (request) => {
+        const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
+        const updated = await assets.update(
+          orgId,
+          datasetId,
+          request.body.updates.map((u) => ({
+            assetId: u.assetId,
+            patch: u.customMetadata,
+            replace: u.replaceCustomMetadata === true,
+          })),
+        );
+        return { items: updated.map((a) => presentAsset(a)) };
       },
     );
 
@@ -239,63 +277,6 @@ export const apiRoutes =
       },
     );
 
-    // ---- annotations (the minimum that assets need) ----
-    const annotationsPath = "/workspaces/:org/datasets/:D/assets/:assetId/annotations";
-    app.get(
-      annotationsPath,
-      {
-        schema: {
-          tags: ["annotations"],
-          security,
-          params: AssetParams,
-          response: { 200: Page(Annotation), ...errors },
-        },
-      },
-      async (request) => {
-        const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
-        const items = (await annotations.list(orgId, datasetId, request.params.assetId)).map(presentAnnotation);
-        return { items, nextPage: null, prevPage: null, totalCount: items.length };
-      },
-    );
-    app.post(
-      annotationsPath,
-      {
-        schema: {
-          tags: ["annotations"],
-          security,
-          params: AssetParams,
-          body: CreateAnnotationRequest,
-          response: { 201: Annotation, ...errors },
-        },
-      },
-      async (request, reply) => {
-        const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
-        const created = await annotations.create(
-          orgId,
-          datasetId,
-          request.params.assetId,
-          request.body.spec.tag,
-          request.body.spec.contents,
-        );
-        return reply.code(201).send(presentAnnotation(created));
-      },
-    );
-    app.delete(
-      `${annotationsPath}/:annotationId`,
-      {
-        schema: {
-          tags: ["annotations"],
-          security,
-          params: AnnotationParams,
-          response: { 204: Type.Null(), ...errors },
-        },
-      },
-      async (request, reply) => {
-        const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
-        if (!(await annotations.delete(orgId, datasetId, request.params.assetId, request.params.annotationId))) {
-          throw notFound("Annotation", request.params.annotationId);
-        }
-        return reply.code(204).send(null);
-      },
-    );
+    registerAnnotationRoutes(app, annotations);
+    registerBulkDeleteRoutes(app, deletions);
   };

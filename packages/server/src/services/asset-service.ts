@@ -1,7 +1,14 @@
 import type { AssetSortCriterion } from "@vi/protocol";
 import { DEFAULT_PAGE_SIZE } from "@vi/protocol";
 import { ApiError, invalid, notFound } from "../errors.js";
-import type { AssetCursor, AssetSortKey } from "../store/metadata/metadata-store.js";
+import type {
+  AssetCursor,
+  AssetSelection,
+  AssetSortKey,
+  CustomMetadataUpdate,
+} from "../store/metadata/metadata-store.js";
+import { QueryError, selection as buildSelection } from "../query/index.js";
+import { checkCustomMetadata } from "./custom-metadata.js";
 import type { AssetRecord } from "../store/metadata/records.js";
 import { basename } from "../util/filenames.js";
 import type { ServiceContext } from "./context.js";
@@ -26,12 +33,25 @@ export interface AssetListRequest {
   order?: "asc" | "desc" | "a" | "d";
   filter?: string;
   metadataQuery?: string;
+  strictQuery?: boolean;
+  ruleQuery?: string;
+  /** Count a filtered selection too (unfiltered listings always carry their total). */
+  count?: boolean;
+}
+
+/** What to select: the listing's filter and query, as the wire carries them. */
+export interface SelectionInput {
+  filter?: string | Record<string, unknown> | null;
+  metadataQuery?: string | null;
+  ruleQuery?: string | null;
+  strictQuery?: boolean | null;
 }
 
 export interface AssetPage {
   assets: AssetRecord[];
   nextPage: string | null;
-  totalCount: number;
+  /** Absent for a filtered page unless its count was asked for. */
+  totalCount?: number;
 }
 
 interface TokenBody {
@@ -52,17 +72,7 @@ export class AssetService {
     await this.datasets.require(orgId, datasetId);
     const sortKey = SORT_KEYS[req.sortBy ?? "default"];
     const descending = req.order === "desc" || req.order === "d";
-    const filter = req.filter !== undefined && req.filter.trim() !== "" ? parseFilter(req.filter) : {};
-    // Every stored asset is whole and uploaded: a crash never leaves one half-written.
-    if (filter.status !== undefined && filter.status !== "uploaded")
-      return { assets: [], nextPage: null, totalCount: 0 };
-    if (req.metadataQuery !== undefined && req.metadataQuery.trim() !== "") {
-      throw new ApiError(
-        "InvalidParameter",
-        "metadataQuery is not supported by this server yet",
-        "List without metadataQuery.",
-      );
-    }
+    const selection = this.selection(req);
     const after = req.pageToken ? decodeToken(req.pageToken, sortKey, descending) : undefined;
     const limit = req.pageSize ?? DEFAULT_PAGE_SIZE;
     // One row past the page tells whether another page follows, without a count.
@@ -73,6 +83,7 @@ export class AssetService {
       descending,
       limit: limit + 1,
       ...(after ? { after } : {}),
+      ...(selection ? { selection } : {}),
     });
     const assets = rows.slice(0, limit);
     const last = assets[assets.length - 1];
@@ -80,8 +91,52 @@ export class AssetService {
       rows.length > limit && last
         ? encodeToken({ k: sortKey, d: descending, v: sortValue(last, sortKey), s: last.seq })
         : null;
-    const totalCount = await this.ctx.metadata.countAssets(orgId, datasetId);
-    return { assets, nextPage, totalCount };
+    // The unfiltered total is a counter; a selection is counted only on request (it scans it).
+    const totalCount =
+      !selection || req.count ? await this.ctx.metadata.countAssets(orgId, datasetId, selection) : undefined;
+    return { assets, nextPage, ...(totalCount !== undefined ? { totalCount } : {}) };
+  }
+
+  /**
+   * One selection from `filter` and `metadataQuery` (and together); undefined when neither
+   * selects anything. A malformed one is a 400 that says what and where, never a match-all.
+   */
+  selection(input: SelectionInput): AssetSelection | undefined {
+    if (input.ruleQuery !== undefined && input.ruleQuery !== null && input.ruleQuery.trim() !== "") {
+      throw invalid("ruleQuery is not supported by this server", { parameter: "ruleQuery" }, "Use metadataQuery.");
+    }
+    try {
+      const expr = buildSelection({ filter: input.filter ?? null, metadataQuery: input.metadataQuery ?? null });
+      return expr ? { expr, strict: input.strictQuery === true } : undefined;
+    } catch (err) {
+      if (!(err instanceof QueryError)) throw err;
+      const details: Record<string, unknown> = { parameter: err.parameter };
+      if (err.position !== undefined) details.position = err.position;
+      if (err.expected !== undefined) details.expected = err.expected;
+      if (err.field !== undefined) details.field = err.field;
+      throw new ApiError("InvalidParameter", err.message, "See docs/query-language.md for the syntax.", details);
+    }
+  }
+
+  /**
+   * Changes custom metadata of one or many assets of a dataset, all or none. Each change is a
+   * merge patch (null removes a key) or, with `replace`, the whole new object.
+   */
+  async update(orgId: string, datasetId: string, updates: CustomMetadataUpdate[]): Promise<AssetRecord[]> {
+    await this.datasets.require(orgId, datasetId);
+    for (const u of updates) {
+      if (u.replace && Object.values(u.patch).some((v) => v === null)) {
+        throw invalid(
+          `asset '${u.assetId}': null removes a key in a merge patch, and has no meaning with replaceCustomMetadata`,
+          { field: "customMetadata", assetId: u.assetId },
+        );
+      }
+    }
+    const result = await this.ctx.metadata.updateCustomMetadata(orgId, datasetId, updates, (assetId, merged) =>
+      checkCustomMetadata(merged, `asset '${assetId}'`),
+    );
+    if ("missing" in result) throw notFound("Asset", result.missing);
+    return result.assets;
   }
 
   async get(orgId: string, datasetId: string, assetId: string): Promise<AssetRecord> {
@@ -187,24 +242,4 @@ function decodeToken(token: string, sortKey: AssetSortKey, descending: boolean):
   const valueOk = typeof body.v === "number" ? Number.isFinite(body.v) : typeof body.v === "string";
   if (!valueOk || !Number.isSafeInteger(body.s)) throw invalid("The page token is malformed", { parameter: "p" });
   return { value: body.v!, seq: body.s! };
-}
-
-/** Filters are JSON objects; until the query language lands, only `status` is understood. */
-function parseFilter(raw: string): { status?: string } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch (err) {
-    throw invalid(`filter is not valid JSON: ${(err as Error).message}`, { parameter: "filter" });
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw invalid("filter must be a JSON object", { parameter: "filter" });
-  }
-  for (const key of Object.keys(parsed)) {
-    if (key !== "status") throw invalid(`filter field '${key}' is not supported`, { parameter: "filter", field: key });
-  }
-  const status = (parsed as { status?: unknown }).status;
-  if (status !== undefined && typeof status !== "string")
-    throw invalid("filter.status must be a string", { parameter: "filter" });
-  return status === undefined ? {} : { status };
 }

@@ -5,6 +5,12 @@ import type { BlobStore } from "../store/blob/blob-store.js";
 import { KeyedMutex } from "../util/keyed-mutex.js";
 import type { UrlSigner } from "./url-signer.js";
 
+/** Where background work reports what no request is there to hear (the app's logger). */
+export interface ServiceLog {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
 /** What every service is built from: the stores, the signer, and the rules' settings. */
 export interface ServiceContext {
   config: ServerConfig;
@@ -15,6 +21,7 @@ export interface ServiceContext {
   blobLocks: KeyedMutex;
   /** Emits a session id whenever that session changes, to wake long-polls in this process. */
   sessionChanges: EventEmitter;
+  log?: ServiceLog;
 }
 
 export function newSessionChanges(): EventEmitter {

@@ -36,7 +36,7 @@ export class DatasetService {
         "Choose another datasetId, or omit it.",
       );
     }
-    return { dataset, stats: { assetTotal: 0, annotationTotal: 0, assetAnnotated: 0, tagsCount: {} } };
+    return { dataset, stats: { assetTotal: 0, annotationTotal: 0, assetAnnotated: 0, tagsCount: {}, tagIds: {} } };
   }
 
   async list(orgId: string): Promise<DatasetView[]> {

@@ -1,6 +1,7 @@
-import { once } from "node:events";
 import type { Readable } from "node:stream";
 import type { FileErrorCode, IngestionSpec } from "@vi/protocol";
+import { checkCustomMetadata } from "./custom-metadata.js";
+import { nextChange } from "./changes.js";
 import { ApiError, FileRejection, notFound } from "../errors.js";
 import { MediaError, probeImageBytes, probeImageFile, type ImageInfo } from "../media/index.js";
 import { BlobTooLargeError, type StagedBlob } from "../store/blob/blob-store.js";
@@ -77,6 +78,7 @@ export class IngestionService {
     const files: IngestionFileRecord[] = [];
     let firstFailure: string | undefined;
     for (const [fileIndex, a] of spec.assets.entries()) {
+      if (a.customMetadata) checkCustomMetadata(a.customMetadata, `spec.assets[${fileIndex}] '${a.filename}'`);
       const file: IngestionFileRecord = {
         sessionId: session.sessionId,
         fileIndex,
@@ -202,7 +204,7 @@ export class IngestionService {
       if (session.datasetId !== datasetId) throw notFound("Upload session", sessionId);
       const left = deadline - Date.now();
       if (session.state !== "Running" || left <= 0 || signal?.aborted) break;
-      await this.nextChange(sessionId, Math.min(left, POLL_SLICE_MS), signal);
+      await nextChange(this.ctx.sessionChanges, sessionId, Math.min(left, POLL_SLICE_MS), signal);
     }
     return this.view(orgId, sessionId);
   }
@@ -396,15 +398,6 @@ export class IngestionService {
     }
     await this.releaser.release(result.orphanedBlobs);
     return { filename: file.filename, assetId: result.assetId };
-  }
-
-  private async nextChange(sessionId: string, ms: number, signal?: AbortSignal): Promise<void> {
-    const timeout = AbortSignal.timeout(ms);
-    try {
-      await once(this.ctx.sessionChanges, sessionId, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
-    } catch {
-      // Timed out or aborted: the caller reads the store again either way.
-    }
   }
 }
 

@@ -4,6 +4,7 @@ import { AuthService } from "./auth-service.js";
 import { BlobReleaser } from "./blob-releaser.js";
 import type { ServiceContext } from "./context.js";
 import { DatasetService } from "./dataset-service.js";
+import { DeletionService } from "./deletion-service.js";
 import { IngestionService } from "./ingestion-service.js";
 import { OrganizationService } from "./organization-service.js";
 
@@ -14,6 +15,7 @@ export interface Services {
   assets: AssetService;
   ingestion: IngestionService;
   annotations: AnnotationService;
+  deletions: DeletionService;
 }
 
 /** Wires the services once; each gets only what it uses. */
@@ -28,5 +30,6 @@ export function createServices(ctx: ServiceContext): Services {
     assets,
     ingestion: new IngestionService(ctx, datasets, releaser),
     annotations: new AnnotationService(ctx, assets),
+    deletions: new DeletionService(ctx, datasets, assets, releaser),
   };
 }

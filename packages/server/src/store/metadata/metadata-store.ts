@@ -1,9 +1,11 @@
-import type { FileErrorCode } from "@vi/protocol";
+import type { CustomMetadata, FileErrorCode } from "@vi/protocol";
+import type { Expr } from "../../query/index.js";
 import type {
   AnnotationRecord,
   AssetRecord,
   DatasetRecord,
   DatasetStats,
+  DeletionSessionRecord,
   ImageFacts,
   IngestionFileRecord,
   IngestionSessionRecord,
@@ -21,9 +23,35 @@ export interface AssetCursor {
   seq: number;
 }
 
+/** Which assets a listing, a count or a bulk delete is about (one tree from filter and query). */
+export interface AssetSelection {
+  expr: Expr;
+  /** Exact, case-sensitive string matching (strictQuery); otherwise case-insensitive. */
+  strict: boolean;
+}
+
+/** One asset's custom metadata change: a merge patch (null removes a key), or a replacement. */
+export interface CustomMetadataUpdate {
+  assetId: string;
+  patch: Record<string, string | number | boolean | null>;
+  replace: boolean;
+}
+
+export interface DeletionBatch {
+  deleted: number;
+  orphanedBlobs: string[];
+  finished: boolean;
+}
+
+export interface AnnotationPage {
+  after?: { createdAt: number; annotationId: string };
+  limit: number;
+}
+
 export interface AssetListQuery {
   orgId: string;
   datasetId: string;
+  selection?: AssetSelection;
   sortKey: AssetSortKey;
   descending: boolean;
   after?: AssetCursor;
@@ -87,7 +115,18 @@ export interface MetadataStore {
   deleteDataset(orgId: string, datasetId: string): Promise<DeleteResult | undefined>;
 
   listAssets(query: AssetListQuery): Promise<AssetRecord[]>;
-  countAssets(orgId: string, datasetId: string): Promise<number>;
+  /** The unfiltered count is a counter kept per dataset; a selection is counted. */
+  countAssets(orgId: string, datasetId: string, selection?: AssetSelection): Promise<number>;
+  /**
+   * Changes the custom metadata of assets of one dataset, all or none: `check` sees each merged
+   * result and throws to refuse the whole change. Answers the assets, or the first unknown id.
+   */
+  updateCustomMetadata(
+    orgId: string,
+    datasetId: string,
+    updates: CustomMetadataUpdate[],
+    check: (assetId: string, merged: CustomMetadata) => void,
+  ): Promise<{ assets: AssetRecord[] } | { missing: string }>;
   getAsset(orgId: string, datasetId: string, assetId: string): Promise<AssetRecord | undefined>;
   deleteAsset(orgId: string, datasetId: string, assetId: string): Promise<DeleteResult | undefined>;
   /**
@@ -133,7 +172,28 @@ export interface MetadataStore {
   /** Fails every file still pending (their URLs expired, or the session failed). */
   failPendingFiles(sessionId: string, code: FileErrorCode, message: string): Promise<number>;
 
-  createAnnotation(annotation: AnnotationRecord): Promise<void>;
-  listAnnotations(orgId: string, datasetId: string, assetId: string): Promise<AnnotationRecord[]>;
+  /** Stores an annotation (its tag gets an id within the dataset); undefined when the asset does not exist. */
+  createAnnotation(annotation: Omit<AnnotationRecord, "tagId">): Promise<AnnotationRecord | undefined>;
+  listAnnotations(orgId: string, datasetId: string, assetId: string, page: AnnotationPage): Promise<AnnotationRecord[]>;
+  getAnnotation(
+    orgId: string,
+    datasetId: string,
+    assetId: string,
+    annotationId: string,
+  ): Promise<AnnotationRecord | undefined>;
   deleteAnnotation(orgId: string, datasetId: string, assetId: string, annotationId: string): Promise<boolean>;
+
+  /**
+   * Opens a bulk delete: a dry run only counts; otherwise the selection is snapshotted as the
+   * session's targets in the same transaction.
+   */
+  createDeletionSession(
+    session: Omit<DeletionSessionRecord, "selected" | "deleted" | "state">,
+    selection: AssetSelection,
+  ): Promise<DeletionSessionRecord>;
+  getDeletionSession(orgId: string, datasetId: string, sessionId: string): Promise<DeletionSessionRecord | undefined>;
+  /** Sessions a restart must resume. */
+  runningDeletionSessions(): Promise<DeletionSessionRecord[]>;
+  /** Deletes the next batch of a session's targets, each asset whole, in one transaction. */
+  deleteNextBatch(sessionId: string, limit: number): Promise<DeletionBatch>;
 }

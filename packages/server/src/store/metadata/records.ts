@@ -32,7 +32,10 @@ export interface DatasetStats {
   assetTotal: number;
   annotationTotal: number;
   assetAnnotated: number;
+  /** Annotations per tag name. */
   tagsCount: Record<string, number>;
+  /** The dataset's tags: name to stable integer id. */
+  tagIds: Record<string, number>;
 }
 
 /** What an asset's bytes are, as the media probe found them (stored with the asset). */
@@ -51,6 +54,8 @@ export interface AssetRecord extends ImageFacts {
   updatedAt: number;
   contentsUpdatedAt: number;
   generation: number;
+  /** Processing state as the wire shows it (`uploaded`, ...). */
+  status: string;
   annotationTotal: number;
   annotationTags: Record<string, number>;
 }
@@ -93,13 +98,35 @@ export interface IngestionFileRecord {
   updatedAt: number;
 }
 
+export type AnnotationContentsRecord =
+  { kind: "PhraseGroundingBoundingBox"; bound: number[][]; target: number[] } | { kind: "Caption"; contents: string };
+
 export interface AnnotationRecord {
   annotationId: string;
   orgId: string;
   datasetId: string;
   assetId: string;
+  /** The tag's name; `tagId` is its integer id within the dataset. */
   tag: string;
-  contents: unknown;
+  tagId: number;
+  contents: AnnotationContentsRecord;
   createdAt: number;
   updatedAt: number;
+}
+
+/** A bulk delete: the selection it was opened with, and how far it got. */
+export interface DeletionSessionRecord {
+  sessionId: string;
+  orgId: string;
+  datasetId: string;
+  /** The request's spec as sent (filter, metadataQuery, strictQuery, dryRun). */
+  spec: Record<string, unknown>;
+  dryRun: boolean;
+  state: "Running" | "Finished" | "Failed";
+  failureReason: string | null;
+  selected: number;
+  deleted: number;
+  createdAt: number;
+  updatedAt: number;
+  generation: number;
 }

@@ -14,6 +14,7 @@ export interface Database {
     content: string;
     created_at: number;
     last_accessed: number;
+    asset_count: Generated<number>;
   };
   blobs: { sha256: string; size: number; ref_count: number; created_at: number };
   assets: {
@@ -36,7 +37,36 @@ export interface Database {
     updated_at: number;
     contents_updated_at: number;
     generation: number;
+    status: Generated<string>;
+    filename_folded: string;
+    annotation_count: Generated<number>;
   };
+  asset_fields: {
+    asset_seq: number;
+    key: string;
+    org_id: string;
+    dataset_id: string;
+    value_type: "string" | "number" | "boolean";
+    str_value: string | null;
+    str_folded: string | null;
+    num_value: number | null;
+  };
+  dataset_tags: { org_id: string; dataset_id: string; name: string; tag_id: number; created_at: number };
+  deletion_sessions: {
+    session_id: string;
+    org_id: string;
+    dataset_id: string;
+    spec: string;
+    dry_run: number;
+    state: string;
+    failure_reason: string | null;
+    selected: number;
+    deleted: number;
+    created_at: number;
+    updated_at: number;
+    generation: number;
+  };
+  deletion_targets: { session_id: string; asset_seq: number };
   annotations: {
     annotation_id: string;
     org_id: string;

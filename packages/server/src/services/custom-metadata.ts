@@ -1,0 +1,42 @@
+import { CUSTOM_METADATA_LIMITS, type CustomMetadata } from "@vi/protocol";
+import { ApiError } from "../errors.js";
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * The bounds on one asset's custom metadata: key count, key length and characters, string
+ * length, finite numbers. A violation is a 400 that names where (`owner`: the asset or the file)
+ * and which key, so the caller can fix that entry.
+ */
+export function checkCustomMetadata(meta: CustomMetadata, owner: string): void {
+  const { maxKeys, maxKeyLength, maxStringLength } = CUSTOM_METADATA_LIMITS;
+  const keys = Object.keys(meta);
+  const fail = (message: string, key?: string): never => {
+    throw new ApiError(
+      "ValidationFailed",
+      `${owner}: ${message}`,
+      `Custom metadata allows at most ${maxKeys} keys of 1 to ${maxKeyLength} characters, with strings of at most ${maxStringLength} characters, finite numbers or booleans.`,
+      { field: key === undefined ? "customMetadata" : `customMetadata.${key}`, ...(key !== undefined ? { key } : {}) },
+    );
+  };
+  if (keys.length > maxKeys) fail(`custom metadata has ${keys.length} keys; at most ${maxKeys} are allowed`);
+  for (const key of keys) {
+    if (key.length === 0 || key.length > maxKeyLength) {
+      fail(`custom metadata key '${key.slice(0, 40)}' must be 1 to ${maxKeyLength} characters long`, key);
+    }
+    if (CONTROL.test(key)) fail(`custom metadata key ${JSON.stringify(key)} contains a control character`, key);
+    const value: unknown = meta[key];
+    if (typeof value === "string") {
+      if (value.length > maxStringLength) {
+        fail(
+          `custom metadata '${key}' is ${value.length} characters long; at most ${maxStringLength} are allowed`,
+          key,
+        );
+      }
+    } else if (typeof value === "number") {
+      if (!Number.isFinite(value)) fail(`custom metadata '${key}' must be a finite number`, key);
+    } else if (typeof value !== "boolean") {
+      fail(`custom metadata '${key}' must be a string, a number or a boolean`, key);
+    }
+  }
+}
