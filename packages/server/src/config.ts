@@ -17,6 +17,11 @@ export interface ServerConfig {
   downloadUrlTtlSeconds: number;
   /** pino level: `warn` logs problems only, `info` adds start-up, `debug` logs every request. */
   logLevel: string;
+  /**
+   * Assets a bulk delete removes per transaction: larger batches finish sooner, smaller ones
+   * let uploads and reads interleave more finely with a big delete.
+   */
+  deleteBatchSize: number;
 }
 
 export const DEFAULTS = {
@@ -28,6 +33,7 @@ export const DEFAULTS = {
   uploadUrlTtlSeconds: 24 * 3600,
   downloadUrlTtlSeconds: 3600,
   logLevel: "warn",
+  deleteBatchSize: 500,
 } as const;
 
 function intFrom(name: string, raw: string | undefined, fallback: number, min = 0): number {
@@ -58,5 +64,8 @@ export function resolveConfig(options: Partial<ServerConfig> = {}, env: NodeJS.P
       options.downloadUrlTtlSeconds ??
       intFrom("VI_DOWNLOAD_URL_TTL", env.VI_DOWNLOAD_URL_TTL, DEFAULTS.downloadUrlTtlSeconds, 1),
     logLevel: options.logLevel ?? env.VI_LOG_LEVEL ?? DEFAULTS.logLevel,
+    deleteBatchSize:
+      options.deleteBatchSize ??
+      intFrom("VI_DELETE_BATCH_SIZE", env.VI_DELETE_BATCH_SIZE, DEFAULTS.deleteBatchSize, 1),
   };
 }

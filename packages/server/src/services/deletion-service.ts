@@ -8,8 +8,6 @@ import { nextChange } from "./changes.js";
 import type { ServiceContext } from "./context.js";
 import type { DatasetService } from "./dataset-service.js";
 
-/** Assets deleted per transaction: small enough that uploads and reads interleave with a big delete. */
-const BATCH = 500;
 const POLL_SLICE_MS = 500;
 const RETRY_MS = 2000;
 
@@ -101,7 +99,7 @@ export class DeletionService {
   private async run(sessionId: string): Promise<void> {
     while (!this.closed) {
       try {
-        const batch = await this.ctx.metadata.deleteNextBatch(sessionId, BATCH);
+        const batch = await this.ctx.metadata.deleteNextBatch(sessionId, this.ctx.config.deleteBatchSize);
         await this.releaser.release(batch.orphanedBlobs);
         this.ctx.sessionChanges.emit(sessionId);
         if (batch.finished) return;
