@@ -13,7 +13,7 @@ export interface AssetSelection {
   filter?: Record<string, unknown> | string;
   /** An expression, e.g. `custom_field == "value"`, `camera in ["a", "b"] and score >= 0.8`, `not exists(reviewed)`. */
   metadataQuery?: string;
-  /** Match case-sensitively and refuse unknown fields (the server's `strictQuery`). */
+  /** Match case-sensitively (the server's `strictQuery`); the default is case-insensitive. */
   strictQuery?: boolean;
 }
 
