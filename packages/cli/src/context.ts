@@ -17,8 +17,12 @@ export interface CliClient {
      */
     createKey?: (options: { name?: string; signal?: AbortSignal }) => Promise<CreatedSecretKey>;
   };
-  datasets: Pick<Client["datasets"], "create" | "list" | "get" | "delete">;
-  assets: Pick<Client["assets"], "upload" | "waitUntilDone" | "list" | "get" | "delete" | "download">;
+  datasets: Pick<Client["datasets"], "create" | "list" | "get" | "delete" | "bulkDeleteAssets">;
+  assets: Pick<
+    Client["assets"],
+    "upload" | "waitUntilDone" | "list" | "count" | "get" | "update" | "updateMany" | "delete" | "download"
+  >;
+  annotations: Pick<Client["annotations"], "create" | "list" | "get" | "delete">;
   /** Closes kept-alive connections (the SDK's `Client.close`); called once the command is done. */
   close?: () => Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { CommanderError } from "commander";
 import {
   ViAuthenticationError,
+  ViBulkDeleteError,
   ViConfigurationError,
   ViError,
   ViNetworkError,
@@ -16,7 +17,7 @@ import {
  * | code | meaning |
  * |---|---|
  * | 0   | success |
- * | 1   | partial failure: some files failed to upload, download or delete (`ViUploadError` too) |
+ * | 1   | partial failure: some files failed to upload, download or delete (`ViUploadError`, `ViBulkDeleteError` too) |
  * | 2   | usage error: unknown command or flag, missing or malformed argument, refused without `--yes` |
  * | 3   | authentication or configuration error: missing/invalid secret key, organization or endpoint (401, 403) |
  * | 4   | not found (404): no such dataset, asset or session in this organization |
@@ -87,7 +88,7 @@ export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof CommanderError) return isCommanderSuccess(err) ? ExitCode.Ok : ExitCode.Usage;
   if (err instanceof CliUsageError) return ExitCode.Usage;
   if (err instanceof CliInterruptedError || isAbortError(err)) return ExitCode.Interrupted;
-  if (err instanceof ViUploadError) return ExitCode.PartialFailure;
+  if (err instanceof ViUploadError || err instanceof ViBulkDeleteError) return ExitCode.PartialFailure;
   if (err instanceof ViAuthenticationError || err instanceof ViPermissionError || err instanceof ViConfigurationError)
     return ExitCode.Auth;
   if (err instanceof ViNotFoundError) return ExitCode.NotFound;

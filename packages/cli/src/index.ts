@@ -13,7 +13,7 @@ export {
   type GlobalOptions,
 } from "./client-options.js";
 export { DEFAULT_HOST, DEFAULT_PORT, resolveServeOptions } from "./commands/serve.js";
-export { uploadResultToJson, sessionToJson } from "./commands/assets.js";
+export { uploadResultToJson, sessionToJson, bulkDeleteToJson, compactMetadata } from "./commands/assets.js";
 export type { CliClient, CliDeps, ClientFactory, ServerModule, RunningServer, StartServerOptions } from "./context.js";
 export type { Writable, JsonError } from "./output.js";
 export { VERSION } from "./version.js";

@@ -65,3 +65,33 @@ export function metadataObject(value: string): Record<string, MetadataValue> {
 export function compact<T extends Record<string, unknown>>(obj: T): T {
   return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
 }
+
+/**
+ * `--metadata-json` of an update: a JSON object whose values are strings, numbers, booleans or
+ * null (null removes the key); the types are kept as given.
+ */
+export function metadataPatchObject(value: string): Record<string, MetadataValue | null> {
+  const obj = jsonObject(value);
+  for (const [k, v] of Object.entries(obj)) {
+    if (v !== null && typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean")
+      throw new InvalidArgumentError(
+        `metadata values must be strings, numbers, booleans or null (to remove); '${k}' is not.`,
+      );
+  }
+  return obj as Record<string, MetadataValue | null>;
+}
+
+/** A repeatable option collecting its values (`--unset a --unset b`). */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  if (value === "") throw new InvalidArgumentError("expected a non-empty value.");
+  return [...(previous ?? []), value];
+}
+
+/** `--bbox x0,y0,x1,y1`: four numbers. */
+export function bboxArg(value: string): [number, number, number, number] {
+  const parts = value.split(",").map((p) => p.trim());
+  const numbers = parts.map((p) => (p === "" ? NaN : Number(p)));
+  if (numbers.length !== 4 || !numbers.every(Number.isFinite))
+    throw new InvalidArgumentError(`expected four numbers x0,y0,x1,y1, got '${value}'.`);
+  return numbers as [number, number, number, number];
+}

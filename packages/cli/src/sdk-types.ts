@@ -1,7 +1,9 @@
 /** The SDK types vi-cli works with, in one place. */
 export type {
+  Annotation,
   Asset,
   AssetUploadResult,
+  BulkAssetDeletionSession,
   Dataset,
   DeletedDataset,
   DownloadOptions,

@@ -544,17 +544,19 @@ describe("assets list", () => {
     expect(client.assets.list).toHaveBeenLastCalledWith({ datasetId: "ds1", signal: expect.any(AbortSignal) });
   });
 
-  it("prints one page as a table (assetId, filename, WxH, mime, size) and where the next page is", async () => {
+  it("prints one page as a table (assetId, filename, WxH, mime, size, custom metadata) and where the next page is", async () => {
     const client = fakeClient();
-    client.assets.list.mockReturnValue(
-      pagesOf([[asset("a1", "cat.jpg"), asset("a2", "dogs/dog.png")], [asset("a3", "x.jpg")]]),
-    );
+    const tagged = asset("a2", "dogs/dog.png");
+    tagged.metadata.customMetadata = { camera: "a", iso: 200, night: true, code: "007", note: "two words" };
+    client.assets.list.mockReturnValue(pagesOf([[asset("a1", "cat.jpg"), tagged], [asset("a3", "x.jpg")]]));
     const r = await cli(["assets", "list", "ds1"], client);
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");
     expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(/^ASSETID +FILENAME +WIDTH X HEIGHT +MIME +BYTES$/);
-    expect(lines[1]).toMatch(/^a1 +cat\.jpg +640x480 +image\/jpeg +2\.0 KiB$/);
+    expect(lines[0]).toMatch(/^ASSETID +FILENAME +WIDTH X HEIGHT +MIME +BYTES +CUSTOM METADATA$/);
+    expect(lines[1]).toMatch(/^a1 +cat\.jpg +640x480 +image\/jpeg +2\.0 KiB +-$/);
+    // Strings that could be read as another type, or hold spaces, are quoted: the types show.
+    expect(lines[2]).toMatch(/ 2\.0 KiB +camera=a iso=200 night=true code="007" note="two words"$/);
     expect(r.stderr).toMatch(/--page-token 1/);
   });
 

@@ -1,7 +1,8 @@
 import { Option, type Command } from "commander";
 import { MAX_FILES_PER_SESSION, MAX_PAGE_SIZE, SORT_CRITERIA } from "@vi/protocol";
+import { METADATA_SIDECAR } from "@vi/sdk";
 import { actionOf, type CommandContext, type ResolvedDeps, type RunState } from "../context.js";
-import { ExitCode, exitCodeFor } from "../exit-codes.js";
+import { CliInterruptedError, CliUsageError, ExitCode, exitCodeFor } from "../exit-codes.js";
 import { errorToJson } from "../errors.js";
 import {
   formatBytes,
@@ -13,15 +14,24 @@ import {
   type Output,
 } from "../output.js";
 import {
+  collect,
   compact,
   intInRange,
   jsonObject,
   metadataObject,
   metadataPair,
+  metadataPatchObject,
   nonNegativeNumber,
   type MetadataValue,
 } from "../parse.js";
-import type { Asset, AssetUploadResult, DownloadResult, IngestionSession, ListAssetsOptions } from "../sdk-types.js";
+import type {
+  Asset,
+  AssetUploadResult,
+  BulkAssetDeletionSession,
+  DownloadResult,
+  IngestionSession,
+  ListAssetsOptions,
+} from "../sdk-types.js";
 
 const MAX_CONCURRENCY = 256;
 
@@ -86,6 +96,23 @@ export function printFailedFiles(out: Output, result: AssetUploadResult, summary
   }
 }
 
+/** A string shown bare unless it could be read as another type or holds spaces, `=` or quotes. */
+function metadataValueText(value: unknown): string {
+  if (typeof value !== "string") return JSON.stringify(value);
+  const ambiguous = value === "" || /[\s="',]/.test(value) || /^(true|false|null|[-+]?(\d|\.\d))/.test(value);
+  return ambiguous ? JSON.stringify(value) : value;
+}
+
+const METADATA_COLUMN_WIDTH = 60;
+
+/** Custom metadata on one line, `camera=a iso=200 night=true note="two words"`, cut to a table column. */
+export function compactMetadata(metadata: Record<string, unknown> | undefined, width = METADATA_COLUMN_WIDTH): string {
+  const entries = Object.entries(metadata ?? {});
+  if (entries.length === 0) return "-";
+  const text = entries.map(([k, v]) => `${k}=${metadataValueText(v)}`).join(" ");
+  return text.length > width ? `${text.slice(0, width - 1)}…` : text;
+}
+
 function assetColumns(withUrl: boolean): Column<Asset>[] {
   const columns: Column<Asset>[] = [
     { header: "assetId", get: (a) => a.assetId },
@@ -93,6 +120,7 @@ function assetColumns(withUrl: boolean): Column<Asset>[] {
     { header: "width x height", get: (a) => `${a.metadata.width}x${a.metadata.height}` },
     { header: "mime", get: (a) => a.metadata.mimeType },
     { header: "bytes", get: (a) => formatBytes(a.metadata.fileSize), align: "right" },
+    { header: "custom metadata", get: (a) => compactMetadata(a.metadata.customMetadata) },
   ];
   if (withUrl) columns.push({ header: "url", get: (a) => a.contents?.asset?.url ?? "-" });
   return columns;
@@ -139,25 +167,86 @@ interface UploadCliOptions {
   progress: boolean;
   metadata?: Record<string, MetadataValue>;
   metadataJson?: Record<string, MetadataValue>;
+  metadataFile?: string;
 }
 
-interface ListCliOptions {
-  pageSize?: number;
-  pageToken?: string;
-  sortBy?: (typeof SORT_CRITERIA)[number];
-  order?: "asc" | "desc";
+/** `--filter`, `--query`, `--strict`: the selection of list, download and bulk-delete. */
+interface SelectionCliOptions {
   filter?: string;
   query?: string;
+  strict?: boolean;
+  /** The older spelling of --strict (hidden). */
   strictQuery?: boolean;
-  contents?: boolean;
-  all?: boolean;
 }
 
-interface DownloadCliOptions {
+interface ListCliOptions extends SelectionCliOptions {
+  pageSize?: number;
+  pageToken?: string;
+  sort?: (typeof SORT_CRITERIA)[number];
+  /** The older spelling of --sort (hidden). */
+  sortBy?: (typeof SORT_CRITERIA)[number];
+  order?: "asc" | "desc";
+  contents?: boolean;
+  all?: boolean;
+  count?: boolean;
+}
+
+interface DownloadCliOptions extends SelectionCliOptions {
   overwrite?: boolean;
   concurrency?: number;
   progress: boolean;
 }
+
+interface UpdateCliOptions {
+  set?: Record<string, MetadataValue>;
+  metadataJson?: Record<string, MetadataValue | null>;
+  unset?: string[];
+  replace?: boolean;
+}
+
+interface BulkDeleteCliOptions extends SelectionCliOptions {
+  dryRun?: boolean;
+  yes?: boolean;
+}
+
+/** The SDK's selection options from the flags (only those given). */
+function selection(opts: SelectionCliOptions): { filter?: string; metadataQuery?: string; strictQuery?: boolean } {
+  return compact({
+    filter: opts.filter,
+    metadataQuery: opts.query,
+    strictQuery: opts.strict || opts.strictQuery ? true : undefined,
+  });
+}
+
+/** Adds `--filter`, `--query` and `--strict` to a command. */
+function withSelection(command: Command, what: string): Command {
+  return command
+    .option(
+      "--filter <json>",
+      `${what} the assets a JSON filter selects, e.g. '{"status": "uploaded"}', '{"hasTag": "car"}', '{"customMetadata": {"camera": "a"}}'`,
+      filterArg,
+    )
+    .option("--query <expression>", `${what} the assets a metadata query selects, e.g. 'custom_field == "value"'`)
+    .option("--strict", "match case-sensitively (the server's strictQuery; default: case-insensitive)")
+    .addOption(new Option("--strict-query").hideHelp());
+}
+
+/** The JSON of a bulk delete: the session's ids, selection and counts. */
+export function bulkDeleteToJson(session: BulkAssetDeletionSession): Record<string, unknown> {
+  return {
+    deleteManyAssetsSessionId: session.deleteManyAssetsSessionId,
+    datasetId: session.datasetId,
+    spec: session.spec,
+    dryRun: Boolean(session.spec?.dryRun),
+    selected: session.status?.selected,
+    deleted: session.status?.deleted,
+    conditions: session.status?.conditions ?? [],
+  };
+}
+
+/** A filter given, but selecting nothing explicitly (`{}`). */
+const emptyFilter = (filter: string | undefined): boolean =>
+  filter !== undefined && Object.keys(jsonObject(filter)).length === 0;
 
 /** `--no-progress` and `--quiet` turn progress bars off; otherwise the SDK decides (stderr is a TTY). */
 function showProgress(ctx: CommandContext, progress: boolean): boolean | undefined {
@@ -201,14 +290,22 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
     )
     .option(
       "--metadata-json <json>",
-      `custom metadata as a JSON object of strings, numbers and booleans`,
+      `custom metadata on every uploaded asset, as a JSON object of strings, numbers and booleans (types are kept)`,
       metadataObject,
+    )
+    .option(
+      "--metadata-file <json>",
+      `per-file custom metadata: a JSON file {"<asset filename>": {key: value}}, merged over --metadata/--metadata-json (default: ${METADATA_SIDECAR} at the root of each uploaded folder, if there is one)`,
     )
     .option("--no-progress", "no progress bar (default: shown when stderr is a terminal)")
     .addHelpText(
       "after",
       `\nExit status: 0 when every file succeeded, 1 when some failed (they are listed on stderr).\n` +
-        `With --no-wait, check the sessions later with \`vi-cli assets wait <datasetId> <sessionId>\`.`,
+        `With --no-wait, check the sessions later with \`vi-cli assets wait <datasetId> <sessionId>\`.\n\n` +
+        `Per-file metadata: a sidecar maps each file's asset filename (its path relative to the folder\n` +
+        `uploaded, "/"-separated) to its metadata, e.g. {"cats/001.jpg": {"camera": "a", "score": 0.9}}.\n` +
+        `${METADATA_SIDECAR} at the root of an uploaded folder is read unless --metadata-file is given;\n` +
+        `it is never uploaded. A null value drops a key that --metadata/--metadata-json set.`,
     )
     .action(
       actionOf<UploadCliOptions>(deps, state, async (ctx, opts, args) => {
@@ -228,6 +325,7 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
             concurrency: opts.concurrency,
             showProgress: showProgress(ctx, opts.progress),
             customMetadata,
+            metadataFile: opts.metadataFile,
             signal: ctx.signal,
           }),
         );
@@ -252,34 +350,49 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
       }),
     );
 
-  assets
-    .command("list")
-    .description("list a dataset's assets (one page, or every page with --all)")
-    .argument("<datasetId>", "the dataset")
-    .option("--page-size <n>", `assets per page, 1..${MAX_PAGE_SIZE}`, intInRange(1, MAX_PAGE_SIZE))
-    .option("--page-token <token>", "start at this page (the nextPage of a previous listing)")
-    .addOption(new Option("--sort-by <criterion>", "sort criterion").choices(SORT_CRITERIA))
-    .addOption(new Option("--order <order>", "sort order (default asc)").choices(["asc", "desc"]))
-    .option("--filter <json>", `a JSON filter object, e.g. '{"status": "error"}'`, filterArg)
-    .option("--query <expression>", `a custom-metadata query, e.g. 'camera == "a"'`)
-    .option("--strict-query", "reject unknown fields in --filter / --query instead of ignoring them")
+  withSelection(
+    assets
+      .command("list")
+      .description("list a dataset's assets (one page, or every page with --all), or count them (--count)")
+      .argument("<datasetId>", "the dataset")
+      .option("--page-size <n>", `assets per page, 1..${MAX_PAGE_SIZE}`, intInRange(1, MAX_PAGE_SIZE))
+      .option("--page-token <token>", "start at this page (the nextPage of a previous listing)")
+      .addOption(new Option("--sort <criterion>", "sort criterion").choices(SORT_CRITERIA))
+      .addOption(new Option("--sort-by <criterion>").choices(SORT_CRITERIA).hideHelp())
+      .addOption(new Option("--order <order>", "sort order (default asc)").choices(["asc", "desc"])),
+    "list only",
+  )
     .option("--contents", "include signed download URLs")
-    .option("--all", "follow every page")
+    .option("--all", "follow every page (with --json: still one JSON document)")
+    .addOption(
+      new Option("--count", "print only how many assets the selection holds (--json: {count})").conflicts([
+        "all",
+        "pageToken",
+        "contents",
+      ]),
+    )
     .action(
       actionOf<ListCliOptions>(deps, state, async (ctx, opts, args) => {
         const [datasetId] = args as [string];
+        if (opts.count) {
+          const count = await ctx.client().assets.count({ datasetId, ...selection(opts), signal: ctx.signal });
+          ctx.out.result(
+            () => ctx.out.line(String(count)),
+            () => ({ count }),
+          );
+          return;
+        }
+        const criterion = opts.sort ?? opts.sortBy;
         const request: ListAssetsOptions = compact({
           datasetId,
           pageSize: opts.pageSize,
           pageToken: opts.pageToken,
           sortBy:
-            opts.sortBy !== undefined || opts.order !== undefined
-              ? { criterion: opts.sortBy ?? "default", order: opts.order ?? "asc" }
+            criterion !== undefined || opts.order !== undefined
+              ? { criterion: criterion ?? "default", order: opts.order ?? "asc" }
               : undefined,
-          filter: opts.filter,
-          metadataQuery: opts.query,
+          ...selection(opts),
           contents: opts.contents ? true : undefined,
-          strictQuery: opts.strictQuery ? true : undefined,
           signal: ctx.signal,
         }) as ListAssetsOptions;
         const columns = assetColumns(Boolean(opts.contents));
@@ -353,11 +466,14 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
       }),
     );
 
-  assets
-    .command("download")
-    .description("download every asset of a dataset into a folder")
-    .argument("<datasetId>", "the dataset")
-    .argument("<saveDir>", "the folder to save into (created if needed)")
+  withSelection(
+    assets
+      .command("download")
+      .description("download the assets of a dataset (all, or those --filter / --query select) into a folder")
+      .argument("<datasetId>", "the dataset")
+      .argument("<saveDir>", "the folder to save into (created if needed)"),
+    "download only",
+  )
     .option("--overwrite", "replace files that already exist (default: skip them)")
     .option(
       "--concurrency <n>",
@@ -373,6 +489,7 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
           compact({
             datasetId,
             saveDir,
+            ...selection(opts),
             overwrite: opts.overwrite ? true : undefined,
             concurrency: opts.concurrency,
             showProgress: showProgress(ctx, opts.progress),
@@ -443,6 +560,121 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
           () => ({ deleted, failed }),
         );
         if (failed.length > 0) ctx.setExitCode(ExitCode.PartialFailure);
+      }),
+    );
+
+  assets
+    .command("update")
+    .description("change an asset's custom metadata (merged into what it has, unless --replace)")
+    .argument("<datasetId>", "the dataset")
+    .argument("<assetId>", "the asset")
+    .option("--set <key=value>", "set a key to a string value; repeatable", metadataPair)
+    .option(
+      "--metadata-json <json>",
+      "keys to set, as a JSON object: numbers and booleans keep their type, null removes the key",
+      metadataPatchObject,
+    )
+    .option("--unset <key>", "remove a key; repeatable", collect)
+    .option("--replace", "make the keys given the asset's whole custom metadata (alone: remove every key)")
+    .addHelpText(
+      "after",
+      `\nExamples:\n` +
+        `  vi-cli assets update ds1 a1 --set camera=a --metadata-json '{"iso": 200, "night": true}'\n` +
+        `  vi-cli assets update ds1 a1 --unset reviewed\n` +
+        `  vi-cli assets update ds1 a1 --replace --metadata-json '{"split": "train"}'`,
+    )
+    .action(
+      actionOf<UpdateCliOptions>(deps, state, async (ctx, opts, args) => {
+        const [datasetId, assetId] = args as [string, string];
+        const unset = opts.unset ?? [];
+        if (opts.set === undefined && opts.metadataJson === undefined && unset.length === 0 && !opts.replace)
+          throw new CliUsageError(
+            "nothing to change",
+            "give --set key=value, --metadata-json '{...}', --unset key or --replace",
+          );
+        if (opts.replace && unset.length > 0)
+          throw new CliUsageError("--unset cannot be combined with --replace: --replace removes every key not given");
+        const patch: Record<string, MetadataValue | null> = { ...(opts.metadataJson ?? {}), ...(opts.set ?? {}) };
+        const both = unset.filter((key) => key in patch && patch[key] !== null);
+        if (both.length > 0) throw new CliUsageError(`${both.join(", ")}: both set and --unset`);
+        for (const key of unset) patch[key] = null;
+        const asset = await ctx.client().assets.update(
+          compact({
+            datasetId,
+            assetId,
+            customMetadata: patch,
+            replace: opts.replace ? true : undefined,
+            signal: ctx.signal,
+          }),
+        );
+        ctx.out.result(
+          () => {
+            ctx.out.line(`Updated asset ${asset.assetId} (${asset.filename})`);
+            const custom = Object.entries(asset.metadata?.customMetadata ?? {});
+            if (custom.length === 0) ctx.out.line("Custom metadata: none");
+            else {
+              ctx.out.line("Custom metadata:");
+              for (const [k, v] of custom) ctx.out.line(`  ${k}: ${JSON.stringify(v)}`);
+            }
+          },
+          () => asset,
+        );
+      }),
+    );
+
+  withSelection(
+    assets
+      .command("bulk-delete")
+      .description("delete the assets that --filter and/or --query select, in one server-side session")
+      .argument("<datasetId>", "the dataset"),
+    "delete",
+  )
+    .option("--dry-run", "only count what would be deleted")
+    .option("-y, --yes", "do not ask for confirmation (required when stdin is not a terminal)")
+    .addHelpText(
+      "after",
+      `\nWithout --yes it first counts the selection (a dry run) and asks on a terminal; without a\n` +
+        `terminal it refuses (exit 2). To delete every asset, delete the dataset.\n` +
+        `Exit status: 0 when the session finished, 1 when it failed part way (see "deleted").`,
+    )
+    .action(
+      actionOf<BulkDeleteCliOptions>(deps, state, async (ctx, opts, args) => {
+        const [datasetId] = args as [string];
+        const query = opts.query?.trim() ? opts.query : undefined;
+        if ((opts.filter === undefined || emptyFilter(opts.filter)) && query === undefined)
+          throw new CliUsageError(
+            "bulk-delete needs --filter or --query to select the assets to delete",
+            `to delete every asset, delete the dataset: vi-cli datasets delete ${datasetId}`,
+          );
+        const client = ctx.client();
+        const chosen = { datasetId, ...selection(opts), signal: ctx.signal };
+        const report = (session: BulkAssetDeletionSession) =>
+          ctx.out.result(
+            () => {
+              const { selected, deleted } = session.status;
+              if (session.spec?.dryRun) ctx.out.line(`${selected} asset(s) selected; dry run: nothing was deleted`);
+              else ctx.out.line(`Deleted ${deleted} of ${selected} selected asset(s)`);
+              ctx.out.note(`Session ${session.deleteManyAssetsSessionId}`);
+            },
+            () => bulkDeleteToJson(session),
+          );
+
+        if (opts.dryRun || !opts.yes) {
+          const dry = await client.datasets.bulkDeleteAssets({ ...chosen, dryRun: true });
+          const count = dry.status.selected;
+          if (opts.dryRun || count === 0) {
+            report(dry);
+            return;
+          }
+          if (!ctx.deps.isInteractive())
+            throw new CliUsageError(
+              `refusing to delete ${count} asset(s) of dataset ${datasetId} without confirmation: stdin is not a terminal`,
+              "pass --yes to delete without asking (or --dry-run to only count)",
+            );
+          const ok = await ctx.deps.confirm(`Delete ${count} asset(s) of dataset ${datasetId}?`);
+          if (!ok) throw new CliInterruptedError("deletion cancelled: nothing was deleted");
+        }
+        report(await client.datasets.bulkDeleteAssets(chosen));
       }),
     );
 
