@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { cp, mkdir, mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +18,13 @@ const INVALID_CODES: Record<string, "EBADMIME" | "ECORRUPT"> = {
   "truncated.jpg": "ECORRUPT",
   "truncated.png": "ECORRUPT",
 };
+
+const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+
+async function blobNames(dataDir: string): Promise<Set<string>> {
+  const entries = await readdir(join(dataDir, "blobs"), { recursive: true, withFileTypes: true });
+  return new Set(entries.filter((e) => e.isFile()).map((e) => e.name));
+}
 
 async function listAll(t: TestServer, datasetId: string): Promise<Asset[]> {
   const all: Asset[] = [];
@@ -139,6 +147,26 @@ describe("uploads at full fidelity", () => {
     expect(asset!.metadata).toMatchObject({ mimeType: "image/webp", width: 400, height: 250 });
     const bytes = Buffer.from(await (await fetch(asset!.contents!.asset!.url)).arrayBuffer());
     expect(bytes.equals(await readFile(copy))).toBe(true);
+  });
+
+  it("replacing a file with bytes the organization already holds releases the old bytes (no leak)", async () => {
+    const datasetId = (await t.client.datasets.create({ name: "dedup-replace" })).datasetId;
+    const dir = join(work, "dedup-replace");
+    await mkdir(dir);
+    const a = uniqueJpeg(60_000);
+    const b = uniqueJpeg(60_000);
+    await writeFile(join(dir, "a.jpg"), a);
+    await writeFile(join(dir, "b.jpg"), b);
+    await t.client.assets.upload({ datasetId, paths: dir, showProgress: false });
+    const before = await blobNames(t.dataDir);
+    // `cp b a`: a's new bytes are deduplicated against b's, and a's old bytes lose their last reference.
+    await writeFile(join(dir, "a.jpg"), b);
+    const rerun = await t.client.assets.upload({ datasetId, paths: dir, showProgress: false });
+    expect(rerun.bytesSent).toBe(0);
+    const after = await blobNames(t.dataDir);
+    expect(after.size).toBe(before.size - 1);
+    expect(after.has(sha256(a))).toBe(false);
+    expect(after.has(sha256(b))).toBe(true);
   });
 
   describe("overwrite policy and annotations", () => {

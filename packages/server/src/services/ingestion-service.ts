@@ -137,7 +137,9 @@ export class IngestionService {
     await this.ctx.metadata.createSession(session, files);
     if (session.state === "Running" && dedup.length > 0) {
       // Bytes this organization already holds are committed at once: no upload target, no bytes.
-      await this.ctx.metadata.commitFiles(dedup);
+      const results = await this.ctx.metadata.commitFiles(dedup);
+      // A deduplicated file may replace an asset whose bytes nothing else references.
+      await this.releaser.release(results.flatMap((r) => r?.orphanedBlobs ?? []));
     }
     return this.view(orgId, session.sessionId);
   }
