@@ -97,6 +97,14 @@ describe("option validation", () => {
       for await (const page of client!.assets.list({ datasetId: "ds1", filter: "{nope" })) void page;
     };
     await expect(iterate()).rejects.toThrow(/filter is not valid JSON/);
+    // .catch() and .then(ok, fail) get the rejection: nothing throws at the call.
+    const caught = await client.assets.list({ datasetId: "ds1", filter: "[1]" }).catch((e: unknown) => e);
+    expect(caught).toBeInstanceOf(ViValidationError);
+    const failed = await client.assets.list({ datasetId: "ds1", pageSize: -1 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failed).toBeInstanceOf(ViValidationError);
     expect(server.requests).toHaveLength(0);
   });
 });

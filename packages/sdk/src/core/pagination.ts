@@ -24,8 +24,17 @@ export class PagePromise<T> implements PromiseLike<Page<T>>, AsyncIterable<Page<
   }
 
   #firstPage(): Promise<Page<T>> {
-    this.#first ??= this.#fetch(this.#firstToken);
+    this.#first ??= this.#call(this.#firstToken);
     return this.#first;
+  }
+
+  /** A fetcher that throws (a bad option found before any request) rejects, never throws at `then`/`catch`. */
+  #call(token: string | undefined): Promise<Page<T>> {
+    try {
+      return this.#fetch(token);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   then<R1 = Page<T>, R2 = never>(
@@ -48,7 +57,7 @@ export class PagePromise<T> implements PromiseLike<Page<T>>, AsyncIterable<Page<
       if (seen.has(page.nextPage))
         throw new ViServerError("the server repeated a page token", { code: "InvalidResponse" });
       seen.add(page.nextPage);
-      page = await this.#fetch(page.nextPage);
+      page = await this.#call(page.nextPage);
       yield page;
     }
   }
