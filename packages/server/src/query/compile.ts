@@ -1,0 +1,187 @@
+import { sql, type Expression, type ExpressionBuilder, type RawBuilder, type SqlBool } from "kysely";
+import type { Database } from "../store/metadata/schema.js";
+import type { BuiltinName, CompareOp, Expr, Literal } from "./ast.js";
+import { normalizer, test, UPLOAD_STATUS, type TestExpr } from "./evaluate.js";
+import { fold, succ } from "./strings.js";
+
+/**
+ * A checked tree to a WHERE condition on `assets` (selected without an alias). Values are always
+ * bound parameters; only fixed table and column names are SQL text. Every condition is true or
+ * false, never NULL: built-in columns are NOT NULL and custom keys and tags are tested through
+ * EXISTS or count(*) subqueries, so `not` is plain negation, as in the evaluator.
+ *
+ * Strings compare byte-wise over UTF-8 (code point order): SQLite's default BINARY collation,
+ * `COLLATE "C"` in PostgreSQL. Folded comparisons use the stored folded columns against folded
+ * literals. PostgreSQL gets numbers as `double precision`, so a fraction never meets a bigint
+ * parameter.
+ */
+export function compileWhere(
+  expr: Expr,
+  options: { strict: boolean; dialect: "sqlite" | "postgres" },
+): (eb: ExpressionBuilder<Database, "assets">) => Expression<SqlBool> {
+  const condition = new Compiler(options.strict, options.dialect).expr(expr);
+  return () => condition;
+}
+
+type Sql = RawBuilder<unknown>;
+
+const COLUMNS: Record<Exclude<BuiltinName, "metadata.uploadStatus">, string> = {
+  assetId: "asset_id",
+  filename: "filename",
+  "metadata.fileSize": "file_size",
+  "metadata.width": "width",
+  "metadata.height": "height",
+  "metadata.frames": "frames",
+  "metadata.mimeType": "mime_type",
+  "metadata.status": "status",
+  "metadata.timeCreated": "created_at",
+  "metadata.lastUpdated": "updated_at",
+  "metadata.contentsLastUpdated": "contents_updated_at",
+  "metadata.annotations.total": "annotation_count",
+};
+
+const TRUE = sql<SqlBool>`(1 = 1)`;
+const FALSE = sql<SqlBool>`(1 = 0)`;
+
+class Compiler {
+  constructor(
+    private readonly strict: boolean,
+    private readonly dialect: "sqlite" | "postgres",
+  ) {}
+
+  expr(e: Expr): RawBuilder<SqlBool> {
+    switch (e.type) {
+      case "and":
+        return sql<SqlBool>`(${sql.join(
+          e.args.map((a) => this.expr(a)),
+          sql` and `,
+        )})`;
+      case "or":
+        return sql<SqlBool>`(${sql.join(
+          e.args.map((a) => this.expr(a)),
+          sql` or `,
+        )})`;
+      case "not":
+        return sql<SqlBool>`(not ${this.expr(e.arg)})`;
+      case "exists":
+        if (e.field.kind === "custom") return sql<SqlBool>`exists (${this.fieldRow(e.field.key)})`;
+        if (e.field.kind === "tag")
+          return sql<SqlBool>`exists (select 1 from annotations a ${this.tagRow(e.field.tag)})`;
+        return TRUE;
+      default:
+        if (e.field.kind === "custom") return this.custom(e, e.field.key);
+        if (e.field.kind === "tag") {
+          const count = sql`(select count(*) from annotations a ${this.tagRow(e.field.tag)})`;
+          return this.value(e, count, "number");
+        }
+        if (e.field.name === "metadata.uploadStatus") return test(e, UPLOAD_STATUS, this.strict) ? TRUE : FALSE;
+        return this.builtin(e, e.field.name);
+    }
+  }
+
+  private builtin(e: TestExpr, name: Exclude<BuiltinName, "metadata.uploadStatus">): RawBuilder<SqlBool> {
+    const folded = normalizer(e.field, this.strict) === fold;
+    // Stored mime types and statuses are lower-case already; file names have a folded column.
+    const column = name === "filename" && folded ? "filename_folded" : COLUMNS[name];
+    const isString =
+      name === "assetId" || name === "filename" || name === "metadata.mimeType" || name === "metadata.status";
+    return this.value(e, sql.ref(`assets.${column}`), isString ? "string" : "number", folded);
+  }
+
+  /** A test of one SQL value, known to be of type `type` (a built-in column or a tag count). */
+  private value(e: TestExpr, target: Sql, type: "string" | "number", folded = false): RawBuilder<SqlBool> {
+    const lit = (v: Literal) =>
+      type === "string" ? this.str(folded ? fold(v as string) : (v as string)) : this.num(v as number);
+    const col = type === "string" ? this.collate(target) : target;
+    switch (e.type) {
+      case "compare":
+        return sql<SqlBool>`(${col} ${sql.raw(e.op === "==" ? "=" : e.op === "!=" ? "<>" : e.op)} ${lit(e.value)})`;
+      case "in":
+        return e.values.length === 0 ? FALSE : sql<SqlBool>`(${col} in (${sql.join(e.values.map(lit))}))`;
+      case "startsWith":
+        return this.prefix(col, folded ? fold(e.value) : e.value);
+      case "contains":
+        return this.instr(col, folded ? fold(e.value) : e.value);
+    }
+  }
+
+  /** A custom key: EXISTS over the asset's typed row of that key, per literal type. */
+  private custom(e: TestExpr, key: string): RawBuilder<SqlBool> {
+    const folded = !this.strict;
+    const str = sql.ref(folded ? "f.str_folded" : "f.str_value");
+    const row = (type: "string" | "number" | "boolean", condition: Sql) =>
+      sql<SqlBool>`exists (${this.fieldRow(key)} and f.value_type = ${type} and ${condition})`;
+    const num = (v: number | boolean) => this.num(typeof v === "boolean" ? Number(v) : v);
+    const typed = (v: Literal) => (typeof v === "string" ? "string" : typeof v === "number" ? "number" : "boolean");
+    switch (e.type) {
+      case "compare": {
+        const v = e.value;
+        if (e.op === "!=") return sql<SqlBool>`(not ${this.custom({ ...e, op: "==" }, key)})`;
+        if (typeof v !== "string") return row(typed(v), sql`f.num_value ${op(e.op)} ${num(v)}`);
+        if (e.op !== "==")
+          return row("string", sql`${this.collate(str)} ${op(e.op)} ${this.str(folded ? fold(v) : v)}`);
+        // Equal strings have equal folds: the strict test can use the folded index too.
+        const equal = sql`${this.collate(sql.ref("f.str_folded"))} = ${this.str(fold(v))}`;
+        return row("string", folded ? equal : sql`${equal} and ${this.collate(str)} = ${this.str(v)}`);
+      }
+      case "in": {
+        const parts: RawBuilder<SqlBool>[] = [];
+        const strings = e.values.filter((v): v is string => typeof v === "string");
+        if (strings.length > 0) {
+          const list = (values: string[]) => sql.join(values.map((s) => this.str(s)));
+          const foldedIn = sql`${this.collate(sql.ref("f.str_folded"))} in (${list(strings.map(fold))})`;
+          parts.push(
+            row("string", folded ? foldedIn : sql`${foldedIn} and ${this.collate(str)} in (${list(strings)})`),
+          );
+        }
+        for (const type of ["number", "boolean"] as const) {
+          const values = e.values.filter((v): v is number | boolean => typed(v) === type);
+          if (values.length > 0) parts.push(row(type, sql`f.num_value in (${sql.join(values.map(num))})`));
+        }
+        if (parts.length === 0) return FALSE;
+        return parts.length === 1 ? (parts[0] as RawBuilder<SqlBool>) : sql<SqlBool>`(${sql.join(parts, sql` or `)})`;
+      }
+      case "startsWith":
+        return row("string", this.prefix(this.collate(str), folded ? fold(e.value) : e.value));
+      case "contains":
+        return row("string", this.instr(str, folded ? fold(e.value) : e.value));
+    }
+  }
+
+  /** `SELECT 1 FROM asset_fields f WHERE` the asset's row of `key` (the caller may add `and ...`). */
+  private fieldRow(key: string): Sql {
+    return sql`select 1 from asset_fields f where f.asset_seq = assets.seq and f.key = ${this.str(key)}`;
+  }
+
+  /** The WHERE clause selecting the asset's annotations `a` with tag `tag`. */
+  private tagRow(tag: string): Sql {
+    return sql`where a.asset_id = assets.asset_id and a.tag = ${this.str(tag)}`;
+  }
+
+  /** `starts with p` as an index-friendly range: `col >= p and col < succ(p)`. */
+  private prefix(col: Sql, p: string): RawBuilder<SqlBool> {
+    const upper = succ(p);
+    if (upper === undefined) return sql<SqlBool>`(${col} >= ${this.str(p)})`;
+    return sql<SqlBool>`(${col} >= ${this.str(p)} and ${col} < ${this.str(upper)})`;
+  }
+
+  private instr(col: Sql, part: string): RawBuilder<SqlBool> {
+    return this.dialect === "postgres"
+      ? sql<SqlBool>`(strpos(${col}, ${this.str(part)}) > 0)`
+      : sql<SqlBool>`(instr(${col}, ${this.str(part)}) > 0)`;
+  }
+
+  private collate(col: Sql): Sql {
+    return this.dialect === "postgres" ? sql`${col} collate "C"` : col;
+  }
+
+  private str(s: string): Sql {
+    return sql`${s}`;
+  }
+
+  private num(n: number): Sql {
+    return this.dialect === "postgres" ? sql`cast(${n} as double precision)` : sql`${n}`;
+  }
+}
+
+const op = (o: Exclude<CompareOp, "!=">) => sql.raw(o === "==" ? "=" : o);
