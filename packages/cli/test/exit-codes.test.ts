@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   AssetUploadResult,
   ViAuthenticationError,
+  ViBulkDeleteError,
   ViConfigurationError,
   ViConflictError,
   ViError,
@@ -15,6 +16,7 @@ import {
   ViTimeoutError,
   ViUploadError,
   ViValidationError,
+  type BulkAssetDeletionSession,
 } from "@vi/sdk";
 import { CliInterruptedError, CliUsageError, ExitCode, EXIT_CODES_HELP, exitCodeFor } from "../src/index.js";
 
@@ -37,6 +39,11 @@ describe("exitCodeFor", () => {
     ["missing command (help on stderr)", new CommanderError(1, "commander.help", "(outputHelp)"), 2],
     ["CliUsageError", new CliUsageError("refusing"), 2],
     ["ViUploadError", new ViUploadError("stopped", { code: "UploadFailed", result: emptyResult }), 1],
+    [
+      "ViBulkDeleteError",
+      new ViBulkDeleteError("failed part way", { code: "BulkDeleteFailed", session: {} as BulkAssetDeletionSession }),
+      1,
+    ],
     ["ViAuthenticationError", new ViAuthenticationError("x", o("InvalidApiKey", 401)), 3],
     ["ViPermissionError", new ViPermissionError("x", o("PermissionDenied", 403)), 3],
     ["ViConfigurationError", new ViConfigurationError("x", o("ConfigurationError")), 3],

@@ -12,7 +12,11 @@ export interface CreateAnnotationOptions {
   assetId: string;
   /** The tag's name, e.g. `"car"`; the dataset gives it an id on first use. */
   tag: string;
-  /** A bounding box `[x0, y0, x1, y1]`. Without it (and without `caption`) the box is the whole image. */
+  /**
+   * A bounding box `[x0, y0, x1, y1]`: top-left and bottom-right, by the server's convention in
+   * fractions of the image (the whole image is `[0, 0, 1, 1]`, the box given without this and
+   * without `caption`).
+   */
   bbox?: BoundingBox;
   /** A caption instead of a box. */
   caption?: string;
