@@ -141,6 +141,7 @@ describe("parseFilter: errors name the field and what it allows", () => {
     [{ timeCreated: "yesterday" }, "timeCreated", /ISO-8601/],
     [{ timeCreated: { gt: "soon" } }, "timeCreated.gt", /ISO-8601/],
     [{ timeCreated: { gt: true } }, "timeCreated.gt", /epoch milliseconds/],
+    [{ timeCreated: "1" }, "timeCreated", /ISO-8601/],
     [{ hasTag: [] }, "hasTag", /a tag name or a non-empty array of tag names/],
     [{ lacksTag: 3 }, "lacksTag", /a tag name or a non-empty array/],
     [{ assetIds: "a" }, "assetIds", /a non-empty array of at most 1000 asset ids/],
@@ -160,6 +161,11 @@ describe("parseFilter: errors name the field and what it allows", () => {
     expect(err.field).toBe(field);
     expect(err.message).toMatch(message);
     expect(err.message).toContain(`'${field}'`);
+  });
+
+  it("refuses strings that no database stores", () => {
+    expect(error({ status: "a\u0000" }).expected).toBe("a string without U+0000 or unpaired surrogates");
+    expect(error({ customMetadata: { "\ud800": 1 } }).expected).toBe("a name without U+0000 or unpaired surrogates");
   });
 
   it("counts conditions against the limit", () => {

@@ -361,6 +361,30 @@ describe("parseQuery: type checks", () => {
     });
   });
 
+  it("reads only ISO-8601 shapes as dates", () => {
+    const time = (s: string) => (parseQuery(`metadata.timeCreated == "${s}"`) as { value: number }).value;
+    expect(time("2024-06-01")).toBe(Date.UTC(2024, 5, 1));
+    expect(time("2024-06-01T12:30:00.5Z")).toBe(Date.UTC(2024, 5, 1, 12, 30, 0, 500));
+    expect(time("2024-06-01T14:30+02:00")).toBe(Date.UTC(2024, 5, 1, 12, 30));
+    for (const s of ["1", "2024", "June 1, 2024", "2024/06/01", "2024-13-01", "2024-06-01T25:00Z"])
+      expect(error(`metadata.timeCreated == "${s}"`).expected, s).toBe(
+        "a number of epoch milliseconds or an ISO-8601 date string",
+      );
+  });
+
+  it("refuses strings that no database stores: U+0000 and unpaired surrogates", () => {
+    const nul = error('k == "a\\u0000"');
+    expect(nul.expected).toBe("a string without U+0000 or unpaired surrogates");
+    expect(nul.position).toBe(5);
+    expect(error('k in ["ok", "\\ud800"]').position).toBe(12);
+    expect(error('k startsWith "\\udc00x"').expected).toBe("a string without U+0000 or unpaired surrogates");
+    const key = error('exists(["\\u0000"])');
+    expect(key.expected).toBe("a name without U+0000 or unpaired surrogates");
+    expect(key.position).toBe(7);
+    expect(error('metadata.annotations.withTag["\\ud83d"] > 1').position).toBe(0);
+    expect(() => parseQuery('k == "\\ud83d\\ude00"')).not.toThrow();
+  });
+
   it("lets custom keys take any type, and exists any field", () => {
     expect(() => parseQuery('k == 1 or k == "1" or k == true or k < "x" or k > 2 or k startsWith "x"')).not.toThrow();
     expect(() => parseQuery("exists(metadata.fileSize) and exists(metadata.annotations.withTag.x)")).not.toThrow();

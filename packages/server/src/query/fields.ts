@@ -115,13 +115,49 @@ export function checkExpr(expr: Expr, parameter: QueryParameter, positions?: Wea
       case "not":
         return { type: "not", arg: visit(e.arg, depth + 1) };
       case "exists":
+        checkName(e.field, parameter, positions?.get(e));
         return e;
       default:
+        checkName(e.field, parameter, positions?.get(e));
         return checkLeaf(e, parameter, positions?.get(e));
     }
   };
   return visit(expr, 1);
 }
+
+/**
+ * Strings that both databases store as they are: PostgreSQL text cannot hold U+0000, and an
+ * unpaired surrogate has no UTF-8 form (drivers would replace it, and the SQL would then compare
+ * another string than the evaluator).
+ */
+export const isStorable = (s: string) =>
+  !/\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
+const STORABLE = "without U+0000 or unpaired surrogates";
+
+function checkName(field: Field, parameter: QueryParameter, at: LeafPositions | undefined): void {
+  const name = field.kind === "custom" ? field.key : field.kind === "tag" ? field.tag : "";
+  if (isStorable(name)) return;
+  const where = at ? ` at position ${at.field}` : "";
+  const expected = `a name ${STORABLE}`;
+  throw new QueryError(parameter, `expected ${expected}${where}, found ${JSON.stringify(name)}`, {
+    field: printField(field),
+    expected,
+    ...(at ? { position: at.field } : {}),
+  });
+}
+
+/**
+ * A time literal: epoch milliseconds, or an ISO-8601 date (`2024-06-01`, with an optional time
+ * and offset) read by Date.parse. Other strings Date.parse would guess at ("1", "June 1") are
+ * refused. Undefined when the value is neither.
+ */
+export function timeValue(v: unknown): number | undefined {
+  if (typeof v === "number") return Number.isFinite(v) ? v : undefined;
+  if (typeof v !== "string" || !ISO_DATE.test(v)) return undefined;
+  const ms = Date.parse(v);
+  return Number.isNaN(ms) ? undefined : ms === 0 ? 0 : ms;
+}
+const ISO_DATE = /^[+-]?\d{4,6}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
 
 type Leaf = Extract<Expr, { type: "compare" | "in" | "startsWith" | "contains" }>;
 
@@ -145,13 +181,10 @@ function checkLeaf(e: Leaf, parameter: QueryParameter, at: LeafPositions | undef
       );
     if (typeof v === "boolean" && ordered) return wrong("a string or a number (true and false have no order)");
     if (typeof v === "number" && !Number.isFinite(v)) return wrong("a finite number");
+    if (typeof v === "string" && !isStorable(v)) return wrong(`a string ${STORABLE}`);
     if (type === "string" && typeof v !== "string") return wrong("a string");
     if (type === "number" && typeof v !== "number") return wrong("a number");
-    if (type === "time" && typeof v !== "number") {
-      const ms = typeof v === "string" ? Date.parse(v) : NaN;
-      if (Number.isNaN(ms)) return wrong("a number of epoch milliseconds or an ISO-8601 date string");
-      return ms === 0 ? 0 : ms;
-    }
+    if (type === "time") return timeValue(v) ?? wrong("a number of epoch milliseconds or an ISO-8601 date string");
     return v;
   };
   switch (e.type) {
@@ -179,6 +212,6 @@ function checkLeaf(e: Leaf, parameter: QueryParameter, at: LeafPositions | undef
           `expected a string after '${e.type}'${where}, found '${printLiteral(e.value)}'`;
         fail(message, "a string", at?.values[0]);
       }
-      return e;
+      return { ...e, value: value(e.value, 0, false) as string };
   }
 }

@@ -1,6 +1,6 @@
 import { allOf, LIMITS, type BuiltinName, type CompareOp, type Expr, type Field, type Literal } from "./ast.js";
 import { QueryError } from "./errors.js";
-import { checkExpr } from "./fields.js";
+import { checkExpr, timeValue } from "./fields.js";
 import { LiteralSyntaxError, parsePythonLiteral } from "./pyrepr.js";
 
 /**
@@ -124,12 +124,7 @@ const time =
       name,
       value,
       'epoch milliseconds, an ISO-8601 date string, or a range object such as {"gte": "2024-01-01"} (gt, gte, lt, lte)',
-      (v) => {
-        if (isNumber(v)) return v;
-        if (typeof v !== "string") return undefined;
-        const ms = Date.parse(v);
-        return Number.isNaN(ms) ? undefined : ms === 0 ? 0 : ms;
-      },
+      timeValue,
     );
 
 /** A tag or a non-empty list of tags. */

@@ -96,7 +96,9 @@ class Parser {
       this.expectSymbol("(", "after 'exists'");
       const field = this.field();
       this.expectSymbol(")", `after '${this.text.slice(field.pos, field.end)}'`);
-      return this.node({ type: "exists", field: field.field }, token);
+      const node: Expr = { type: "exists", field: field.field };
+      this.positions.set(node, { field: field.pos, op: token.pos, values: [] });
+      return this.node(node, token);
     }
     const field = this.field();
     return this.test(field);
