@@ -169,6 +169,29 @@ describe("uploads at full fidelity", () => {
     expect(after.has(sha256(b))).toBe(true);
   });
 
+  it("bytes that went missing or were damaged on disk are never deduplicated against: the file is sent again", async () => {
+    const a = (await t.client.datasets.create({ name: "lost-a" })).datasetId;
+    const b = (await t.client.datasets.create({ name: "lost-b" })).datasetId;
+    const dir = join(work, "lost");
+    await mkdir(dir);
+    const bytes = uniqueJpeg(70_000);
+    await writeFile(join(dir, "one.jpg"), bytes);
+    await t.client.assets.upload({ datasetId: a, paths: join(dir, "one.jpg"), showProgress: false });
+    const sha = sha256(bytes);
+    const blob = join(t.dataDir, "blobs", sha.slice(0, 2), sha);
+    await writeFile(blob, bytes.subarray(0, 1000)); // truncated behind the server's back
+    await writeFile(join(dir, "two.jpg"), bytes);
+    const result = await t.client.assets.upload({ datasetId: b, paths: join(dir, "two.jpg"), showProgress: false });
+    expect(result.totalSucceeded).toBe(1);
+    expect(result.bytesSent).toBe(bytes.length);
+    // The upload restored the stored bytes: both assets read back whole.
+    for (const datasetId of [a, b]) {
+      const [asset] = (await t.client.assets.list({ datasetId, contents: true })).items;
+      const got = Buffer.from(await (await fetch(asset!.contents!.asset!.url)).arrayBuffer());
+      expect(sha256(got)).toBe(sha);
+    }
+  });
+
   describe("overwrite policy and annotations", () => {
     let datasetId: string;
     let dir: string;

@@ -137,9 +137,7 @@ export class IngestionService {
     await this.ctx.metadata.createSession(session, files);
     if (session.state === "Running" && dedup.length > 0) {
       // Bytes this organization already holds are committed at once: no upload target, no bytes.
-      const results = await this.ctx.metadata.commitFiles(dedup);
-      // A deduplicated file may replace an asset whose bytes nothing else references.
-      await this.releaser.release(results.flatMap((r) => r?.orphanedBlobs ?? []));
+      await this.commitDeduplicated(dedup);
     }
     return this.view(orgId, session.sessionId);
   }
@@ -189,6 +187,33 @@ export class IngestionService {
       }
     }
     return commits;
+  }
+
+  /**
+   * Commits files against bytes the organization already holds. Under those blobs' locks (so
+   * no delete interleaves) each blob is trusted only if a row still references it and its
+   * bytes are there at the recorded size; the files of any other stay pending and get an
+   * upload target, so a lost or damaged blob is never referenced again.
+   */
+  private async commitDeduplicated(commits: FileCommit[]): Promise<void> {
+    const orphaned = await this.ctx.blobLocks.runAll(
+      commits.map((c) => c.asset.sha256),
+      async () => {
+        const trusted = new Map<string, boolean>();
+        for (const c of commits) {
+          const sha = c.asset.sha256;
+          if (!trusted.has(sha)) {
+            const ok =
+              (await this.ctx.metadata.isBlobReferenced(sha)) && (await this.ctx.blobs.size(sha)) === c.asset.fileSize;
+            trusted.set(sha, ok);
+          }
+        }
+        const results = await this.ctx.metadata.commitFiles(commits.filter((c) => trusted.get(c.asset.sha256)));
+        return results.flatMap((r) => r?.orphanedBlobs ?? []);
+      },
+    );
+    // A deduplicated file may replace an asset whose bytes nothing else references.
+    await this.releaser.release(orphaned);
   }
 
   /** The session as it stands; with `waitMs`, waits until it is settled or the time is up. */

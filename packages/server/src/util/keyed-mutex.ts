@@ -19,4 +19,11 @@ export class KeyedMutex {
       if (this.tails.get(key) === tail) this.tails.delete(key);
     }
   }
+
+  /** Runs `work` holding every key's lock, taken in sorted order so that two callers never deadlock. */
+  async runAll<T>(keys: Iterable<string>, work: () => Promise<T>): Promise<T> {
+    const sorted = [...new Set(keys)].sort();
+    const hold = (i: number): Promise<T> => (i === sorted.length ? work() : this.run(sorted[i]!, () => hold(i + 1)));
+    return hold(0);
+  }
 }

@@ -47,6 +47,8 @@ export interface BlobStore {
   discard(staged: StagedBlob): Promise<void>;
   read(sha256: string, range?: ByteRange): Readable;
   delete(sha256: string): Promise<void>;
+  /** The stored size of these bytes, or undefined when they are not there. */
+  size(sha256: string): Promise<number | undefined>;
   close(): Promise<void>;
   /** Every stored digest, for reconciling with the metadata after a crash. */
   list(): AsyncIterable<string>;

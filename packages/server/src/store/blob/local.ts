@@ -137,6 +137,15 @@ export class LocalBlobStore implements BlobStore {
     return createReadStream(this.pathOf(sha256), range ? { start: range.start, end: range.end } : {});
   }
 
+  async size(sha256: string): Promise<number | undefined> {
+    try {
+      return (await fs.stat(this.pathOf(sha256))).size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+
   async delete(sha256: string): Promise<void> {
     await fs.rm(this.pathOf(sha256), { force: true });
   }
