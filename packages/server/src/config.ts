@@ -65,7 +65,6 @@ export function resolveConfig(options: Partial<ServerConfig> = {}, env: NodeJS.P
       intFrom("VI_DOWNLOAD_URL_TTL", env.VI_DOWNLOAD_URL_TTL, DEFAULTS.downloadUrlTtlSeconds, 1),
     logLevel: options.logLevel ?? env.VI_LOG_LEVEL ?? DEFAULTS.logLevel,
     deleteBatchSize:
-      options.deleteBatchSize ??
-      intFrom("VI_DELETE_BATCH_SIZE", env.VI_DELETE_BATCH_SIZE, DEFAULTS.deleteBatchSize, 1),
+      options.deleteBatchSize ?? intFrom("VI_DELETE_BATCH_SIZE", env.VI_DELETE_BATCH_SIZE, DEFAULTS.deleteBatchSize, 1),
   };
 }
