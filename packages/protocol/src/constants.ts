@@ -103,7 +103,15 @@ export const CUSTOM_METADATA_LIMITS = {
   maxKeys: 64,
   maxKeyLength: 128,
   maxStringLength: 1024,
+  /** The whole object as JSON, in bytes. */
+  maxBytes: 4096,
 } as const;
+
+/**
+ * The largest session manifest the server parses (413 above it). The SDK keeps its manifests
+ * well under it by splitting batches by size as well as by count.
+ */
+export const MAX_MANIFEST_BYTES = 24 * 1024 * 1024;
 
 /** Annotation contents kinds the server stores. */
 export const ANNOTATION_CONTENT_KINDS = ["PhraseGroundingBoundingBox", "Caption"] as const;

@@ -31,14 +31,25 @@ export async function buildApp(
     },
     // Long-polls hold requests for up to five minutes.
     requestTimeout: 0,
+    // Slow-header clients are dropped after headersTimeout, checked every second (Node's
+    // default check runs every 30 s, long enough for a slow-header flood to exhaust descriptors).
+    http: { headersTimeout: ctx.config.headersTimeoutSeconds * 1000, connectionsCheckingInterval: 1000 },
     keepAliveTimeout: 65_000,
   });
   const services = createServices(ctx);
   app.setValidatorCompiler(validatorCompiler());
+  // Past this many open connections new ones are refused at once: descriptors never run out.
+  app.server.maxConnections = ctx.config.maxConnections;
   ctx.log ??= app.log;
   // Bulk deletes a previous run left unfinished go on; none outlives the app.
-  app.addHook("onReady", async () => services.deletions.resume());
-  app.addHook("onClose", async () => services.deletions.close());
+  app.addHook("onReady", async () => {
+    await services.deletions.resume();
+    services.janitor.start();
+  });
+  app.addHook("onClose", async () => {
+    await services.janitor.close();
+    await services.deletions.close();
+  });
 
   app.addHook("onRequest", async (request, reply) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
@@ -86,7 +97,7 @@ export async function buildApp(
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   app.get("/healthz", { schema: { hide: true } }, async () => ({ ok: true }));
 
-  await app.register(apiRoutes(services));
+  await app.register(apiRoutes(services, ctx.config));
   await app.register(signedRoutes(ctx, services));
   return { app, services };
 }

@@ -22,6 +22,14 @@ export interface ServerConfig {
    * let uploads and reads interleave more finely with a big delete.
    */
   deleteBatchSize: number;
+  /** API requests per minute per secret key (0: no limit); over it, 429 with Retry-After. */
+  rateLimitPerMinute: number;
+  /** Open connections at most; more are refused at once, so file descriptors never run out. */
+  maxConnections: number;
+  /** Seconds a client may take to send its request headers (slow-header connections are closed). */
+  headersTimeoutSeconds: number;
+  /** Hours finished, failed and expired upload and bulk-delete sessions are kept before they are purged. */
+  sessionRetentionHours: number;
 }
 
 export const DEFAULTS = {
@@ -34,6 +42,10 @@ export const DEFAULTS = {
   downloadUrlTtlSeconds: 3600,
   logLevel: "warn",
   deleteBatchSize: 500,
+  rateLimitPerMinute: 6000,
+  maxConnections: 8192,
+  headersTimeoutSeconds: 10,
+  sessionRetentionHours: 168,
 } as const;
 
 function intFrom(name: string, raw: string | undefined, fallback: number, min = 0): number {
@@ -64,6 +76,16 @@ export function resolveConfig(options: Partial<ServerConfig> = {}, env: NodeJS.P
       options.downloadUrlTtlSeconds ??
       intFrom("VI_DOWNLOAD_URL_TTL", env.VI_DOWNLOAD_URL_TTL, DEFAULTS.downloadUrlTtlSeconds, 1),
     logLevel: options.logLevel ?? env.VI_LOG_LEVEL ?? DEFAULTS.logLevel,
+    rateLimitPerMinute:
+      options.rateLimitPerMinute ?? intFrom("VI_RATE_LIMIT", env.VI_RATE_LIMIT, DEFAULTS.rateLimitPerMinute, 0),
+    maxConnections:
+      options.maxConnections ?? intFrom("VI_MAX_CONNECTIONS", env.VI_MAX_CONNECTIONS, DEFAULTS.maxConnections, 1),
+    headersTimeoutSeconds:
+      options.headersTimeoutSeconds ??
+      intFrom("VI_HEADERS_TIMEOUT", env.VI_HEADERS_TIMEOUT, DEFAULTS.headersTimeoutSeconds, 1),
+    sessionRetentionHours:
+      options.sessionRetentionHours ??
+      intFrom("VI_SESSION_RETENTION_HOURS", env.VI_SESSION_RETENTION_HOURS, DEFAULTS.sessionRetentionHours, 0),
     deleteBatchSize:
       options.deleteBatchSize ?? intFrom("VI_DELETE_BATCH_SIZE", env.VI_DELETE_BATCH_SIZE, DEFAULTS.deleteBatchSize, 1),
   };

@@ -23,7 +23,11 @@ export interface RunningServer {
   /** What start-up found and removed after an unclean shutdown. */
   recovery: RecoveryReport;
   /** Operator actions that have no API: a new organization with its first key. */
-  admin: { createOrganization(name: string): Promise<{ organizationId: string; secretKey: string }> };
+  admin: {
+    createOrganization(name: string): Promise<{ organizationId: string; secretKey: string }>;
+    /** Purges sessions past retention as of `now` (the janitor does this hourly by itself). */
+    purgeSessions(now?: number): Promise<{ ingestion: number; deletion: number }>;
+  };
   close(): Promise<void>;
 }
 
@@ -67,7 +71,7 @@ export async function startServer(
   };
   const created =
     (await metadata.countOrganizations()) === 0 ? await createOrganization(metadata, "default") : undefined;
-  const { app } = await buildApp(ctx, logger);
+  const { app, services } = await buildApp(ctx, logger);
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
@@ -84,7 +88,10 @@ export async function startServer(
     credentialsPath,
     ...(created ? { created } : {}),
     app,
-    admin: { createOrganization: (name) => createOrganization(metadata, name) },
+    admin: {
+      createOrganization: (name) => createOrganization(metadata, name),
+      purgeSessions: (now) => services.janitor.purge(now),
+    },
     recovery,
     async close() {
       await app.close();

@@ -12,7 +12,8 @@ const FILE_STATUS: Partial<Record<FileErrorCode, { status: number; code: ErrorCo
 
 export function sendError(reply: FastifyReply, status: number, body: Omit<ErrorBody, "traceId">): FastifyReply {
   const traceId = String(reply.request.id);
-  if (status === 429 || status === 503) void reply.header("retry-after", "1");
+  // The rate limiter sets its own Retry-After (the window's remaining seconds); keep it.
+  if ((status === 429 || status === 503) && !reply.hasHeader("retry-after")) void reply.header("retry-after", "1");
   return reply
     .code(status)
     .type("application/json")

@@ -20,9 +20,12 @@ import {
   UpdateAssetsRequest,
   UpdatedAssets,
 } from "@vi/protocol/schemas";
+import { MAX_MANIFEST_BYTES } from "@vi/protocol";
 import { datasetOf, orgOf } from "../http/auth.js";
 import { presentAsset, presentDataset, presentDeletedDataset, presentSession } from "../http/presenters.js";
 import type { Services } from "../services/services.js";
+import type { ServerConfig } from "../config.js";
+import { registerRateLimit } from "../http/rate-limit.js";
 import { AssetParams, DatasetParams, errors, OrgParams, SessionParams, security, type TypedApp } from "./common.js";
 import { registerAnnotationRoutes } from "./annotations.js";
 import { registerBulkDeleteRoutes } from "./bulk-delete.js";
@@ -32,8 +35,10 @@ import { registerBulkDeleteRoutes } from "./bulk-delete.js";
  * service and shape the reply; the rules live in the services.
  */
 export const apiRoutes =
-  (services: Services): FastifyPluginAsync =>
+  (services: Services, config: ServerConfig): FastifyPluginAsync =>
   async (fastify) => {
+    // Before authentication, so that guessing keys is limited too.
+    await registerRateLimit(fastify, config.rateLimitPerMinute);
     const app: TypedApp = fastify.withTypeProvider<TypeBoxTypeProvider>();
     const { auth, datasets, assets, ingestion, annotations, organizations, deletions } = services;
 
@@ -241,7 +246,8 @@ export const apiRoutes =
     app.post(
       sessionsPath,
       {
-        bodyLimit: 64 * 1024 * 1024,
+        // A manifest of 10,000 files with metadata at its limit; the SDK splits larger ones.
+        bodyLimit: MAX_MANIFEST_BYTES,
         schema: {
           tags: ["uploads"],
           security,

@@ -9,17 +9,19 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
  * and which key, so the caller can fix that entry.
  */
 export function checkCustomMetadata(meta: CustomMetadata, owner: string): void {
-  const { maxKeys, maxKeyLength, maxStringLength } = CUSTOM_METADATA_LIMITS;
+  const { maxKeys, maxKeyLength, maxStringLength, maxBytes } = CUSTOM_METADATA_LIMITS;
   const keys = Object.keys(meta);
   const fail = (message: string, key?: string): never => {
     throw new ApiError(
       "ValidationFailed",
       `${owner}: ${message}`,
-      `Custom metadata allows at most ${maxKeys} keys of 1 to ${maxKeyLength} characters, with strings of at most ${maxStringLength} characters, finite numbers or booleans.`,
+      `Custom metadata allows at most ${maxKeys} keys of 1 to ${maxKeyLength} characters, with strings of at most ${maxStringLength} characters, finite numbers or booleans, ${maxBytes} bytes in all as JSON.`,
       { field: key === undefined ? "customMetadata" : `customMetadata.${key}`, ...(key !== undefined ? { key } : {}) },
     );
   };
   if (keys.length > maxKeys) fail(`custom metadata has ${keys.length} keys; at most ${maxKeys} are allowed`);
+  const bytes = Buffer.byteLength(JSON.stringify(meta));
+  if (bytes > maxBytes) fail(`custom metadata is ${bytes} bytes as JSON; at most ${maxBytes} are allowed`);
   for (const key of keys) {
     if (key.length === 0 || key.length > maxKeyLength) {
       fail(`custom metadata key '${key.slice(0, 40)}' must be 1 to ${maxKeyLength} characters long`, key);

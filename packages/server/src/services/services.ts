@@ -5,6 +5,7 @@ import { BlobReleaser } from "./blob-releaser.js";
 import type { ServiceContext } from "./context.js";
 import { DatasetService } from "./dataset-service.js";
 import { DeletionService } from "./deletion-service.js";
+import { SessionJanitor } from "./session-janitor.js";
 import { IngestionService } from "./ingestion-service.js";
 import { OrganizationService } from "./organization-service.js";
 
@@ -16,6 +17,7 @@ export interface Services {
   ingestion: IngestionService;
   annotations: AnnotationService;
   deletions: DeletionService;
+  janitor: SessionJanitor;
 }
 
 /** Wires the services once; each gets only what it uses. */
@@ -31,5 +33,6 @@ export function createServices(ctx: ServiceContext): Services {
     ingestion: new IngestionService(ctx, datasets, releaser),
     annotations: new AnnotationService(ctx, assets),
     deletions: new DeletionService(ctx, datasets, assets, releaser),
+    janitor: new SessionJanitor(ctx),
   };
 }

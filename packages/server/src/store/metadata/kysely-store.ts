@@ -298,6 +298,13 @@ export class KyselyMetadataStore implements MetadataStore {
     return deletions.getDeletionSession(this.db, orgId, datasetId, sessionId);
   }
 
+  purgeSessions(before: number, limit: number): Promise<{ ingestion: number; deletion: number }> {
+    return this.write(async (tx) => ({
+      ingestion: await ingestion.purgeIngestionSessions(tx, before, limit),
+      deletion: await deletions.purgeDeletionSessions(tx, before, limit),
+    }));
+  }
+
   runningDeletionSessions(): Promise<DeletionSessionRecord[]> {
     return deletions.runningDeletionSessions(this.db);
   }

@@ -192,6 +192,11 @@ export interface MetadataStore {
     selection: AssetSelection,
   ): Promise<DeletionSessionRecord>;
   getDeletionSession(orgId: string, datasetId: string, sessionId: string): Promise<DeletionSessionRecord | undefined>;
+  /**
+   * Deletes up to `limit` settled (or long expired) upload and bulk-delete sessions last
+   * changed before `before`, in one transaction; answers how many of each went.
+   */
+  purgeSessions(before: number, limit: number): Promise<{ ingestion: number; deletion: number }>;
   /** Sessions a restart must resume. */
   runningDeletionSessions(): Promise<DeletionSessionRecord[]>;
   /** Deletes the next batch of a session's targets, each asset whole, in one transaction. */

@@ -144,3 +144,19 @@ function toDeletionSession(r: Selectable<Database["deletion_sessions"]>): Deleti
     generation: num(r.generation),
   };
 }
+
+/** Deletes up to `limit` bulk-delete sessions that settled before `before`; answers how many went. */
+export async function purgeDeletionSessions(tx: Db, before: number, limit: number): Promise<number> {
+  const old = await tx
+    .selectFrom("deletion_sessions")
+    .select("session_id")
+    .where("state", "!=", "Running")
+    .where("updated_at", "<", before)
+    .limit(limit)
+    .execute();
+  const ids = old.map((r) => r.session_id);
+  if (ids.length === 0) return 0;
+  await tx.deleteFrom("deletion_targets").where("session_id", "in", ids).execute();
+  await tx.deleteFrom("deletion_sessions").where("session_id", "in", ids).execute();
+  return ids.length;
+}

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { sql, type Selectable } from "kysely";
 import type { CustomMetadata, FileErrorCode } from "@vi/protocol";
 import type { CommitResult, FileCommit } from "../metadata-store.js";
@@ -28,8 +29,10 @@ export async function createSession(tx: Db, s: IngestionSessionRecord, files: In
       generation: s.generation,
     })
     .execute();
-  // Chunks keep each statement under SQLite's bound-parameter limit.
+  // Chunks keep each statement under SQLite's bound-parameter limit, and the event loop is let
+  // go between them so that a 10,000-file manifest does not hold up other requests.
   for (let i = 0; i < files.length; i += 500) {
+    if (i > 0) await yieldToEventLoop();
     await tx
       .insertInto("ingestion_files")
       .values(
@@ -351,4 +354,24 @@ function toFile(r: Selectable<Database["ingestion_files"]>): IngestionFileRecord
     deduplicated: r.deduplicated === 1,
     updatedAt: num(r.updated_at),
   };
+}
+
+/**
+ * Deletes up to `limit` upload sessions (with their files) that settled before `before`, or
+ * whose URLs expired before it; answers how many went.
+ */
+export async function purgeIngestionSessions(tx: Db, before: number, limit: number): Promise<number> {
+  const old = await tx
+    .selectFrom("ingestion_sessions")
+    .select("session_id")
+    .where((eb) =>
+      eb.or([eb.and([eb("state", "!=", "Running"), eb("updated_at", "<", before)]), eb("expires_at", "<", before)]),
+    )
+    .limit(limit)
+    .execute();
+  const ids = old.map((r) => r.session_id);
+  if (ids.length === 0) return 0;
+  await tx.deleteFrom("ingestion_files").where("session_id", "in", ids).execute();
+  await tx.deleteFrom("ingestion_sessions").where("session_id", "in", ids).execute();
+  return ids.length;
 }
