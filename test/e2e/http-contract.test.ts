@@ -107,6 +107,14 @@ describe("HTTP contract", () => {
     expect(((await retry.json()) as { assetId: string }).assetId).toBe(
       ((await put.json()) as { assetId: string }).assetId,
     );
+    // Other bytes under the committed file's URL are no retry: refused, and the asset keeps its bytes.
+    const other = Buffer.from(bytes);
+    other[other.length - 3] ^= 0xff;
+    const conflicting = await fetch(target.upload.url, { method: "PUT", body: other });
+    expect(conflicting.status).toBe(409);
+    expect(((await conflicting.json()) as { message: string }).message).toContain("raw.jpg");
+    const longer = await fetch(target.upload.url, { method: "PUT", body: Buffer.concat([bytes, Buffer.from("x")]) });
+    expect(longer.status).toBe(409);
 
     const status = await api(
       `${apiPaths.ingestionSession(t.organizationId, datasetId, session.assetIngestionSessionId)}?waitFor=Finished&timeout=5`,

@@ -309,7 +309,15 @@ describe("uploads at full fidelity", () => {
         spec: {
           kind: "Upload",
           failureMode: "FailAfterAll",
-          assets: ["../escape.gif", "/abs.gif", "a\\b.gif", "a//b.gif", "ok/fine.gif"].map(spec),
+          assets: [
+            "../escape.gif",
+            "/abs.gif",
+            "a\\b.gif",
+            "a//b.gif",
+            "line\nbreak.gif",
+            "bell\u0007.gif",
+            "ok/fine.gif",
+          ].map(spec),
         },
       }),
     });
@@ -319,7 +327,11 @@ describe("uploads at full fidelity", () => {
       files: Record<string, string>;
       messages: Record<string, string>;
     };
-    expect(Object.keys(errors.files).sort()).toEqual(["../escape.gif", "/abs.gif", "a//b.gif", "a\\b.gif"]);
+    // Names with control characters are named too, escaped.
+    expect(Object.keys(errors.files).sort()).toEqual(
+      ["../escape.gif", "/abs.gif", "a//b.gif", "a\\b.gif", "bell\\u0007.gif", "line\\nbreak.gif"].sort(),
+    );
+    expect(errors.messages["line\\nbreak.gif"]).toMatch(/control character/);
     expect(errors.messages["../escape.gif"]).toMatch(/\.\./);
     expect((await fetch(session.status.assets[0]!.upload.url, { method: "PUT", body: bytes })).status).toBe(200);
   });

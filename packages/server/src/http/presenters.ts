@@ -126,6 +126,18 @@ export function presentAsset(a: AssetRecord, contents?: { url: string; expiry: n
   };
 }
 
+/**
+ * A refused filename may hold control characters (that is why it was refused); as a key it is
+ * written with them escaped (`a\nb.jpg`), so that the caller can still tell which file failed
+ * (the serializer drops keys with line breaks) and no terminal interprets them.
+ */
+export function escapeControls(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const short: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+    return short[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
+}
+
 export function presentSession(
   view: SessionView,
   targetOf: (file: SessionView["files"][number]) => UploadTargetView,
@@ -136,9 +148,9 @@ export function presentSession(
   if (failed.length > 0) {
     events.push({
       kind: "Error",
-      files: Object.fromEntries(failed.map((f) => [f.filename, f.errorCode ?? "EUNKNOWN"])),
+      files: Object.fromEntries(failed.map((f) => [escapeControls(f.filename), f.errorCode ?? "EUNKNOWN"])),
       corrections: {},
-      messages: Object.fromEntries(failed.map((f) => [f.filename, f.errorMessage ?? ""])),
+      messages: Object.fromEntries(failed.map((f) => [escapeControls(f.filename), f.errorMessage ?? ""])),
       time: Math.max(...failed.map((f) => f.updatedAt)),
     });
   }

@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import type { FileErrorCode, IngestionSpec } from "@vi/protocol";
+import { crc32c } from "@node-rs/crc32";
 import { checkCustomMetadata } from "./custom-metadata.js";
 import { nextChange } from "./changes.js";
 import { ApiError, FileRejection, notFound } from "../errors.js";
@@ -277,8 +278,16 @@ export class IngestionService {
     const file = session && (await this.ctx.metadata.getSessionFile(sessionId, fileIndex));
     if (!session || !file) throw notFound("Upload target", `${sessionId}/${fileIndex}`);
     if (file.state === "succeeded" && file.assetId) {
-      // A retried PUT of a file already committed: one asset, never two.
-      body.resume();
+      // A retried PUT of a file already committed: one asset, never two. Other bytes under the
+      // same URL are not that retry, and are refused rather than silently dropped.
+      const again = await measure(body, file.size + 1);
+      if (again.size !== file.size || again.crc32c !== file.crc32c) {
+        throw new ApiError(
+          "ResourceConflict",
+          `${file.filename} is already committed in this session with other bytes (${file.size} bytes, CRC-32C ${file.crc32c}); these were not stored`,
+          "Upload the new bytes in a new session: a re-upload of the filename replaces the asset.",
+        );
+      }
       return { filename: file.filename, assetId: file.assetId };
     }
     if (file.state === "failed") {
@@ -429,3 +438,15 @@ export class IngestionService {
 }
 
 export const uploadPath = (sessionId: string, fileIndex: number): string => `/uploads/${sessionId}/${fileIndex}`;
+
+/** Size and CRC-32C of a body, read without keeping it; reading stops once it passes `limit` bytes. */
+async function measure(body: Readable, limit: number): Promise<{ size: number; crc32c: number }> {
+  let size = 0;
+  let crc = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) break;
+    crc = crc32c(chunk, crc);
+  }
+  return { size, crc32c: crc | 0 };
+}
