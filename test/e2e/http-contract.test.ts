@@ -109,7 +109,7 @@ describe("HTTP contract", () => {
     );
     // Other bytes under the committed file's URL are no retry: refused, and the asset keeps its bytes.
     const other = Buffer.from(bytes);
-    other[other.length - 3] ^= 0xff;
+    other.writeUInt8(other.readUInt8(other.length - 3) ^ 0xff, other.length - 3);
     const conflicting = await fetch(target.upload.url, { method: "PUT", body: other });
     expect(conflicting.status).toBe(409);
     expect(((await conflicting.json()) as { message: string }).message).toContain("raw.jpg");

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { Client } from "@vi/sdk";
-import type { CreatedSecretKey } from "@vi/protocol";
 import { SECRET_KEY_FLAG_WARNING, toClientOptions, type ClientOptions, type GlobalOptions } from "./client-options.js";
 import type { ExitCode } from "./exit-codes.js";
 import { Output, type JsonError, type Writable } from "./output.js";
@@ -10,13 +9,7 @@ import { Output, type JsonError, type Writable } from "./output.js";
  * `CliDeps.createClient` (a seam at the SDK's public surface, not a mock of its internals).
  */
 export interface CliClient {
-  organizations: Pick<Client["organizations"], "get"> & {
-    /**
-     * Creates a secret key (POST /workspaces/{org}/secretKeys). Optional here only because the
-     * SDK does not have it yet; `keys create` reports its absence as an error.
-     */
-    createKey?: (options: { name?: string; signal?: AbortSignal }) => Promise<CreatedSecretKey>;
-  };
+  organizations: Pick<Client["organizations"], "get" | "createKey" | "listKeys" | "revokeKey">;
   datasets: Pick<Client["datasets"], "create" | "list" | "get" | "delete" | "bulkDeleteAssets">;
   assets: Pick<
     Client["assets"],

@@ -26,6 +26,8 @@ export function fakeClient() {
     organizations: {
       get: vi.fn(),
       createKey: vi.fn(),
+      listKeys: vi.fn(),
+      revokeKey: vi.fn(),
     },
     datasets: {
       create: vi.fn(),

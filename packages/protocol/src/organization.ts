@@ -43,6 +43,18 @@ export const CreatedSecretKey = Type.Object({
 });
 export type CreatedSecretKey = Static<typeof CreatedSecretKey>;
 
+/** [ext] A secret key as listed: never the key itself, which only its creator saw once. */
+export const SecretKeySummary = Type.Object({
+  kind: Type.Literal("SecretKey"),
+  keyId: Type.String(),
+  name: Type.String(),
+  workspaceId: Type.String(),
+  createDate: EpochMs,
+  /** True for the key this request was made with. */
+  current: Type.Boolean(),
+});
+export type SecretKeySummary = Static<typeof SecretKeySummary>;
+
 export const CreateSecretKeyRequest = Type.Object(
   { name: Type.Optional(Type.String({ maxLength: 255 })) },
   { additionalProperties: false },

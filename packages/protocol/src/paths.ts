@@ -10,6 +10,8 @@ export const apiPaths = {
   organization: (orgId: string) => `/workspaces/${enc(orgId)}`,
   /** [ext] create further secret keys for an organization. */
   secretKeys: (orgId: string) => `/workspaces/${enc(orgId)}/secretKeys`,
+  /** [ext] revoke one key. */
+  secretKey: (orgId: string, keyId: string) => `/workspaces/${enc(orgId)}/secretKeys/${enc(keyId)}`,
   datasets: (orgId: string) => `/workspaces/${enc(orgId)}/datasets`,
   dataset: (orgId: string, datasetId: string) => `/workspaces/${enc(orgId)}/datasets/${D(orgId, datasetId)}`,
   assets: (orgId: string, datasetId: string) => `${apiPaths.dataset(orgId, datasetId)}/assets`,

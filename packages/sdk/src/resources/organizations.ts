@@ -1,4 +1,4 @@
-import { apiPaths, type CreatedSecretKey, type Organization } from "@vi/protocol";
+import { apiPaths, type CreatedSecretKey, type Organization, type PageOf, type SecretKeySummary } from "@vi/protocol";
 import type { ClientContext } from "../client.js";
 
 export class Organizations {
@@ -25,5 +25,28 @@ export class Organizations {
       body: options.name === undefined ? {} : { name: options.name },
       signal: options.signal,
     });
+  }
+
+  /** [ext] The organization's secret keys: ids, names and dates, never the keys themselves. */
+  async listKeys(options: { signal?: AbortSignal } = {}): Promise<SecretKeySummary[]> {
+    const page = await this.#ctx.http.json<PageOf<SecretKeySummary>>({
+      method: "GET",
+      path: apiPaths.secretKeys(this.#ctx.organizationId),
+      signal: options.signal,
+    });
+    return page.items;
+  }
+
+  /**
+   * [ext] Revokes a secret key: every request made with it fails from now on. The server keeps
+   * an organization's last key (ViConflictError), so that it cannot be locked out.
+   */
+  async revokeKey(options: { keyId: string; signal?: AbortSignal }): Promise<{ keyId: string; revoked: true }> {
+    await this.#ctx.http.empty({
+      method: "DELETE",
+      path: apiPaths.secretKey(this.#ctx.organizationId, options.keyId),
+      signal: options.signal,
+    });
+    return { keyId: options.keyId, revoked: true };
   }
 }

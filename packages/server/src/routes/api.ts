@@ -5,15 +5,12 @@ import {
   Asset,
   CreateDatasetRequest,
   CreateIngestionSessionRequest,
-  CreateSecretKeyRequest,
-  CreatedSecretKey,
   Dataset,
   DeletedDataset,
   ErrorBody,
   GetAssetQuery,
   IngestionSession,
   ListAssetsQuery,
-  Organization,
   Page,
   SessionStatusQuery,
   UpdateAssetRequest,
@@ -28,6 +25,7 @@ import type { ServerConfig } from "../config.js";
 import { registerRateLimit } from "../http/rate-limit.js";
 import { AssetParams, DatasetParams, errors, OrgParams, SessionParams, security, type TypedApp } from "./common.js";
 import { registerAnnotationRoutes } from "./annotations.js";
+import { registerOrganizationRoutes } from "./organizations.js";
 import { registerBulkDeleteRoutes } from "./bulk-delete.js";
 
 /**
@@ -50,44 +48,7 @@ export const apiRoutes =
       );
     });
 
-    // ---- organizations ----
-    app.get(
-      "/workspaces",
-      { schema: { tags: ["organizations"], security, response: { 200: Page(Organization), ...errors } } },
-      async (request) => {
-        const org = await organizations.get(request.principal!.orgId);
-        return { items: [org], nextPage: null, prevPage: null, totalCount: 1 };
-      },
-    );
-    app.get(
-      "/workspaces/:org",
-      { schema: { tags: ["organizations"], security, params: OrgParams, response: { 200: Organization, ...errors } } },
-      async (request) => organizations.get(orgOf(request, request.params.org)),
-    );
-    app.post(
-      "/workspaces/:org/secretKeys",
-      {
-        schema: {
-          tags: ["organizations"],
-          security,
-          params: OrgParams,
-          body: Type.Optional(CreateSecretKeyRequest),
-          response: { 201: CreatedSecretKey, ...errors },
-        },
-      },
-      async (request, reply) => {
-        const orgId = orgOf(request, request.params.org);
-        const key = await auth.createKey(orgId, request.body?.name);
-        return reply.code(201).send({
-          kind: "SecretKey",
-          keyId: key.keyId,
-          name: key.name,
-          workspaceId: orgId,
-          secretKey: key.secretKey,
-          createDate: key.createdAt,
-        });
-      },
-    );
+    registerOrganizationRoutes(app, organizations, auth);
 
     // ---- datasets ----
     app.get(

@@ -1,4 +1,5 @@
-import { ApiError } from "../errors.js";
+import { ApiError, notFound } from "../errors.js";
+import type { SecretKeyRecord } from "../store/metadata/records.js";
 import { newId } from "../util/ids.js";
 import type { ServiceContext } from "./context.js";
 import { generateSecretKey, hashSecretKey, looksLikeSecretKey, sameDigest } from "./secret-keys.js";
@@ -37,6 +38,26 @@ export class AuthService {
       throw unauthenticated("The secret key does not belong to the organization named in Organization-Id");
     }
     return { orgId: record.orgId, keyId: record.keyId };
+  }
+
+  async listKeys(orgId: string): Promise<SecretKeyRecord[]> {
+    return this.ctx.metadata.listSecretKeys(orgId);
+  }
+
+  /**
+   * Revokes a key: every route refuses it from the next request on (keys are looked up on each
+   * request, never cached). The organization's last key is kept, so that it is never locked out.
+   */
+  async revokeKey(orgId: string, keyId: string): Promise<void> {
+    const outcome = await this.ctx.metadata.deleteSecretKey(orgId, keyId);
+    if (outcome === "missing") throw notFound("Secret key", keyId);
+    if (outcome === "last") {
+      throw new ApiError(
+        "ResourceConflict",
+        "This is the organization's last secret key; revoking it would lock the organization out",
+        "Create another key first (vi-cli keys create), then revoke this one.",
+      );
+    }
   }
 
   /** A new key for the caller's organization. The clear key is returned once and never stored. */

@@ -126,6 +126,33 @@ export class KyselyMetadataStore implements MetadataStore {
     );
   }
 
+  async listSecretKeys(orgId: string): Promise<SecretKeyRecord[]> {
+    const rows = await this.db
+      .selectFrom("secret_keys")
+      .selectAll()
+      .where("org_id", "=", orgId)
+      .orderBy("created_at")
+      .orderBy("key_id")
+      .execute();
+    return rows.map((r) => ({
+      keyId: r.key_id,
+      orgId: r.org_id,
+      name: r.name,
+      keyHash: r.key_hash,
+      createdAt: num(r.created_at),
+    }));
+  }
+
+  deleteSecretKey(orgId: string, keyId: string): Promise<"deleted" | "last" | "missing"> {
+    return this.write(async (tx) => {
+      const keys = await tx.selectFrom("secret_keys").select("key_id").where("org_id", "=", orgId).execute();
+      if (!keys.some((k) => k.key_id === keyId)) return "missing";
+      if (keys.length === 1) return "last";
+      await tx.deleteFrom("secret_keys").where("org_id", "=", orgId).where("key_id", "=", keyId).execute();
+      return "deleted";
+    });
+  }
+
   private async insertKey(db: Kysely<Database> | Transaction<Database>, k: SecretKeyRecord): Promise<void> {
     await db
       .insertInto("secret_keys")

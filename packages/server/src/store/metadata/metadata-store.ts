@@ -106,6 +106,12 @@ export interface MetadataStore {
   countOrganizations(): Promise<number>;
   createSecretKey(key: SecretKeyRecord): Promise<void>;
   findSecretKeyByHash(keyHash: string): Promise<SecretKeyRecord | undefined>;
+  listSecretKeys(orgId: string): Promise<SecretKeyRecord[]>;
+  /**
+   * Deletes a key of the organization unless it is the organization's last one; answers
+   * "deleted", "last" (refused) or "missing".
+   */
+  deleteSecretKey(orgId: string, keyId: string): Promise<"deleted" | "last" | "missing">;
 
   createDataset(dataset: DatasetRecord): Promise<boolean>;
   getDataset(orgId: string, datasetId: string): Promise<DatasetRecord | undefined>;
