@@ -379,6 +379,16 @@ describe("curation over HTTP", () => {
       ).toBe(2);
     });
 
+    it("refuse contents nested thousands of levels deep with a 400, not a 500", async () => {
+      const deep = "[".repeat(5000) + "]".repeat(5000);
+      const res = await fetch(`${t.server.url}${path()}`, {
+        method: "POST",
+        headers,
+        body: `{"spec": {"tag": "car", "contents": {"bound": ${deep}}}}`,
+      });
+      expect(res.status).toBe(400);
+    });
+
     it("refuse a malformed box and an unknown asset", async () => {
       const bad = await api(path(), {
         method: "POST",
