@@ -16,13 +16,14 @@ export {
   ViBulkDeleteError,
 } from "./core/errors.js";
 export { PagePromise, type Page } from "./core/pagination.js";
-export { AssetUploadResult, type FailedFile } from "./lib/upload-result.js";
+export { AssetUploadResult, type FailedFile, type SummaryOptions } from "./lib/upload-result.js";
 export type { DownloadOptions, DownloadResult } from "./lib/download-manager.js";
 export type { UploadOptions, WaitOptions } from "./lib/upload-manager.js";
 export {
   METADATA_SIDECAR,
   type CustomMetadataPatch,
   type CustomMetadataValue,
+  type UnmatchedMetadataEntry,
   type UploadCustomMetadata,
   type UploadFileInfo,
 } from "./lib/custom-metadata.js";
@@ -47,7 +48,7 @@ export type {
   CreateAnnotationOptions,
   ListAnnotationsOptions,
 } from "./resources/annotations.js";
-export { SUPPORTED_EXTENSIONS } from "./lib/walk.js";
+export { SUPPORTED_EXTENSIONS, type SkippedFile } from "./lib/walk.js";
 export type {
   Annotation,
   AnnotationContents,

@@ -112,11 +112,11 @@ describe("resolveFileMetadata", () => {
   });
 
   it("the object form applies to every file; none gives null", () => {
-    expect([...resolveFileMetadata(files, { camera: "a" })]).toEqual([
+    expect([...resolveFileMetadata(files, { camera: "a" }).metadata]).toEqual([
       ["a.jpg", { camera: "a" }],
       ["cats/b.jpg", { camera: "a" }],
     ]);
-    expect([...resolveFileMetadata(files, undefined)]).toEqual([
+    expect([...resolveFileMetadata(files, undefined).metadata]).toEqual([
       ["a.jpg", null],
       ["cats/b.jpg", null],
     ]);
@@ -127,7 +127,7 @@ describe("resolveFileMetadata", () => {
     const out = resolveFileMetadata(files, (file) => {
       seen.push(file);
       return file.filename.startsWith("cats/") ? { animal: "cat", score: 0.9 } : undefined;
-    });
+    }).metadata;
     expect(seen).toEqual(files);
     expect(out.get("a.jpg")).toBeNull();
     expect(out.get("cats/b.jpg")).toEqual({ animal: "cat", score: 0.9 });
@@ -140,26 +140,37 @@ describe("resolveFileMetadata", () => {
   it("a sidecar entry merges over the object or function form", () => {
     const s = sidecar({ "cats/b.jpg": { camera: "b", reviewed: false, site: null } });
     const withSidecar = files.map((f) => ({ ...f, sidecar: s }));
-    expect(resolveFileMetadata(withSidecar, { camera: "a", site: "north" }).get("cats/b.jpg")).toEqual({
+    expect(resolveFileMetadata(withSidecar, { camera: "a", site: "north" }).metadata.get("cats/b.jpg")).toEqual({
       camera: "b",
       reviewed: false,
     });
-    expect(resolveFileMetadata(withSidecar, () => ({ n: 1 })).get("cats/b.jpg")).toEqual({
+    expect(resolveFileMetadata(withSidecar, () => ({ n: 1 })).metadata.get("cats/b.jpg")).toEqual({
       n: 1,
       camera: "b",
       reviewed: false,
     });
-    expect(resolveFileMetadata(withSidecar, { camera: "a" }).get("a.jpg")).toEqual({ camera: "a" });
+    expect(resolveFileMetadata(withSidecar, { camera: "a" }).metadata.get("a.jpg")).toEqual({ camera: "a" });
   });
 
-  it("refuses a sidecar entry that names no file of the upload", () => {
-    const s = sidecar({ "a.jpg": { x: 1 }, "typo.jpg": { x: 2 } });
-    expect(() =>
-      resolveFileMetadata(
-        files.map((f) => ({ ...f, sidecar: s })),
-        undefined,
-      ),
-    ).toThrow(/\/d\/vi-metadata\.json has 1 entry for no file of this upload: "typo\.jpg"/);
+  it("reports, without refusing, the sidecar entries that name no file of the upload", () => {
+    const s = sidecar({ "a.jpg": { x: 1 }, "deleted.jpg": { x: 2 }, "cats/gone.jpg": { x: 3 } });
+    const resolved = resolveFileMetadata(
+      files.map((f) => ({ ...f, sidecar: s })),
+      undefined,
+    );
+    expect(resolved.metadata.get("a.jpg")).toEqual({ x: 1 });
+    expect(resolved.metadata.get("cats/b.jpg")).toBeNull();
+    expect(resolved.unmatched).toEqual([
+      { metadataFile: "/d/vi-metadata.json", entry: "deleted.jpg" },
+      { metadataFile: "/d/vi-metadata.json", entry: "cats/gone.jpg" },
+    ]);
+    expect(resolveFileMetadata(files, undefined).unmatched).toEqual([]);
+  });
+
+  it("still refuses a bad value in an entry that names no file", () => {
+    expect(() => parseSidecar(JSON.stringify({ "gone.jpg": { n: [1] } }), "/d/vi-metadata.json")).toThrow(
+      /\/d\/vi-metadata\.json, entry "gone\.jpg"\.n: must be a string, a finite number or a boolean/,
+    );
   });
 
   it("refuses a merge that goes over 64 keys, naming the file and the sidecar", () => {
@@ -182,7 +193,8 @@ describe("metadataForFiles", () => {
     write("d.jpg", "d");
     const files = await walkPaths([join(dir, "one"), join(dir, "two"), join(dir, "d.jpg")]);
     expect(files.map((f) => f.filename)).toEqual(["a.jpg", "sub/b.jpg", "c.jpg", "d.jpg"]);
-    const out = await metadataForFiles(files, { customMetadata: { set: "s1" } });
+    const { metadata: out, unmatched } = await metadataForFiles(files, { customMetadata: { set: "s1" } });
+    expect(unmatched).toEqual([]);
     expect(Object.fromEntries(out)).toEqual({
       "a.jpg": { set: "s1" },
       "sub/b.jpg": { set: "s1", camera: "b" },
@@ -197,7 +209,7 @@ describe("metadataForFiles", () => {
     write("d.jpg", "d");
     const explicit = write("meta.json", JSON.stringify({ "a.jpg": { from: "file" }, "d.jpg": { n: 4 } }));
     const files = await walkPaths([join(dir, "one"), join(dir, "d.jpg")]);
-    const out = await metadataForFiles(files, { metadataFile: explicit });
+    const { metadata: out } = await metadataForFiles(files, { metadataFile: explicit });
     expect(Object.fromEntries(out)).toEqual({ "a.jpg": { from: "file" }, "d.jpg": { n: 4 } });
   });
 
@@ -242,6 +254,52 @@ describe("upload with per-file metadata", () => {
       "a.jpg": { folder: "." },
       "cats/b.png": { folder: "cats", reviewed: true, score: 0.5 },
     });
+  });
+
+  it("an entry for a file that is not uploaded is a warning in the result, not an error", async () => {
+    write("imgs/a.jpg", "alpha");
+    write("imgs/cats/b.png", "bravo");
+    const sidecarPath = write(
+      "imgs/vi-metadata.json",
+      JSON.stringify({ "a.jpg": { camera: "a" }, "deleted.jpg": { camera: "x" }, "cats/gone.png": { n: 1 } }),
+    );
+    server = await startIngestionServer();
+    client = testClient(server.url);
+    const result = await client.assets.upload({
+      datasetId: "ds1",
+      paths: join(dir, "imgs"),
+      showProgress: false,
+      digestCache: false,
+    });
+    expect(result.totalSucceeded).toBe(2);
+    expect(result.unmatchedMetadataEntries).toEqual([
+      { metadataFile: sidecarPath, entry: "deleted.jpg" },
+      { metadataFile: sidecarPath, entry: "cats/gone.png" },
+    ]);
+    const manifest = JSON.parse(server.requests.find((r) => r.method === "POST")?.body.toString() ?? "{}");
+    expect(manifest.spec.assets.map((a: { customMetadata: unknown }) => a.customMetadata)).toEqual([
+      { camera: "a" },
+      null,
+    ]);
+    const summary = result.summary();
+    expect(summary).toContain(`Warning:      2 entries of ${sidecarPath} named no file of this upload (not applied)`);
+    expect(summary).not.toContain("deleted.jpg");
+    const verbose = result.summary({ verbose: true });
+    expect(verbose).toContain(`    "deleted.jpg"\n    "cats/gone.png"`);
+  });
+
+  it("a sidecar that is not JSON still fails, naming it, before any request", async () => {
+    write("imgs/a.jpg", "alpha");
+    write("imgs/vi-metadata.json", `{"a.jpg": {"camera": "a"},}`);
+    server = await startIngestionServer();
+    client = testClient(server.url);
+    const error = await refusal(() =>
+      client!.assets.upload({ datasetId: "ds1", paths: join(dir, "imgs"), showProgress: false, digestCache: false }),
+    );
+    expect(error.message).toMatch(
+      new RegExp(`the metadata file ${join(dir, "imgs", "vi-metadata.json")} is not valid JSON`),
+    );
+    expect(server.requests).toHaveLength(0);
   });
 
   it("a bad sidecar fails before any request", async () => {

@@ -95,8 +95,14 @@ describe("upload", () => {
       expect(put.headers.authorization).toBeUndefined();
       expect(put.headers["organization-id"]).toBeUndefined();
     }
+    expect(result.skippedFiles).toEqual([{ path: join(root, "notes.txt"), reason: "unsupported type .txt" }]);
     const summary = result.summary();
     expect(summary).toContain("5 total, 5 succeeded, 0 failed");
+    expect(summary).toContain("Skipped:      1 file: unsupported type .txt (1) (not uploaded)");
+    expect(summary).not.toContain("notes.txt");
+    expect(result.summary({ verbose: true })).toContain(
+      `  Skipped files:\n    ${join(root, "notes.txt")}  unsupported type .txt`,
+    );
     expect(summary).toContain("Success rate: 100.0%");
     expect(summary).toContain("Batches:      3");
   });

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ViValidationError } from "../src/core/errors.js";
-import { mimeForFilename, walkPaths } from "../src/lib/walk.js";
+import { describeSkipped, mimeForFilename, walk, walkPaths } from "../src/lib/walk.js";
 
 let dir: string;
 beforeEach(() => {
@@ -32,6 +32,37 @@ describe("walkPaths", () => {
     const files = await walkPaths(join(dir, "imgs"));
     expect(files.map((f) => f.filename)).toEqual(["a.jpg", "linked-file.jpg", "cats/b.PNG", "cats/deep/c.webp"]);
     expect(files[0]).toEqual({ path: join(dir, "imgs", "a.jpg"), filename: "a.jpg", size: 3, root: join(dir, "imgs") });
+  });
+
+  it("reports the files it leaves out, and why; not hidden entries, not the root's vi-metadata.json", async () => {
+    touch("imgs/a.jpg");
+    touch("imgs/logo.svg");
+    touch("imgs/notes.txt");
+    touch("imgs/Makefile");
+    touch("imgs/vi-metadata.json", "{}");
+    touch("imgs/cats/b.png");
+    touch("imgs/cats/vi-metadata.json", "{}");
+    touch("imgs/.DS_Store");
+    touch("imgs/.git/HEAD");
+    touch("outside/c.jpg");
+    symlinkSync(join(dir, "outside"), join(dir, "imgs", "linked-dir"));
+    symlinkSync(join(dir, "nowhere.jpg"), join(dir, "imgs", "dangling.jpg"));
+    const { files, skipped } = await walk(join(dir, "imgs"));
+    expect(files.map((f) => f.filename)).toEqual(["a.jpg", "cats/b.png"]);
+    const at = (rel: string) => join(dir, "imgs", rel);
+    expect(skipped).toEqual([
+      { path: at("Makefile"), reason: "unsupported type (no extension)" },
+      { path: at("dangling.jpg"), reason: "a broken link" },
+      { path: at("linked-dir"), reason: "a link to a folder (not followed)" },
+      { path: at("logo.svg"), reason: "unsupported type .svg" },
+      { path: at("notes.txt"), reason: "unsupported type .txt" },
+      { path: at("cats/vi-metadata.json"), reason: "a vi-metadata.json below the uploaded folder's root is not read" },
+    ]);
+    expect(describeSkipped(skipped)).toBe(
+      "6 files: unsupported type (no extension) (1), a broken link (1), a link to a folder (not followed) (1), unsupported type .svg (1), unsupported type .txt (1), and 1 more reason(s)",
+    );
+    // Files named one by one are either uploaded or refused: nothing is skipped.
+    expect((await walk([at("a.jpg")])).skipped).toEqual([]);
   });
 
   it("names a file given by itself by its basename, NFC-normalised", async () => {
@@ -71,7 +102,9 @@ describe("walkPaths", () => {
 
   it("refuses a folder with no supported images, and an empty list", async () => {
     touch("empty/readme.md");
-    await expect(walkPaths(join(dir, "empty"))).rejects.toThrow(/no supported images under/);
+    await expect(walkPaths(join(dir, "empty"))).rejects.toThrow(
+      /no supported images under .*empty \(supported: .*\); found only: 1 file: unsupported type \.md \(1\)$/,
+    );
     await expect(walkPaths([])).rejects.toThrow(ViValidationError);
   });
 

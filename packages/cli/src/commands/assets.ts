@@ -1,9 +1,9 @@
 import { Option, type Command } from "commander";
 import { MAX_FILES_PER_SESSION, MAX_PAGE_SIZE, SORT_CRITERIA } from "@vi/protocol";
-import { METADATA_SIDECAR } from "@vi/sdk";
+import { METADATA_SIDECAR, ViUploadError } from "@vi/sdk";
 import { actionOf, type CommandContext, type ResolvedDeps, type RunState } from "../context.js";
 import { CliInterruptedError, CliUsageError, ExitCode, exitCodeFor } from "../exit-codes.js";
-import { errorToJson } from "../errors.js";
+import { errorToJson, printError } from "../errors.js";
 import {
   formatBytes,
   formatTime,
@@ -43,6 +43,9 @@ export function uploadResultToJson(result: AssetUploadResult): Record<string, un
     totalFailed: result.totalFailed,
     successRate: result.successRate,
     failedFiles: result.failedFiles,
+    totalSkipped: result.totalSkipped,
+    skippedFiles: result.skippedFiles,
+    unmatchedMetadataEntries: result.unmatchedMetadataEntries,
     sessionIds: result.sessionIds,
     durationMs: result.durationMs,
     sessions: result.sessions.map(sessionToJson),
@@ -94,6 +97,31 @@ export function printFailedFiles(out: Output, result: AssetUploadResult, summary
     out.errorLine(`Failed files${unlisted.length < result.failedFiles.length ? " (all)" : ""}:`);
     for (const f of result.failedFiles) out.errorLine(`  ${f.path}  ${f.code}${f.reason ? `  ${f.reason}` : ""}`);
   }
+}
+
+/**
+ * On stderr, what the summary counted but did not name: the skipped files and the sidecar
+ * entries that named no file, which `--verbose` lists (dropped with --quiet).
+ */
+function noteUnlisted(out: Output, result: AssetUploadResult, verbose: boolean): void {
+  if (out.json || verbose) return;
+  const unnamed: string[] = [];
+  const skipped = result.totalSkipped;
+  const unmatched = result.unmatchedMetadataEntries.length;
+  if (skipped > 0) unnamed.push(`the ${skipped} skipped ${skipped === 1 ? "file" : "files"}`);
+  if (unmatched > 0) unnamed.push(`the ${unmatched} unmatched metadata ${unmatched === 1 ? "entry" : "entries"}`);
+  if (unnamed.length > 0) out.note(`(--verbose names ${unnamed.join(" and ")})`);
+}
+
+/** Prints an upload's result: the summary (stdout) or its JSON, then what stderr adds. */
+function reportUpload(ctx: CommandContext, result: AssetUploadResult, verbose: boolean): string {
+  const summary = result.summary({ verbose });
+  ctx.out.result(
+    () => ctx.out.line(summary),
+    () => uploadResultToJson(result),
+  );
+  noteUnlisted(ctx.out, result, verbose);
+  return summary;
 }
 
 /** A string shown bare unless it could be read as another type or holds spaces, `=` or quotes. */
@@ -168,6 +196,7 @@ interface UploadCliOptions {
   metadata?: Record<string, MetadataValue>;
   metadataJson?: Record<string, MetadataValue>;
   metadataFile?: string;
+  verbose?: boolean;
 }
 
 /** `--filter`, `--query`, `--strict`: the selection of list, download and bulk-delete. */
@@ -298,6 +327,7 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
       `per-file custom metadata: a JSON file {"<asset filename>": {key: value}}, merged over --metadata/--metadata-json (default: ${METADATA_SIDECAR} at the root of each uploaded folder, if there is one)`,
     )
     .option("--no-progress", "no progress bar (default: shown when stderr is a terminal)")
+    .option("-v, --verbose", "name each skipped file and each sidecar entry that matched no file (default: count them)")
     .addHelpText(
       "after",
       `\nExit status: 0 when every file succeeded, 1 when some failed (they are listed on stderr).\n` +
@@ -305,14 +335,17 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
         `Per-file metadata: a sidecar maps each file's asset filename (its path relative to the folder\n` +
         `uploaded, "/"-separated) to its metadata, e.g. {"cats/001.jpg": {"camera": "a", "score": 0.9}}.\n` +
         `${METADATA_SIDECAR} at the root of an uploaded folder is read unless --metadata-file is given;\n` +
-        `it is never uploaded. A null value drops a key that --metadata/--metadata-json set.`,
+        `it is never uploaded. A null value drops a key that --metadata/--metadata-json set. An entry that\n` +
+        `names no file of the upload is not applied: the summary warns (--verbose names the entries).\n\n` +
+        `Files under a folder that are not supported images are skipped and counted (--verbose names them).`,
     )
     .action(
       actionOf<UploadCliOptions>(deps, state, async (ctx, opts, args) => {
         const [datasetId, paths] = args as [string, string[]];
         const customMetadata =
           opts.metadata || opts.metadataJson ? { ...(opts.metadataJson ?? {}), ...(opts.metadata ?? {}) } : undefined;
-        const result = await ctx.client().assets.upload(
+        const verbose = Boolean(opts.verbose);
+        const upload = ctx.client().assets.upload(
           compact({
             datasetId,
             paths,
@@ -329,18 +362,24 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
             signal: ctx.signal,
           }),
         );
-        const summary = result.summary();
-        ctx.out.result(
-          () => {
-            ctx.out.line(summary);
-            if (!opts.wait && result.sessionIds.length > 0) {
-              ctx.out.line(`Started ${result.sessionIds.length} session(s):`);
-              for (const id of result.sessionIds) ctx.out.line(`  ${id}`);
-              ctx.out.note(`Check them with: vi-cli assets wait ${datasetId} <sessionId>`);
-            }
-          },
-          () => uploadResultToJson(result),
-        );
+        let result: AssetUploadResult;
+        try {
+          result = await upload;
+        } catch (err) {
+          if (!(err instanceof ViUploadError) || !err.result) throw err;
+          // Stopped at a failed file (FailAfterOne): what did get in, every failure, then the error
+          // (with --json, one document: {error, result}).
+          if (!ctx.out.json) printFailedFiles(ctx.out, err.result, reportUpload(ctx, err.result, verbose));
+          printError(ctx.out, err, { result: uploadResultToJson(err.result) });
+          ctx.setExitCode(ExitCode.PartialFailure);
+          return;
+        }
+        const summary = reportUpload(ctx, result, verbose);
+        if (!ctx.out.json && !opts.wait && result.sessionIds.length > 0) {
+          ctx.out.line(`Started ${result.sessionIds.length} session(s):`);
+          for (const id of result.sessionIds) ctx.out.line(`  ${id}`);
+          ctx.out.note(`Check them with: vi-cli assets wait ${datasetId} <sessionId>`);
+        }
         printFailedFiles(ctx.out, result, summary);
         if (result.totalFailed > 0) {
           if (!ctx.out.json)

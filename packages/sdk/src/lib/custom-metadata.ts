@@ -170,17 +170,34 @@ export interface MetadataFile extends UploadFileInfo {
   sidecar?: Sidecar | undefined;
 }
 
+/** A sidecar entry that named no file of the upload: reported, not applied. */
+export interface UnmatchedMetadataEntry {
+  /** The sidecar it is in. */
+  metadataFile: string;
+  /** The entry's key (an asset filename, `./` dropped, NFC). */
+  entry: string;
+}
+
+/** What resolveFileMetadata found: each file's metadata, and the sidecar entries no file matched. */
+export interface ResolvedFileMetadata {
+  /** By filename: the metadata to send, or null for none. */
+  metadata: Map<string, CustomMetadata | null>;
+  /** In sidecar order; the upload goes on without them (a file deleted, or a subset uploaded). */
+  unmatched: UnmatchedMetadataEntry[];
+}
+
 /**
  * The custom metadata of each file, by filename: `customMetadata` (the object, or what the
  * function returns for the file), with the file's sidecar entry merged over it; null for a file
  * with none. Everything is checked before any request, errors naming the file and where its
- * metadata came from. A sidecar entry that names no file of the upload is refused (a typo would
- * otherwise leave an asset without its metadata).
+ * metadata came from. A sidecar entry that names no file of the upload is not an error (the
+ * file may have been deleted, or only some of the folder uploaded): it is returned in
+ * `unmatched`, for the result to report.
  */
 export function resolveFileMetadata(
   files: readonly MetadataFile[],
   customMetadata: UploadCustomMetadata | undefined,
-): Map<string, CustomMetadata | null> {
+): ResolvedFileMetadata {
   if (customMetadata !== undefined && typeof customMetadata !== "function") {
     checkCustomMetadata(customMetadata, { where: "customMetadata", countKeys: true });
   }
@@ -212,20 +229,12 @@ export function resolveFileMetadata(
     }
     out.set(file.filename, merged === undefined || Object.keys(merged).length === 0 ? null : merged);
   }
+  const unmatched: UnmatchedMetadataEntry[] = [];
   const sidecars = new Set(files.flatMap((f) => (f.sidecar ? [f.sidecar] : [])));
   for (const sidecar of sidecars) {
     const names = used.get(sidecar) ?? new Set<string>();
-    const unknown = [...sidecar.entries.keys()].filter((name) => !names.has(name));
-    if (unknown.length > 0) {
-      const listed = unknown
-        .slice(0, 10)
-        .map((n) => `"${n}"`)
-        .join(", ");
-      throw invalid(
-        `the metadata file ${sidecar.path} has ${unknown.length} entr${unknown.length === 1 ? "y" : "ies"} for no file of this upload: ${listed}${unknown.length > 10 ? ", ..." : ""} (entries are keyed by asset filename: the path relative to the uploaded folder, "/"-separated)`,
-        { metadataFile: sidecar.path, entries: unknown.slice(0, 100) },
-      );
-    }
+    for (const name of sidecar.entries.keys())
+      if (!names.has(name)) unmatched.push({ metadataFile: sidecar.path, entry: name });
   }
-  return out;
+  return { metadata: out, unmatched };
 }

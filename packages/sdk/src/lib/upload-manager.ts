@@ -9,7 +9,6 @@ import {
   MAX_FILES_PER_SESSION,
   OVERWRITE_POLICIES,
   type IngestionSpec,
-  type CustomMetadata,
   type FailureMode,
   type IngestionFileSpec,
   type IngestionSession,
@@ -25,6 +24,7 @@ import {
   METADATA_SIDECAR,
   readSidecar,
   resolveFileMetadata,
+  type ResolvedFileMetadata,
   type Sidecar,
   type UploadCustomMetadata,
 } from "./custom-metadata.js";
@@ -32,7 +32,7 @@ import { DigestCache, defaultDigestCachePath } from "./digest-cache.js";
 import { mapBounded, Semaphore, withLinkedSignal } from "./concurrency.js";
 import { Progress } from "./progress.js";
 import { AssetUploadResult, type FailedFile } from "./upload-result.js";
-import { mimeForFilename, walkPaths, type WalkedFile } from "./walk.js";
+import { mimeForFilename, walk, type WalkedFile } from "./walk.js";
 
 export interface UploadOptions {
   datasetId: string;
@@ -64,7 +64,8 @@ export interface UploadOptions {
    * `/`-separated) to an object of custom metadata, merged over `customMetadata` (a `null` value
    * drops that key). Without it, a `vi-metadata.json` at the root of each uploaded folder is used
    * when present, keyed by the paths relative to that folder. A sidecar is never uploaded; an
-   * entry naming no file of the upload is refused.
+   * entry naming no file of the upload is not applied, and reported in the result's
+   * `unmatchedMetadataEntries`.
    */
   metadataFile?: string;
   signal?: AbortSignal;
@@ -205,12 +206,12 @@ async function isFile(path: string): Promise<boolean> {
 
 /**
  * Each file's custom metadata, by filename (see UploadOptions.customMetadata and metadataFile),
- * read and checked before any request.
+ * read and checked before any request, and the sidecar entries that named no file.
  */
 export async function metadataForFiles(
   files: readonly WalkedFile[],
   options: Pick<UploadOptions, "customMetadata" | "metadataFile">,
-): Promise<Map<string, CustomMetadata | null>> {
+): Promise<ResolvedFileMetadata> {
   let sidecarOf: (file: WalkedFile) => Sidecar | undefined;
   if (options.metadataFile !== undefined) {
     const sidecar = await readSidecar(options.metadataFile);
@@ -279,8 +280,8 @@ async function uploadAssetsWithin(
   const failureMode = options.failureMode ?? "FailAfterOne";
   const failAfterOne = failureMode === "FailAfterOne";
 
-  const files = await walkPaths(options.paths);
-  const metadataByFile = await metadataForFiles(files, options);
+  const { files, skipped } = await walk(options.paths);
+  const { metadata: metadataByFile, unmatched } = await metadataForFiles(files, options);
   const digestCache =
     options.digestCache === false
       ? undefined
@@ -547,6 +548,8 @@ async function uploadAssetsWithin(
     sessions,
     durationMs: Date.now() - started,
     bytesSent,
+    skippedFiles: skipped,
+    unmatchedMetadataEntries: unmatched,
   });
   const first = result.failedFiles[0];
   if (failAfterOne && first !== undefined) {

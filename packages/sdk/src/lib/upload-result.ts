@@ -1,5 +1,7 @@
 import type { IngestionSession } from "@vi/protocol";
+import type { UnmatchedMetadataEntry } from "./custom-metadata.js";
 import { formatBytes } from "./progress.js";
+import { describeSkipped, type SkippedFile } from "./walk.js";
 
 export interface FailedFile {
   /** The local path. */
@@ -19,6 +21,16 @@ export interface AssetUploadResultInit {
   durationMs: number;
   /** Bytes sent to upload targets (deduplicated files send none). */
   bytesSent: number;
+  /** Files under the folders given that were left out (not images, links to folders, ...). */
+  skippedFiles?: SkippedFile[];
+  /** Sidecar entries that named no file of the upload (not applied). */
+  unmatchedMetadataEntries?: UnmatchedMetadataEntry[];
+}
+
+/** Options of `AssetUploadResult.summary`. */
+export interface SummaryOptions {
+  /** Name every skipped file and unmatched sidecar entry (default: count them). */
+  verbose?: boolean;
 }
 
 const MAX_LISTED_FAILURES = 20;
@@ -35,6 +47,10 @@ export class AssetUploadResult {
   readonly sessionIds: string[];
   readonly durationMs: number;
   readonly bytesSent: number;
+  /** Files under the folders given that were not uploaded, and why (not counted in `totalFiles`). */
+  readonly skippedFiles: SkippedFile[];
+  /** Entries of `vi-metadata.json` sidecars (or `metadataFile`) that named no file of the upload: a warning, not applied. */
+  readonly unmatchedMetadataEntries: UnmatchedMetadataEntry[];
 
   constructor(init: AssetUploadResultInit) {
     this.totalFiles = init.totalFiles;
@@ -46,6 +62,13 @@ export class AssetUploadResult {
     this.sessionIds = init.sessions.map((s) => s.assetIngestionSessionId);
     this.durationMs = init.durationMs;
     this.bytesSent = init.bytesSent;
+    this.skippedFiles = init.skippedFiles ?? [];
+    this.unmatchedMetadataEntries = init.unmatchedMetadataEntries ?? [];
+  }
+
+  /** How many files under the folders given were left out. */
+  get totalSkipped(): number {
+    return this.skippedFiles.length;
   }
 
   /** Files neither committed nor failed: still in flight, or never tried after a FailAfterOne stop. */
@@ -53,13 +76,15 @@ export class AssetUploadResult {
     return Math.max(0, this.totalFiles - this.totalSucceeded - this.totalFailed);
   }
 
-  summary(): string {
+  /** A few lines for a person: counts, rate, sessions, failed files; `verbose` names skipped files and unmatched sidecar entries. */
+  summary(options: SummaryOptions = {}): string {
     const seconds = this.durationMs / 1000;
     const deduplicated = this.sessions.reduce((n, s) => n + (s.status.deduplicated?.length ?? 0), 0);
     const lines = ["Upload summary"];
     const counts = [`${this.totalFiles} total`, `${this.totalSucceeded} succeeded`, `${this.totalFailed} failed`];
     if (this.totalPending > 0) counts.push(`${this.totalPending} not finished`);
     lines.push(`  Files:        ${counts.join(", ")}`);
+    if (this.totalSkipped > 0) lines.push(`  Skipped:      ${describeSkipped(this.skippedFiles)} (not uploaded)`);
     if (deduplicated > 0) lines.push(`  Deduplicated: ${deduplicated} (bytes already stored, none sent)`);
     lines.push(`  Success rate: ${this.successRate.toFixed(1)}%`);
     const rate =
@@ -78,6 +103,20 @@ export class AssetUploadResult {
       }
     } else if (this.sessions.length === 1) {
       lines.push(`  Session:      ${this.sessionIds[0]}`);
+    }
+    const unmatched = new Map<string, string[]>();
+    for (const { metadataFile, entry } of this.unmatchedMetadataEntries)
+      unmatched.set(metadataFile, [...(unmatched.get(metadataFile) ?? []), entry]);
+    for (const [file, entries] of unmatched) {
+      const n = entries.length;
+      lines.push(
+        `  Warning:      ${n} ${n === 1 ? "entry" : "entries"} of ${file} named no file of this upload (not applied)`,
+      );
+      if (options.verbose) for (const entry of entries) lines.push(`    ${JSON.stringify(entry)}`);
+    }
+    if (options.verbose && this.totalSkipped > 0) {
+      lines.push("  Skipped files:");
+      for (const f of this.skippedFiles) lines.push(`    ${f.path}  ${f.reason}`);
     }
     if (this.failedFiles.length > 0) {
       lines.push("  Failed files:");

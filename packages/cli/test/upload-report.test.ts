@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { AssetUploadResult } from "@vi/sdk";
+import { cli, fakeClient, session } from "./harness.js";
+
+/** Six files uploaded; two left out of the folder; a sidecar entry for a file no longer there. */
+function resultWithSkips(): AssetUploadResult {
+  return new AssetUploadResult({
+    totalFiles: 6,
+    totalSucceeded: 6,
+    failedFiles: [],
+    sessions: [session("sess1", { total: 6, succeeded: 6, errored: 0 })],
+    durationMs: 1000,
+    bytesSent: 6000,
+    skippedFiles: [
+      { path: "imgs/logo.svg", reason: "unsupported type .svg" },
+      { path: "imgs/notes.txt", reason: "unsupported type .txt" },
+    ],
+    unmatchedMetadataEntries: [{ metadataFile: "imgs/vi-metadata.json", entry: "deleted.jpg" }],
+  });
+}
+
+describe("assets upload: files left out and sidecar entries that matched nothing", () => {
+  it("counts them in the summary and says --verbose names them; exit 0", async () => {
+    const client = fakeClient();
+    client.assets.upload.mockResolvedValue(resultWithSkips());
+    const r = await cli(["assets", "upload", "ds1", "imgs"], client);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Files: +6 total, 6 succeeded, 0 failed/);
+    expect(r.stdout).toMatch(
+      /Skipped: +2 files: unsupported type \.svg \(1\), unsupported type \.txt \(1\) \(not uploaded\)/,
+    );
+    expect(r.stdout).toMatch(
+      /Warning: +1 entry of imgs\/vi-metadata\.json named no file of this upload \(not applied\)/,
+    );
+    expect(r.stdout).not.toContain("logo.svg");
+    expect(r.stdout).not.toContain("deleted.jpg");
+    expect(r.stderr).toContain("(--verbose names the 2 skipped files and the 1 unmatched metadata entry)");
+  });
+
+  it("--verbose names each one", async () => {
+    const client = fakeClient();
+    client.assets.upload.mockResolvedValue(resultWithSkips());
+    const r = await cli(["assets", "upload", "ds1", "imgs", "--verbose"], client);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('    "deleted.jpg"');
+    expect(r.stdout).toMatch(
+      /Skipped files:\n {4}imgs\/logo\.svg {2}unsupported type \.svg\n {4}imgs\/notes\.txt {2}unsupported type \.txt/,
+    );
+    expect(r.stderr).not.toContain("--verbose");
+  });
+
+  it("--json carries them", async () => {
+    const client = fakeClient();
+    client.assets.upload.mockResolvedValue(resultWithSkips());
+    const r = await cli(["assets", "upload", "ds1", "imgs", "--json"], client);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      totalFiles: 6,
+      totalSkipped: 2,
+      skippedFiles: [
+        { path: "imgs/logo.svg", reason: "unsupported type .svg" },
+        { path: "imgs/notes.txt", reason: "unsupported type .txt" },
+      ],
+      unmatchedMetadataEntries: [{ metadataFile: "imgs/vi-metadata.json", entry: "deleted.jpg" }],
+    });
+  });
+});

@@ -1,0 +1,97 @@
+import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FIXTURES } from "../helpers/fixtures.js";
+import { serve, userEnv, viCli, type Served } from "./helpers.js";
+
+/** What a user meets uploading a real folder with the real CLI against `vi-cli serve`. */
+describe("vi-cli assets upload reports what it left out", () => {
+  let home: string;
+  let server: Served;
+  let env: NodeJS.ProcessEnv;
+  const newDataset = async (name: string): Promise<string> => {
+    const r = await viCli(["datasets", "create", name, "--json"], home, env);
+    expect(r.code).toBe(0);
+    return (JSON.parse(r.stdout) as { datasetId: string }).datasetId;
+  };
+
+  beforeAll(async () => {
+    home = await mkdtemp(join(tmpdir(), "vi-first-hour-"));
+    env = userEnv(home);
+    server = await serve(home, env);
+    // A folder of 8 files: 6 images, an SVG and a text file.
+    const folder = join(home, "photos");
+    await mkdir(join(folder, "night"), { recursive: true });
+    for (const [from, to] of [
+      ["photo-baseline.jpg", "street.jpg"],
+      ["gray.png", "gray.png"],
+      ["lossy.webp", "park.webp"],
+      ["bitmap-8.bmp", "icon.bmp"],
+      ["static.gif", "night/moon.gif"],
+      ["legacy.jfif", "night/lamp.jfif"],
+    ])
+      await cp(join(FIXTURES, "valid", from!), join(folder, to!));
+    await cp(join(FIXTURES, "invalid", "vector.svg"), join(folder, "logo.svg"));
+    await writeFile(join(folder, "notes.txt"), "taken on Tuesday\n");
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it("counts the skipped files in the summary, and --verbose names them", async () => {
+    const datasetId = await newDataset("skips");
+    const r = await viCli(["assets", "upload", datasetId, "photos"], home, env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Files: +6 total, 6 succeeded, 0 failed/);
+    expect(r.stdout).toMatch(/Skipped: +2 files: unsupported type \.svg \(1\), unsupported type \.txt \(1\)/);
+    expect(r.stderr).toContain("(--verbose names the 2 skipped files)");
+
+    const again = await viCli(["assets", "upload", datasetId, "photos", "--verbose"], home, env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`${join("photos", "logo.svg")}  unsupported type .svg`);
+    expect(again.stdout).toContain(`${join("photos", "notes.txt")}  unsupported type .txt`);
+
+    const doc = JSON.parse((await viCli(["assets", "upload", datasetId, "photos", "--json"], home, env)).stdout);
+    expect(doc).toMatchObject({ totalFiles: 6, totalSkipped: 2 });
+  });
+
+  it("a vi-metadata.json entry for a file no longer there is a warning: the rest is uploaded with its metadata", async () => {
+    const datasetId = await newDataset("sidecar");
+    const folder = join(home, "photos");
+    await writeFile(
+      join(folder, "vi-metadata.json"),
+      JSON.stringify({ "street.jpg": { camera: "a", iso: 200 }, "deleted.jpg": { camera: "b" } }),
+    );
+    try {
+      const r = await viCli(["assets", "upload", datasetId, "photos"], home, env);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/Files: +6 total, 6 succeeded, 0 failed/);
+      expect(r.stdout).toContain(
+        `Warning:      1 entry of ${join("photos", "vi-metadata.json")} named no file of this upload (not applied)`,
+      );
+      expect(r.stdout).not.toContain("deleted.jpg");
+      expect(r.stderr).toContain("--verbose names the 2 skipped files and the 1 unmatched metadata entry");
+
+      const verbose = await viCli(["assets", "upload", datasetId, "photos", "--verbose"], home, env);
+      expect(verbose.stdout).toContain('    "deleted.jpg"');
+
+      const listed = await viCli(["assets", "list", datasetId, "--query", 'camera == "a"', "--json"], home, env);
+      const items = (
+        JSON.parse(listed.stdout) as { items: { filename: string; metadata: { customMetadata: unknown } }[] }
+      ).items;
+      expect(items.map((a) => [a.filename, a.metadata.customMetadata])).toEqual([
+        ["street.jpg", { camera: "a", iso: 200 }],
+      ]);
+
+      // A sidecar that is not JSON is still an error, naming it, and nothing is uploaded.
+      await writeFile(join(folder, "vi-metadata.json"), `{"street.jpg": {"camera": "a"},}`);
+      const bad = await viCli(["assets", "upload", await newDataset("bad sidecar"), "photos"], home, env);
+      expect(bad.code).toBe(5);
+      expect(bad.stderr).toMatch(/error: the metadata file .*vi-metadata\.json is not valid JSON/);
+    } finally {
+      await rm(join(folder, "vi-metadata.json"), { force: true });
+    }
+  });
+});
