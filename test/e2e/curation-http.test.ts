@@ -1,4 +1,5 @@
-import { readdir, readFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32c } from "@node-rs/crc32";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,6 +13,7 @@ import {
   type PageOf,
 } from "@vi/protocol";
 import { FIXTURES, startTestServer, type TestServer } from "../helpers/server.js";
+import { uniqueJpeg } from "../helpers/jpeg.mjs";
 
 /**
  * Finding and curating assets over raw HTTP, as the official Python client speaks it: typed
@@ -45,6 +47,11 @@ describe("curation over HTTP", () => {
       `${apiPaths.assets(t.organizationId, datasetId)}?${new URLSearchParams({ s: "100", ...query })}`,
     );
   const names = (page: PageOf<Asset>) => page.items.map((a) => a.filename).sort();
+  const listAllIds = async (ds: string) => {
+    const all: Asset[] = [];
+    for await (const page of t.client.assets.list({ datasetId: ds, pageSize: 1000 })) all.push(...page.items);
+    return all;
+  };
   const byName = async (filename: string) => (await list({})).body.items.find((a) => a.filename === filename)!;
 
   beforeAll(async () => {
@@ -282,6 +289,58 @@ describe("curation over HTTP", () => {
       expect(ties).toBeUndefined(); // frames is not a sort criterion: the walk fails with 400
       const byWidth = await walk({ sortBy: "metadata.width", o: "desc", filter: '{"status": "uploaded"}' });
       expect(new Set(byWidth.map((a) => a.assetId)).size).toBe(files.length);
+    });
+  });
+
+  describe("keyset pages while assets are added and deleted", () => {
+    it("every asset present throughout a walk is seen exactly once, in every sort order", async () => {
+      const ds = (await t.client.datasets.create({ name: "churn" })).datasetId;
+      const dir = await mkdtemp(join(tmpdir(), "vi-churn-"));
+      let n = 0;
+      const addFiles = async (count: number) => {
+        const sub = join(dir, `batch-${n}`);
+        await mkdir(sub);
+        for (let i = 0; i < count; i++)
+          await writeFile(join(sub, `f${n}-${i}.jpg`), uniqueJpeg(53_000 + ((n * 31 + i * 17) % 4000)));
+        n++;
+        await t.client.assets.upload({ datasetId: ds, paths: sub, showProgress: false });
+      };
+      await addFiles(30);
+      const sorts = ["default", "assetId", "filename", "metadata.fileSize", "metadata.timeCreated"] as const;
+      for (const sortBy of sorts) {
+        for (const o of ["asc", "desc"] as const) {
+          const before = new Set((await listAllIds(ds)).map((a) => a.assetId));
+          const seen: string[] = [];
+          const deleted = new Set<string>();
+          let p: string | undefined;
+          do {
+            const query = new URLSearchParams({
+              s: "7",
+              sortBy,
+              o,
+              filter: '{"status": "uploaded"}',
+              ...(p ? { p } : {}),
+            });
+            const page = await api<PageOf<Asset>>(`${apiPaths.assets(t.organizationId, ds)}?${query}`);
+            expect(page.status).toBe(200);
+            seen.push(...page.body.items.map((a) => a.assetId));
+            p = page.body.nextPage ?? undefined;
+            // Churn between pages: one asset not yet seen and one already seen go; new ones arrive.
+            const unseen = [...before].find((id) => !seen.includes(id) && !deleted.has(id));
+            const old = seen.find((id) => !deleted.has(id));
+            for (const id of [unseen, old]) {
+              if (id) {
+                await t.client.assets.delete({ datasetId: ds, assetId: id });
+                deleted.add(id);
+              }
+            }
+            await addFiles(2);
+          } while (p);
+          expect(new Set(seen).size).toBe(seen.length); // no asset twice
+          for (const id of before) if (!deleted.has(id)) expect(seen, `${sortBy} ${o}`).toContain(id);
+        }
+      }
+      await rm(dir, { recursive: true, force: true });
     });
   });
 
