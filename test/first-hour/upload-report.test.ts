@@ -34,6 +34,11 @@ describe("vi-cli assets upload reports what it left out", () => {
       await cp(join(FIXTURES, "valid", from!), join(folder, to!));
     await cp(join(FIXTURES, "invalid", "vector.svg"), join(folder, "logo.svg"));
     await writeFile(join(folder, "notes.txt"), "taken on Tuesday\n");
+    // Another folder, with one image whose bytes are cut short.
+    await mkdir(join(home, "mixed"));
+    for (const name of ["photo-baseline.jpg", "gray.png", "lossy.webp", "bitmap-8.bmp", "static.gif"])
+      await cp(join(FIXTURES, "valid", name), join(home, "mixed", name));
+    await cp(join(FIXTURES, "invalid", "truncated.png"), join(home, "mixed", "broken.png"));
   });
   afterAll(async () => {
     await server?.stop();
@@ -55,6 +60,19 @@ describe("vi-cli assets upload reports what it left out", () => {
 
     const doc = JSON.parse((await viCli(["assets", "upload", datasetId, "photos", "--json"], home, env)).stdout);
     expect(doc).toMatchObject({ totalFiles: 6, totalSkipped: 2 });
+  });
+
+  it("one bad file stops the upload by default; the hint says --fail-after-all, which uploads the rest", async () => {
+    const datasetId = await newDataset("stopped");
+    const stopped = await viCli(["assets", "upload", datasetId, "mixed"], home, env);
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toMatch(/^error: upload failed at mixed\/broken\.png: /m);
+    expect(stopped.stderr).toMatch(/^hint: vi-cli stops at the first failed file by default.*--fail-after-all/m);
+
+    const all = await viCli(["assets", "upload", datasetId, "mixed", "--fail-after-all"], home, env);
+    expect(all.code).toBe(1);
+    expect(all.stdout).toMatch(/Files: +6 total, 5 succeeded, 1 failed\n/);
+    expect(all.stdout + all.stderr).toMatch(/mixed\/broken\.png +E[A-Z]+/);
   });
 
   it("a vi-metadata.json entry for a file no longer there is a warning: the rest is uploaded with its metadata", async () => {

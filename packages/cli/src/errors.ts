@@ -1,5 +1,5 @@
 import { CommanderError } from "commander";
-import { ViConfigurationError, ViError } from "@vi/sdk";
+import { ViConfigurationError, ViError, ViUploadError } from "@vi/sdk";
 import { ENV } from "./client-options.js";
 import { CliInterruptedError, CliUsageError, exitCodeFor, ExitCode } from "./exit-codes.js";
 import type { JsonError, Output } from "./output.js";
@@ -20,13 +20,27 @@ function defaultSuggestion(err: ViError): string | undefined {
   }
 }
 
+/** vi-cli's own hint where the SDK's speaks of its options, not of vi-cli's flags. */
+function cliSuggestion(err: ViError): string | undefined {
+  if (err instanceof ViUploadError && err.result?.stopped) {
+    const n = err.result.totalPending;
+    const untried = n > 0 ? ` (${n} ${n === 1 ? "file was" : "files were"} not uploaded)` : "";
+    return (
+      `vi-cli stops at the first failed file by default${untried}: fix or remove that file, or run the same ` +
+      `command with --fail-after-all to upload every file that can be and list each failure ` +
+      `(files already uploaded are not sent again)`
+    );
+  }
+  return undefined;
+}
+
 /** An error as the `{"error": {...}}` document carries it. */
 export function errorToJson(err: unknown): JsonError {
   if (err instanceof ViError) {
     return {
       code: err.code,
       message: err.message,
-      suggestion: err.suggestion ?? defaultSuggestion(err) ?? null,
+      suggestion: cliSuggestion(err) ?? err.suggestion ?? defaultSuggestion(err) ?? null,
       requestId: err.requestId ?? null,
       status: err.status ?? null,
     };

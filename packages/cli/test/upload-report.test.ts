@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AssetUploadResult } from "@vi/sdk";
+import { AssetUploadResult, ViUploadError } from "@vi/sdk";
 import { cli, fakeClient, session } from "./harness.js";
 
 /** Six files uploaded; two left out of the folder; a sidecar entry for a file no longer there. */
@@ -64,5 +64,44 @@ describe("assets upload: files left out and sidecar entries that matched nothing
       ],
       unmatchedMetadataEntries: [{ metadataFile: "imgs/vi-metadata.json", entry: "deleted.jpg" }],
     });
+  });
+});
+
+describe("assets upload: stopped at the first failed file", () => {
+  const stoppedError = () =>
+    new ViUploadError("upload failed at imgs/b.png: ECORRUPT: truncated image data", {
+      code: "UploadFailed",
+      suggestion: 'pass failureMode: "FailAfterAll" (the SDK\'s wording)',
+      result: new AssetUploadResult({
+        totalFiles: 7,
+        totalSucceeded: 1,
+        failedFiles: [{ path: "imgs/b.png", filename: "b.png", code: "ECORRUPT", reason: "truncated image data" }],
+        sessions: [session("sess1", { total: 7, succeeded: 1, errored: 1 })],
+        durationMs: 800,
+        bytesSent: 100,
+        stopped: true,
+      }),
+    });
+
+  it("says that the rest was not uploaded and suggests --fail-after-all", async () => {
+    const client = fakeClient();
+    client.assets.upload.mockRejectedValue(stoppedError());
+    const r = await cli(["assets", "upload", "ds1", "imgs"], client);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/Files: +7 total, 1 succeeded, 1 failed, 5 not uploaded \(stopped at the first failure\)/);
+    expect(r.stderr).toMatch(/^error: upload failed at imgs\/b\.png: ECORRUPT: truncated image data$/m);
+    expect(r.stderr).toMatch(
+      /^hint: vi-cli stops at the first failed file by default \(5 files were not uploaded\): fix or remove that file, or run the same command with --fail-after-all to upload every file that can be and list each failure/m,
+    );
+    expect(r.stderr).not.toContain("failureMode");
+  });
+
+  it("--json: the same hint in the error document", async () => {
+    const client = fakeClient();
+    client.assets.upload.mockRejectedValue(stoppedError());
+    const r = await cli(["assets", "upload", "ds1", "imgs", "--json"], client);
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.stdout) as { error: { suggestion: string }; result: { totalPending?: number } };
+    expect(doc.error.suggestion).toMatch(/--fail-after-all/);
   });
 });

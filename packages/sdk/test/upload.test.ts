@@ -168,8 +168,16 @@ describe("upload", () => {
       .upload({ datasetId: "ds1", paths: folder(files), concurrency: 1, showProgress: false })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ViUploadError);
-    expect((err as ViUploadError).result.failedFiles[0]).toMatchObject({ filename: "f0.jpg", reason: "not an image" });
+    const { result, suggestion } = err as ViUploadError;
+    expect(result.failedFiles[0]).toMatchObject({ filename: "f0.jpg", reason: "not an image" });
     expect(server?.puts).toHaveLength(1);
+    // Says what happened to the rest, and what to do about it.
+    expect(result.stopped).toBe(true);
+    expect(result.totalPending).toBe(5);
+    expect(result.summary()).toContain("6 total, 0 succeeded, 1 failed, 5 not uploaded (stopped at the first failure)");
+    expect(suggestion).toMatch(
+      /stops at the first failed file, 5 file\(s\) were not uploaded: pass failureMode: "FailAfterAll"/,
+    );
   });
 
   it("FailAfterAll: every file is tried and failures are returned", async () => {

@@ -550,12 +550,19 @@ async function uploadAssetsWithin(
     bytesSent,
     skippedFiles: skipped,
     unmatchedMetadataEntries: unmatched,
+    // The server stops a FailAfterOne session at its first failure too, also one only it saw.
+    stopped: failAfterOne && failures.size > 0,
   });
   const first = result.failedFiles[0];
   if (failAfterOne && first !== undefined) {
     const more = result.totalFailed > 1 ? ` (${result.totalFailed} files failed in all)` : "";
+    const untried = result.totalPending > 0 ? `, ${result.totalPending} file(s) were not uploaded` : "";
     throw new ViUploadError(`upload failed at ${first.path}: ${first.code}: ${first.reason}${more}`, {
       code: "UploadFailed",
+      suggestion:
+        `failureMode "FailAfterOne" (the default) stops at the first failed file${untried}: ` +
+        `pass failureMode: "FailAfterAll" to upload every file that can be and get each failure in the result ` +
+        `(files already uploaded are not sent again)`,
       details: { firstFailure: first, failedFiles: result.failedFiles.slice(0, 20) },
       result,
     });

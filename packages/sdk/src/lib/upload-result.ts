@@ -25,6 +25,8 @@ export interface AssetUploadResultInit {
   skippedFiles?: SkippedFile[];
   /** Sidecar entries that named no file of the upload (not applied). */
   unmatchedMetadataEntries?: UnmatchedMetadataEntry[];
+  /** FailAfterOne stopped the upload at its first failure: files not settled were not tried to the end. */
+  stopped?: boolean;
 }
 
 /** Options of `AssetUploadResult.summary`. */
@@ -51,6 +53,11 @@ export class AssetUploadResult {
   readonly skippedFiles: SkippedFile[];
   /** Entries of `vi-metadata.json` sidecars (or `metadataFile`) that named no file of the upload: a warning, not applied. */
   readonly unmatchedMetadataEntries: UnmatchedMetadataEntry[];
+  /**
+   * True when `failureMode: "FailAfterOne"` stopped the upload at its first failed file: the
+   * `totalPending` files were then never sent, or not to the end.
+   */
+  readonly stopped: boolean;
 
   constructor(init: AssetUploadResultInit) {
     this.totalFiles = init.totalFiles;
@@ -64,6 +71,7 @@ export class AssetUploadResult {
     this.bytesSent = init.bytesSent;
     this.skippedFiles = init.skippedFiles ?? [];
     this.unmatchedMetadataEntries = init.unmatchedMetadataEntries ?? [];
+    this.stopped = init.stopped ?? false;
   }
 
   /** How many files under the folders given were left out. */
@@ -82,7 +90,10 @@ export class AssetUploadResult {
     const deduplicated = this.sessions.reduce((n, s) => n + (s.status.deduplicated?.length ?? 0), 0);
     const lines = ["Upload summary"];
     const counts = [`${this.totalFiles} total`, `${this.totalSucceeded} succeeded`, `${this.totalFailed} failed`];
-    if (this.totalPending > 0) counts.push(`${this.totalPending} not finished`);
+    if (this.totalPending > 0)
+      counts.push(
+        `${this.totalPending} ${this.stopped ? "not uploaded (stopped at the first failure)" : "not finished"}`,
+      );
     lines.push(`  Files:        ${counts.join(", ")}`);
     if (this.totalSkipped > 0) lines.push(`  Skipped:      ${describeSkipped(this.skippedFiles)} (not uploaded)`);
     if (deduplicated > 0) lines.push(`  Deduplicated: ${deduplicated} (bytes already stored, none sent)`);
