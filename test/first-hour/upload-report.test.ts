@@ -62,6 +62,20 @@ describe("vi-cli assets upload reports what it left out", () => {
     expect(doc).toMatchObject({ totalFiles: 6, totalSkipped: 2 });
   });
 
+  it("--no-wait does not read as a failure, and prints the command that waits for the outcome", async () => {
+    const datasetId = await newDataset("no wait");
+    const r = await viCli(["assets", "upload", datasetId, "photos", "--no-wait"], home, env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/Success rate: 0\.0%/);
+    // The server may have settled such small files before the answer; either way the wait command is printed.
+    const wait = new RegExp(`^  (vi-cli assets wait ${datasetId} \\S+)$`, "m").exec(r.stdout);
+    expect(wait).not.toBeNull();
+    const waited = await viCli(wait![1]!.split(" ").slice(1), home, env);
+    expect(waited.code).toBe(0);
+    expect(waited.stdout).toMatch(/Finished Reached/);
+    expect(waited.stdout).toMatch(/Succeeded: 6/);
+  });
+
   it("one bad file stops the upload by default; the hint says --fail-after-all, which uploads the rest", async () => {
     const datasetId = await newDataset("stopped");
     const stopped = await viCli(["assets", "upload", datasetId, "mixed"], home, env);

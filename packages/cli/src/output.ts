@@ -164,6 +164,11 @@ export function renderDetails(pairs: [string, string | number | boolean | null |
   return shown.map(([k, v]) => `${pad(k + ":", width + 1)} ${v === null ? "-" : String(v)}`);
 }
 
+/** `1 file`, `2 files`: a count with its noun (`nouns` for one that does not just take an s). */
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : nouns}`;
+}
+
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 
 /** 1536 -> "1.5 KiB". */

@@ -422,8 +422,8 @@ describe("assets upload", () => {
       customMetadata: { camera: "a", site: "north", iso: 200, night: true },
       signal: expect.any(AbortSignal),
     });
-    // --no-wait: the session ids, to pass to `assets wait`
-    expect(r.stdout).toMatch(/^ {2}sess1$/m);
+    // --no-wait: the command that waits for the session
+    expect(r.stdout).toMatch(/^ {2}vi-cli assets wait ds1 sess1$/m);
   });
 
   it("--quiet turns the progress bar off", async () => {

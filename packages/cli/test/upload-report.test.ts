@@ -105,3 +105,29 @@ describe("assets upload: stopped at the first failed file", () => {
     expect(doc.error.suggestion).toMatch(/--fail-after-all/);
   });
 });
+
+describe("assets upload --no-wait", () => {
+  it("reads as an upload in progress, not as a failure, and prints the command that waits for it", async () => {
+    const client = fakeClient();
+    client.assets.upload.mockResolvedValue(
+      new AssetUploadResult({
+        totalFiles: 300,
+        totalSucceeded: 0,
+        failedFiles: [],
+        sessions: [session("sess1", { total: 300, succeeded: 0, errored: 0 })],
+        durationMs: 4000,
+        bytesSent: 30_000_000,
+        waited: false,
+      }),
+    );
+    const r = await cli(["assets", "upload", "ds1", "imgs", "--no-wait"], client);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Files: +300 total, 0 succeeded, 0 failed, 300 sent, still being settled by the server/);
+    expect(r.stdout).not.toMatch(/Success rate/);
+    expect(r.stdout).toContain(
+      "The server is still verifying and committing 300 files. To wait for the outcome, run:\n  vi-cli assets wait ds1 sess1\n",
+    );
+    const j = await cli(["assets", "upload", "ds1", "imgs", "--no-wait", "--json"], client);
+    expect(JSON.parse(j.stdout)).toMatchObject({ waited: false, totalPending: 300, totalFailed: 0 });
+  });
+});

@@ -297,6 +297,12 @@ describe("upload", () => {
     expect(result.sessionIds).toEqual(["s1"]);
     expect(server?.puts).toHaveLength(1);
     expect(server?.requests.some((r) => r.method === "GET" && r.url.includes("assetIngestionSessions/"))).toBe(false);
+    // Not a failure: the summary says the files are being settled, with no success rate of 0%.
+    expect(result).toMatchObject({ waited: false, totalPending: 1, totalFailed: 0, stopped: false });
+    const summary = result.summary();
+    expect(summary).toContain("1 total, 0 succeeded, 0 failed, 1 sent, still being settled by the server");
+    expect(summary).toContain("Status:       not waited for: the server verifies and commits the files on its own");
+    expect(summary).not.toContain("Success rate");
     const session = await c.assets.waitUntilDone({ datasetId: "ds1", assetIngestionSessionId: "s1" });
     expect(session.status.progressCount).toEqual({ total: 1, succeeded: 1, errored: 0 });
     const poll = server?.requests.find((r) => r.url.includes("assetIngestionSessions/s1"));

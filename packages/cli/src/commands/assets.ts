@@ -5,6 +5,7 @@ import { actionOf, type CommandContext, type ResolvedDeps, type RunState } from 
 import { CliInterruptedError, CliUsageError, ExitCode, exitCodeFor } from "../exit-codes.js";
 import { errorToJson, printError } from "../errors.js";
 import {
+  plural,
   formatBytes,
   formatTime,
   renderDetails,
@@ -43,6 +44,8 @@ export function uploadResultToJson(result: AssetUploadResult): Record<string, un
     totalFailed: result.totalFailed,
     successRate: result.successRate,
     failedFiles: result.failedFiles,
+    totalPending: result.totalPending,
+    waited: result.waited,
     totalSkipped: result.totalSkipped,
     skippedFiles: result.skippedFiles,
     unmatchedMetadataEntries: result.unmatchedMetadataEntries,
@@ -376,9 +379,14 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
         }
         const summary = reportUpload(ctx, result, verbose);
         if (!ctx.out.json && !opts.wait && result.sessionIds.length > 0) {
-          ctx.out.line(`Started ${result.sessionIds.length} session(s):`);
-          for (const id of result.sessionIds) ctx.out.line(`  ${id}`);
-          ctx.out.note(`Check them with: vi-cli assets wait ${datasetId} <sessionId>`);
+          // --no-wait: not a failure; the server settles the files, `assets wait` gives the outcome.
+          const n = result.sessionIds.length;
+          ctx.out.line(
+            result.totalPending > 0
+              ? `The server is still verifying and committing ${plural(result.totalPending, "file")}. To wait for the outcome, run:`
+              : `Every file is settled already. The ${n === 1 ? "session" : "sessions"}, for \`vi-cli assets wait\`:`,
+          );
+          for (const id of result.sessionIds) ctx.out.line(`  vi-cli assets wait ${datasetId} ${id}`);
         }
         printFailedFiles(ctx.out, result, summary);
         if (result.totalFailed > 0) {

@@ -552,6 +552,7 @@ async function uploadAssetsWithin(
     unmatchedMetadataEntries: unmatched,
     // The server stops a FailAfterOne session at its first failure too, also one only it saw.
     stopped: failAfterOne && failures.size > 0,
+    waited: waitUntilDone,
   });
   const first = result.failedFiles[0];
   if (failAfterOne && first !== undefined) {

@@ -27,6 +27,8 @@ export interface AssetUploadResultInit {
   unmatchedMetadataEntries?: UnmatchedMetadataEntry[];
   /** FailAfterOne stopped the upload at its first failure: files not settled were not tried to the end. */
   stopped?: boolean;
+  /** The upload waited for the server to settle every file (default true; false with `waitUntilDone: false`). */
+  waited?: boolean;
 }
 
 /** Options of `AssetUploadResult.summary`. */
@@ -58,6 +60,12 @@ export class AssetUploadResult {
    * `totalPending` files were then never sent, or not to the end.
    */
   readonly stopped: boolean;
+  /**
+   * Whether the upload waited for the server to verify and commit the files. False with
+   * `waitUntilDone: false`: `totalPending` files were sent and are still being settled, and
+   * `assets.waitUntilDone` for each of `sessionIds` gives the outcome.
+   */
+  readonly waited: boolean;
 
   constructor(init: AssetUploadResultInit) {
     this.totalFiles = init.totalFiles;
@@ -72,6 +80,7 @@ export class AssetUploadResult {
     this.skippedFiles = init.skippedFiles ?? [];
     this.unmatchedMetadataEntries = init.unmatchedMetadataEntries ?? [];
     this.stopped = init.stopped ?? false;
+    this.waited = init.waited ?? true;
   }
 
   /** How many files under the folders given were left out. */
@@ -79,7 +88,10 @@ export class AssetUploadResult {
     return this.skippedFiles.length;
   }
 
-  /** Files neither committed nor failed: still in flight, or never tried after a FailAfterOne stop. */
+  /**
+   * Files neither committed nor failed: still being settled by the server (`waited` false), or
+   * not uploaded after a FailAfterOne stop (`stopped`).
+   */
   get totalPending(): number {
     return Math.max(0, this.totalFiles - this.totalSucceeded - this.totalFailed);
   }
@@ -90,14 +102,17 @@ export class AssetUploadResult {
     const deduplicated = this.sessions.reduce((n, s) => n + (s.status.deduplicated?.length ?? 0), 0);
     const lines = ["Upload summary"];
     const counts = [`${this.totalFiles} total`, `${this.totalSucceeded} succeeded`, `${this.totalFailed} failed`];
+    const settling = !this.stopped && !this.waited && this.totalPending > 0;
     if (this.totalPending > 0)
       counts.push(
-        `${this.totalPending} ${this.stopped ? "not uploaded (stopped at the first failure)" : "not finished"}`,
+        `${this.totalPending} ${this.stopped ? "not uploaded (stopped at the first failure)" : settling ? "sent, still being settled by the server" : "not finished"}`,
       );
     lines.push(`  Files:        ${counts.join(", ")}`);
     if (this.totalSkipped > 0) lines.push(`  Skipped:      ${describeSkipped(this.skippedFiles)} (not uploaded)`);
     if (deduplicated > 0) lines.push(`  Deduplicated: ${deduplicated} (bytes already stored, none sent)`);
-    lines.push(`  Success rate: ${this.successRate.toFixed(1)}%`);
+    // Without waiting, the rate would count files still being verified as not succeeded.
+    if (settling) lines.push(`  Status:       not waited for: the server verifies and commits the files on its own`);
+    else lines.push(`  Success rate: ${this.successRate.toFixed(1)}%`);
     const rate =
       seconds > 0
         ? ` (${(this.totalFiles / seconds).toFixed(1)} files/s, ${formatBytes(this.bytesSent / seconds)}/s)`
