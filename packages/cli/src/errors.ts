@@ -66,7 +66,7 @@ export function errorToJson(err: unknown): JsonError {
     return {
       code: "Interrupted",
       message: err instanceof CliInterruptedError ? err.message : "interrupted",
-      suggestion: null,
+      suggestion: (err instanceof CliInterruptedError ? err.suggestion : undefined) ?? null,
       requestId: null,
       status: null,
     };

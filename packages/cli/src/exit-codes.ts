@@ -62,7 +62,11 @@ export class CliUsageError extends Error {
 /** The run was interrupted (signal) or the user declined a confirmation: exit 130. */
 export class CliInterruptedError extends Error {
   override readonly name = "CliInterruptedError";
-  constructor(message = "interrupted") {
+  constructor(
+    message = "interrupted",
+    /** What to do next (e.g. how to resume), printed as the hint. */
+    readonly suggestion?: string,
+  ) {
     super(message);
   }
 }

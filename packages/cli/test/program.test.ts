@@ -378,6 +378,7 @@ describe("assets upload", () => {
       failureMode: "FailAfterOne",
       onAssetOverwritten: "RemoveLinkedResource",
       signal: expect.any(AbortSignal),
+      onInterrupted: expect.any(Function),
     });
     expect(r.stdout).toContain(uploadResult(2).summary().split("\n")[0]);
     expect(r.stdout).toMatch(/2 total, 2 succeeded, 0 failed/);
@@ -421,6 +422,7 @@ describe("assets upload", () => {
       showProgress: false,
       customMetadata: { camera: "a", site: "north", iso: 200, night: true },
       signal: expect.any(AbortSignal),
+      onInterrupted: expect.any(Function),
     });
     // --no-wait: the command that waits for the session
     expect(r.stdout).toMatch(/^ {2}vi-cli assets wait ds1 sess1$/m);

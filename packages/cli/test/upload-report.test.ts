@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AssetUploadResult, ViUploadError } from "@vi/sdk";
+import { CliInterruptedError } from "../src/index.js";
 import { cli, fakeClient, session } from "./harness.js";
 
 /** Six files uploaded; two left out of the folder; a sidecar entry for a file no longer there. */
@@ -129,5 +130,60 @@ describe("assets upload --no-wait", () => {
     );
     const j = await cli(["assets", "upload", "ds1", "imgs", "--no-wait", "--json"], client);
     expect(JSON.parse(j.stdout)).toMatchObject({ waited: false, totalPending: 300, totalFailed: 0 });
+  });
+});
+
+describe("assets upload interrupted (Ctrl-C)", () => {
+  /** An upload that, once the run's signal aborts, reports what got in and rejects as the SDK does. */
+  function interruptible() {
+    const client = fakeClient();
+    client.assets.upload.mockImplementation(
+      ({ signal, onInterrupted }: { signal: AbortSignal; onInterrupted: (r: AssetUploadResult) => void }) =>
+        new Promise((_resolve, reject) => {
+          signal.addEventListener("abort", () => {
+            onInterrupted(
+              new AssetUploadResult({
+                totalFiles: 300,
+                totalSucceeded: 120,
+                failedFiles: [],
+                sessions: [session("sess1", { total: 300, succeeded: 120, errored: 0 })],
+                durationMs: 3000,
+                bytesSent: 12_000_000,
+                waited: false,
+                interrupted: true,
+              }),
+            );
+            reject(signal.reason);
+          });
+        }),
+    );
+    return client;
+  }
+
+  it("prints what was committed and how to resume; exit 130", async () => {
+    const controller = new AbortController();
+    const pending = cli(["assets", "upload", "ds1", "imgs"], interruptible(), { signal: controller.signal });
+    setTimeout(() => controller.abort(new CliInterruptedError("interrupted (SIGINT)")), 10);
+    const r = await pending;
+    expect(r.code).toBe(130);
+    expect(r.stdout).toMatch(/^Upload summary \(interrupted\)$/m);
+    expect(r.stdout).toMatch(/Files: +300 total, 120 succeeded, 0 failed, 180 not committed \(interrupted\)/);
+    expect(r.stderr).toMatch(/^error: interrupted \(SIGINT\): 120 of 300 files committed$/m);
+    expect(r.stderr).toMatch(
+      /^hint: to upload the rest, run the same command again: committed files are recognised and not sent again$/m,
+    );
+  });
+
+  it("--json: one document, the Interrupted error with the partial result", async () => {
+    const controller = new AbortController();
+    const pending = cli(["assets", "upload", "ds1", "imgs", "--json"], interruptible(), { signal: controller.signal });
+    setTimeout(() => controller.abort(new CliInterruptedError("interrupted (SIGINT)")), 10);
+    const r = await pending;
+    expect(r.code).toBe(130);
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      error: { code: "Interrupted", suggestion: expect.stringMatching(/run the same command again/) },
+      result: { interrupted: true, totalFiles: 300, totalSucceeded: 120, totalPending: 180 },
+    });
   });
 });

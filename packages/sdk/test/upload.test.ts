@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Client } from "../src/client.js";
+import type { AssetUploadResult } from "../src/lib/upload-result.js";
 import { ViFileTooLargeError, ViTimeoutError, ViUploadError, ViValidationError } from "../src/core/errors.js";
 import { startIngestionServer, type IngestionScript, type IngestionServer } from "./helpers/ingestion-server.js";
 import { testClient } from "./helpers/server.js";
@@ -307,6 +308,39 @@ describe("upload", () => {
     expect(session.status.progressCount).toEqual({ total: 1, succeeded: 1, errored: 0 });
     const poll = server?.requests.find((r) => r.url.includes("assetIngestionSessions/s1"));
     expect(new URL(poll?.url ?? "", "http://x").searchParams.get("waitFor")).toBe("Finished");
+  });
+
+  it("an aborted upload rejects with the signal's reason and hands onInterrupted what got in", async () => {
+    const files = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`f${i}.jpg`, `file ${i}`]));
+    const c = await start({ putDelayMs: 50 });
+    const controller = new AbortController();
+    const reason = new Error("interrupted (SIGINT)");
+    const seen: AssetUploadResult[] = [];
+    const upload = c.assets.upload({
+      datasetId: "ds1",
+      paths: folder(files),
+      concurrency: 1,
+      showProgress: false,
+      signal: controller.signal,
+      onInterrupted: (partial) => seen.push(partial),
+    });
+    // Interrupt once the third file is on its way (the first two are in).
+    while ((server?.puts.length ?? 0) < 3) await new Promise((r) => setTimeout(r, 5));
+    controller.abort(reason);
+    await expect(upload).rejects.toBe(reason);
+    expect(seen).toHaveLength(1);
+    const partial = seen[0]!;
+    expect(partial).toMatchObject({ interrupted: true, totalFiles: 6, totalFailed: 0, sessionIds: ["s1"] });
+    expect(partial.totalSucceeded).toBeGreaterThanOrEqual(1);
+    expect(partial.totalSucceeded).toBeLessThanOrEqual(3);
+    expect(partial.totalPending).toBe(6 - partial.totalSucceeded);
+    // The session was asked once more after the abort, to count what got in.
+    expect(server?.requests.some((r) => r.method === "GET" && r.url.includes("assetIngestionSessions/s1"))).toBe(true);
+    const summary = partial.summary();
+    expect(summary).toMatch(/^Upload summary \(interrupted\)$/m);
+    expect(summary).toContain(`${partial.totalPending} not committed (interrupted)`);
+    expect(summary).toContain("uploading the same files again sends only what was not committed");
+    expect(summary).not.toContain("Success rate");
   });
 
   it("waitUntilDone times out with ViTimeoutError", async () => {

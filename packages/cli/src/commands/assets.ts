@@ -46,6 +46,7 @@ export function uploadResultToJson(result: AssetUploadResult): Record<string, un
     failedFiles: result.failedFiles,
     totalPending: result.totalPending,
     waited: result.waited,
+    interrupted: result.interrupted,
     totalSkipped: result.totalSkipped,
     skippedFiles: result.skippedFiles,
     unmatchedMetadataEntries: result.unmatchedMetadataEntries,
@@ -348,6 +349,7 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
         const customMetadata =
           opts.metadata || opts.metadataJson ? { ...(opts.metadataJson ?? {}), ...(opts.metadata ?? {}) } : undefined;
         const verbose = Boolean(opts.verbose);
+        let partial: AssetUploadResult | undefined;
         const upload = ctx.client().assets.upload(
           compact({
             datasetId,
@@ -363,12 +365,25 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
             customMetadata,
             metadataFile: opts.metadataFile,
             signal: ctx.signal,
+            onInterrupted: (result: AssetUploadResult) => (partial = result),
           }),
         );
         let result: AssetUploadResult;
         try {
           result = await upload;
         } catch (err) {
+          if (ctx.signal.aborted && partial !== undefined) {
+            // Ctrl-C: what got in, and how to go on from there.
+            if (!ctx.out.json) reportUpload(ctx, partial, verbose);
+            const committed = `${partial.totalSucceeded} of ${plural(partial.totalFiles, "file")} committed`;
+            const interrupted = new CliInterruptedError(
+              `${err instanceof Error && err.message.startsWith("interrupted") ? err.message : "interrupted"}: ${committed}`,
+              "to upload the rest, run the same command again: committed files are recognised and not sent again",
+            );
+            printError(ctx.out, interrupted, { result: uploadResultToJson(partial) });
+            ctx.setExitCode(ExitCode.Interrupted);
+            return;
+          }
           if (!(err instanceof ViUploadError) || !err.result) throw err;
           // Stopped at a failed file (FailAfterOne): what did get in, every failure, then the error
           // (with --json, one document: {error, result}).

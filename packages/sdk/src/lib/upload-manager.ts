@@ -26,13 +26,14 @@ import {
   resolveFileMetadata,
   type ResolvedFileMetadata,
   type Sidecar,
+  type UnmatchedMetadataEntry,
   type UploadCustomMetadata,
 } from "./custom-metadata.js";
 import { DigestCache, defaultDigestCachePath } from "./digest-cache.js";
 import { mapBounded, Semaphore, withLinkedSignal } from "./concurrency.js";
 import { Progress } from "./progress.js";
 import { AssetUploadResult, type FailedFile } from "./upload-result.js";
-import { mimeForFilename, walk, type WalkedFile } from "./walk.js";
+import { mimeForFilename, walk, type SkippedFile, type WalkedFile } from "./walk.js";
 
 export interface UploadOptions {
   datasetId: string;
@@ -69,6 +70,13 @@ export interface UploadOptions {
    */
   metadataFile?: string;
   signal?: AbortSignal;
+  /**
+   * Called once when `signal` aborts the upload, just before it rejects with the signal's reason,
+   * with what the upload did until then: `interrupted` is true, and the sessions opened are asked
+   * once more (for a few seconds at most) so that `totalSucceeded` counts the files committed.
+   * Running the same upload again sends only what is missing.
+   */
+  onInterrupted?: (partial: AssetUploadResult) => void;
 }
 
 export interface WaitOptions {
@@ -90,6 +98,8 @@ const HASH_CONCURRENCY = 4;
 /** Batches whose PUTs may be pending at once: the next one is hashed and opened while the last one sends, but no more, so that upload URLs do not expire while they queue. */
 const BATCHES_IN_FLIGHT = 2;
 const LONG_POLL_SECONDS = 30;
+/** After an interruption, how long the sessions may take to answer what they committed, in all. */
+const INTERRUPTED_POLL_MS = 5000;
 /** After a FailAfterOne stop, how long to give the server to record the failure before reporting. */
 const STOPPED_POLL_SECONDS = 10;
 /** Long-polls while files whose bytes never went keep a session from finishing. */
@@ -262,19 +272,106 @@ interface Batch {
   session?: IngestionSession;
 }
 
+/** What an upload has done so far: what its result is made of, also when it is interrupted. */
+interface UploadRun {
+  started: number;
+  /** Known once the paths are walked. */
+  files?: WalkedFile[];
+  skipped: SkippedFile[];
+  unmatched: UnmatchedMetadataEntry[];
+  /** Failures by filename, in the order they happened; the server's word replaces ours later. */
+  failures: Map<string, FailedFile>;
+  batches: Batch[];
+  bytesSent: number;
+  digestCache?: DigestCache | undefined;
+}
+
+/** The result of what `run` did, with the sessions as last seen; the sessions' Error events win over local failures. */
+function resultOf(
+  run: UploadRun,
+  flags: { failAfterOne: boolean; waited: boolean; interrupted: boolean },
+): AssetUploadResult {
+  const files = run.files ?? [];
+  const { failures } = run;
+  const opened = run.batches.flatMap((b) => (b.session === undefined ? [] : [b.session]));
+  const byFilename = new Map(files.map((f) => [f.filename, f]));
+  for (const session of opened) {
+    for (const event of session.status.events) {
+      if (event.kind !== "Error") continue;
+      for (const [filename, code] of Object.entries(event.files)) {
+        const file = byFilename.get(filename);
+        const reason = event.messages?.[filename] ?? failures.get(filename)?.reason ?? code;
+        // The session's verdict is the authority; Map.set keeps the first-seen position.
+        failures.set(filename, { path: file?.path ?? filename, filename, code, reason });
+      }
+    }
+  }
+  return new AssetUploadResult({
+    totalFiles: files.length,
+    totalSucceeded: opened.reduce((n, s) => n + s.status.progressCount.succeeded, 0),
+    failedFiles: [...failures.values()],
+    sessions: opened,
+    durationMs: Date.now() - run.started,
+    bytesSent: run.bytesSent,
+    skippedFiles: run.skipped,
+    unmatchedMetadataEntries: run.unmatched,
+    // The server stops a FailAfterOne session at its first failure too, also one only it saw.
+    stopped: flags.failAfterOne && failures.size > 0,
+    waited: flags.waited,
+    interrupted: flags.interrupted,
+  });
+}
+
+/**
+ * What an interrupted upload did: each session opened is asked once more, without waiting (a
+ * few seconds in all, whatever the caller's signal), so that the files committed are counted.
+ */
+async function interruptedResult(ctx: UploadContext, datasetId: string, run: UploadRun): Promise<AssetUploadResult> {
+  const deadline = AbortSignal.timeout(INTERRUPTED_POLL_MS);
+  for (const batch of run.batches) {
+    if (batch.session === undefined || deadline.aborted) continue;
+    try {
+      const id = batch.session.assetIngestionSessionId;
+      batch.session = await pollSession(ctx.http, ctx.organizationId, datasetId, id, 0, deadline);
+    } catch {
+      // Keep the session as last seen: the count may then be lower than what got in.
+    }
+  }
+  return resultOf(run, { failAfterOne: false, waited: false, interrupted: true });
+}
+
 /** Uploads files as the Python client does (PROTOCOL §3), in TypeScript idiom. */
 export async function uploadAssets(ctx: UploadContext, options: UploadOptions): Promise<AssetUploadResult> {
   // Thousands of internal waits listen on one signal of our own, not on the caller's.
-  return withLinkedSignal(options.signal, (signal) => uploadAssetsWithin(ctx, options, signal));
+  return withLinkedSignal(options.signal, async (signal) => {
+    const run: UploadRun = {
+      started: Date.now(),
+      skipped: [],
+      unmatched: [],
+      failures: new Map(),
+      batches: [],
+      bytesSent: 0,
+    };
+    try {
+      return await uploadAssetsWithin(ctx, options, signal, run);
+    } catch (error) {
+      if (options.signal?.aborted && run.files !== undefined) {
+        // What was hashed stays known for the next run; then say what got in.
+        await run.digestCache?.save();
+        if (options.onInterrupted) options.onInterrupted(await interruptedResult(ctx, options.datasetId, run));
+      }
+      throw error;
+    }
+  });
 }
 
 async function uploadAssetsWithin(
   ctx: UploadContext,
   options: UploadOptions,
   signal: AbortSignal,
+  run: UploadRun,
 ): Promise<AssetUploadResult> {
   validate(options);
-  const started = Date.now();
   const { http, organizationId } = ctx;
   const { datasetId } = options;
   const failureMode = options.failureMode ?? "FailAfterOne";
@@ -282,17 +379,18 @@ async function uploadAssetsWithin(
 
   const { files, skipped } = await walk(options.paths);
   const { metadata: metadataByFile, unmatched } = await metadataForFiles(files, options);
+  Object.assign(run, { files, skipped, unmatched });
   const digestCache =
     options.digestCache === false
       ? undefined
       : await DigestCache.open(
           typeof options.digestCache === "string" ? options.digestCache : defaultDigestCachePath(),
         );
+  run.digestCache = digestCache;
   const organization = await ctx.getOrganization(signal);
   const limits = organization.limits;
 
-  // Failures by filename, in the order they happened; the server's word replaces ours later.
-  const failures = new Map<string, FailedFile>();
+  const { failures } = run;
   const fail = (file: WalkedFile, code: string, reason: string) => {
     if (!failures.has(file.filename))
       failures.set(file.filename, { path: file.path, filename: file.filename, code, reason });
@@ -330,14 +428,13 @@ async function uploadAssetsWithin(
     options.batchSize ?? MAX_FILES_PER_SESSION,
     limits?.maxFilesPerSession ?? MAX_FILES_PER_SESSION,
   );
-  const batches: Batch[] = [];
+  const { batches } = run;
   for (let i = 0; i < sendable.length; i += batchSize)
     batches.push({ files: sendable.slice(i, i + batchSize), digests: new Map() });
 
   const progress = new Progress({ enabled: options.showProgress });
   const totalBytes = sendable.reduce((n, f) => n + f.size, 0);
   const puts = new Semaphore(options.concurrency ?? 16);
-  let bytesSent = 0;
 
   const putFile = async (file: WalkedFile, digest: FileDigest, target: UploadTarget): Promise<void> => {
     const release = await puts.acquire(signal);
@@ -378,7 +475,7 @@ async function uploadAssetsWithin(
       await http.transfer({ method: "PUT", url: http.resolveUrl(target.url), headers, body: open, signal }, (res) =>
         res.body.dump(),
       );
-      bytesSent += digest.size;
+      run.bytesSent += digest.size;
       progress.update(1, 0);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
@@ -527,33 +624,7 @@ async function uploadAssetsWithin(
     await digestCache?.save();
   }
 
-  const byFilename = new Map(files.map((f) => [f.filename, f]));
-  for (const batch of opened) {
-    for (const event of batch.session.status.events) {
-      if (event.kind !== "Error") continue;
-      for (const [filename, code] of Object.entries(event.files)) {
-        const file = byFilename.get(filename);
-        const reason = event.messages?.[filename] ?? failures.get(filename)?.reason ?? code;
-        // The session's verdict is the authority; Map.set keeps the first-seen position.
-        failures.set(filename, { path: file?.path ?? filename, filename, code, reason });
-      }
-    }
-  }
-
-  const sessions = opened.map((b) => b.session);
-  const result = new AssetUploadResult({
-    totalFiles: files.length,
-    totalSucceeded: sessions.reduce((n, s) => n + s.status.progressCount.succeeded, 0),
-    failedFiles: [...failures.values()],
-    sessions,
-    durationMs: Date.now() - started,
-    bytesSent,
-    skippedFiles: skipped,
-    unmatchedMetadataEntries: unmatched,
-    // The server stops a FailAfterOne session at its first failure too, also one only it saw.
-    stopped: failAfterOne && failures.size > 0,
-    waited: waitUntilDone,
-  });
+  const result = resultOf(run, { failAfterOne, waited: waitUntilDone, interrupted: false });
   const first = result.failedFiles[0];
   if (failAfterOne && first !== undefined) {
     const more = result.totalFailed > 1 ? ` (${result.totalFailed} files failed in all)` : "";

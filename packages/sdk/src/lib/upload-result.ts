@@ -29,6 +29,8 @@ export interface AssetUploadResultInit {
   stopped?: boolean;
   /** The upload waited for the server to settle every file (default true; false with `waitUntilDone: false`). */
   waited?: boolean;
+  /** The upload's signal aborted it: this is what it did until then. */
+  interrupted?: boolean;
 }
 
 /** Options of `AssetUploadResult.summary`. */
@@ -66,6 +68,11 @@ export class AssetUploadResult {
    * `assets.waitUntilDone` for each of `sessionIds` gives the outcome.
    */
   readonly waited: boolean;
+  /**
+   * True for the partial result an aborted upload hands to `onInterrupted`: `totalSucceeded`
+   * files were committed, `totalPending` were not (yet); running the upload again sends only those.
+   */
+  readonly interrupted: boolean;
 
   constructor(init: AssetUploadResultInit) {
     this.totalFiles = init.totalFiles;
@@ -81,6 +88,7 @@ export class AssetUploadResult {
     this.unmatchedMetadataEntries = init.unmatchedMetadataEntries ?? [];
     this.stopped = init.stopped ?? false;
     this.waited = init.waited ?? true;
+    this.interrupted = init.interrupted ?? false;
   }
 
   /** How many files under the folders given were left out. */
@@ -89,8 +97,8 @@ export class AssetUploadResult {
   }
 
   /**
-   * Files neither committed nor failed: still being settled by the server (`waited` false), or
-   * not uploaded after a FailAfterOne stop (`stopped`).
+   * Files neither committed nor failed: still being settled by the server (`waited` false), not
+   * uploaded after a FailAfterOne stop (`stopped`), or not (yet) committed when interrupted.
    */
   get totalPending(): number {
     return Math.max(0, this.totalFiles - this.totalSucceeded - this.totalFailed);
@@ -100,23 +108,30 @@ export class AssetUploadResult {
   summary(options: SummaryOptions = {}): string {
     const seconds = this.durationMs / 1000;
     const deduplicated = this.sessions.reduce((n, s) => n + (s.status.deduplicated?.length ?? 0), 0);
-    const lines = ["Upload summary"];
+    const lines = [this.interrupted ? "Upload summary (interrupted)" : "Upload summary"];
     const counts = [`${this.totalFiles} total`, `${this.totalSucceeded} succeeded`, `${this.totalFailed} failed`];
-    const settling = !this.stopped && !this.waited && this.totalPending > 0;
-    if (this.totalPending > 0)
-      counts.push(
-        `${this.totalPending} ${this.stopped ? "not uploaded (stopped at the first failure)" : settling ? "sent, still being settled by the server" : "not finished"}`,
-      );
+    const settling = !this.stopped && !this.interrupted && !this.waited && this.totalPending > 0;
+    const pending = this.stopped
+      ? "not uploaded (stopped at the first failure)"
+      : this.interrupted
+        ? "not committed (interrupted)"
+        : settling
+          ? "sent, still being settled by the server"
+          : "not finished";
+    if (this.totalPending > 0) counts.push(`${this.totalPending} ${pending}`);
     lines.push(`  Files:        ${counts.join(", ")}`);
     if (this.totalSkipped > 0) lines.push(`  Skipped:      ${describeSkipped(this.skippedFiles)} (not uploaded)`);
     if (deduplicated > 0) lines.push(`  Deduplicated: ${deduplicated} (bytes already stored, none sent)`);
     // Without waiting, the rate would count files still being verified as not succeeded.
-    if (settling) lines.push(`  Status:       not waited for: the server verifies and commits the files on its own`);
+    if (this.interrupted)
+      lines.push(`  Status:       interrupted; uploading the same files again sends only what was not committed`);
+    else if (settling)
+      lines.push(`  Status:       not waited for: the server verifies and commits the files on its own`);
     else lines.push(`  Success rate: ${this.successRate.toFixed(1)}%`);
+    // Files that went through: not those an interruption or a stop left behind.
+    const done = this.interrupted || this.stopped ? this.totalSucceeded + this.totalFailed : this.totalFiles;
     const rate =
-      seconds > 0
-        ? ` (${(this.totalFiles / seconds).toFixed(1)} files/s, ${formatBytes(this.bytesSent / seconds)}/s)`
-        : "";
+      seconds > 0 ? ` (${(done / seconds).toFixed(1)} files/s, ${formatBytes(this.bytesSent / seconds)}/s)` : "";
     lines.push(`  Sent:         ${formatBytes(this.bytesSent)}`);
     lines.push(`  Duration:     ${seconds.toFixed(1)} s${rate}`);
     if (this.sessions.length > 1) {
