@@ -45,6 +45,26 @@ describe("vi-cli assets upload reports what it left out", () => {
     await rm(home, { recursive: true, force: true });
   });
 
+  it("a path that does not exist is a usage error (exit 2) with a hint, not an API error", async () => {
+    const datasetId = await newDataset("missing path");
+    const r = await viCli(["assets", "upload", datasetId, "./images/"], home, env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `error: no such file or folder: ./images/\nhint: check the path: a relative path is taken from the current folder, ${home}\n`,
+    );
+    const j = await viCli(["assets", "upload", datasetId, "./images/", "--json"], home, env);
+    expect(j.code).toBe(2);
+    expect(JSON.parse(j.stdout)).toEqual({
+      error: {
+        code: "PathNotFound",
+        message: "no such file or folder: ./images/",
+        suggestion: expect.stringMatching(/^check the path/),
+        requestId: null,
+        status: null,
+      },
+    });
+  });
+
   it("counts the skipped files in the summary, and --verbose names them", async () => {
     const datasetId = await newDataset("skips");
     const r = await viCli(["assets", "upload", datasetId, "photos"], home, env);

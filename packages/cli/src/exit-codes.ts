@@ -1,5 +1,6 @@
 import { CommanderError } from "commander";
 import {
+  LOCAL_PATH_ERROR_CODES,
   ViAuthenticationError,
   ViBulkDeleteError,
   ViConfigurationError,
@@ -9,6 +10,7 @@ import {
   ViPermissionError,
   ViTimeoutError,
   ViUploadError,
+  ViValidationError,
 } from "@vi/sdk";
 
 /**
@@ -18,7 +20,7 @@ import {
  * |---|---|
  * | 0   | success |
  * | 1   | partial failure: some files failed to upload, download or delete (`ViUploadError`, `ViBulkDeleteError` too) |
- * | 2   | usage error: unknown command or flag, missing or malformed argument, refused without `--yes` |
+ * | 2   | usage error: unknown command or flag, missing or malformed argument (a path to upload that does not exist), refused without `--yes` |
  * | 3   | authentication or configuration error: missing/invalid secret key, organization or endpoint (401, 403) |
  * | 4   | not found (404): no such dataset, asset or session in this organization |
  * | 5   | any other API or validation error (400, 409, 413, 429, 500, ...) |
@@ -87,11 +89,20 @@ function isAbortError(err: unknown): boolean {
   );
 }
 
+const LOCAL_PATH_CODES: ReadonlySet<string> = new Set(LOCAL_PATH_ERROR_CODES);
+
+/** A path of the command line the SDK refused locally (missing, not an image, no image in the folder, ...). */
+export function isLocalPathError(err: unknown): err is ViValidationError {
+  return err instanceof ViValidationError && err.status === undefined && LOCAL_PATH_CODES.has(err.code);
+}
+
 /** Maps anything a command can throw to the process exit code. */
 export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof CommanderError) return isCommanderSuccess(err) ? ExitCode.Ok : ExitCode.Usage;
   if (err instanceof CliUsageError) return ExitCode.Usage;
   if (err instanceof CliInterruptedError || isAbortError(err)) return ExitCode.Interrupted;
+  // The SDK refused the paths given to upload before any request: the command line is wrong.
+  if (isLocalPathError(err)) return ExitCode.Usage;
   if (err instanceof ViUploadError || err instanceof ViBulkDeleteError) return ExitCode.PartialFailure;
   if (err instanceof ViAuthenticationError || err instanceof ViPermissionError || err instanceof ViConfigurationError)
     return ExitCode.Auth;

@@ -48,7 +48,7 @@ export type {
   CreateAnnotationOptions,
   ListAnnotationsOptions,
 } from "./resources/annotations.js";
-export { SUPPORTED_EXTENSIONS, type SkippedFile } from "./lib/walk.js";
+export { LOCAL_PATH_ERROR_CODES, SUPPORTED_EXTENSIONS, type LocalPathErrorCode, type SkippedFile } from "./lib/walk.js";
 export type {
   Annotation,
   AnnotationContents,

@@ -79,11 +79,27 @@ describe("walkPaths", () => {
     await expect(walkPaths(txt)).rejects.toThrow(/readme\.txt/);
   });
 
-  it("refuses a missing path, naming it", async () => {
+  it("refuses a missing path, naming it, with a code and a hint of its own", async () => {
     const missing = join(dir, "nope.jpg");
     await expect(walkPaths([touch("ok.jpg"), missing])).rejects.toThrow(
       new RegExp(`no such file or folder: ${missing}`),
     );
+    const error = (await walkPaths("./images/").catch((e: unknown) => e)) as ViValidationError;
+    expect(error).toBeInstanceOf(ViValidationError);
+    expect(error).toMatchObject({ code: "PathNotFound", status: undefined, details: { paths: ["./images/"] } });
+    expect(error.suggestion).toBe(`check the path: a relative path is taken from the current folder, ${process.cwd()}`);
+  });
+
+  it("gives each refusal of the paths its own code", async () => {
+    const code = async (paths: string[]) =>
+      ((await walkPaths(paths).catch((e: unknown) => e)) as ViValidationError).code;
+    touch("empty/readme.md");
+    touch("a/x.jpg");
+    touch("b/x.jpg");
+    expect(await code([touch("notes.txt")])).toBe("UnsupportedFileType");
+    expect(await code([join(dir, "empty")])).toBe("NoImagesFound");
+    expect(await code([join(dir, "a"), join(dir, "b")])).toBe("DuplicateFilename");
+    expect(await code(["/dev/null"])).toBe("NotAFileOrFolder");
   });
 
   it("refuses two files that map to the same filename, listing them", async () => {

@@ -111,9 +111,13 @@ export async function readSidecar(path: string): Promise<Sidecar> {
   try {
     text = await readFile(path, "utf8");
   } catch (cause) {
-    const why = (cause as NodeJS.ErrnoException).code === "ENOENT" ? "it does not exist" : (cause as Error).message;
+    const missing = (cause as NodeJS.ErrnoException).code === "ENOENT";
+    const why = missing ? "it does not exist" : (cause as Error).message;
     throw new ViValidationError(`cannot read the metadata file ${path}: ${why}`, {
-      code: "InvalidParameter",
+      code: missing ? "PathNotFound" : "InvalidParameter",
+      suggestion: missing
+        ? `check the path: a relative path is taken from the current folder, ${process.cwd()}`
+        : undefined,
       details: { metadataFile: path },
       cause,
     });

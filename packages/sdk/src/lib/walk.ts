@@ -63,6 +63,24 @@ const STAT_CONCURRENCY = 32;
 const invalid = (message: string, details?: Record<string, unknown>) =>
   new ViValidationError(message, { code: "InvalidParameter", details });
 
+/**
+ * The codes of the refusals of an upload's own paths, found before any request (the caller's
+ * arguments are wrong, not the server): `ViValidationError` with no `status` and one of these.
+ */
+export const LOCAL_PATH_ERROR_CODES = [
+  "PathNotFound",
+  "UnsupportedFileType",
+  "NotAFileOrFolder",
+  "NoImagesFound",
+  "DuplicateFilename",
+] as const;
+export type LocalPathErrorCode = (typeof LOCAL_PATH_ERROR_CODES)[number];
+
+const SUPPORTED = [...SUPPORTED_EXTENSIONS.keys()].join(" ");
+
+const refused = (code: LocalPathErrorCode, message: string, suggestion: string, details: Record<string, unknown>) =>
+  new ViValidationError(message, { code, suggestion, details });
+
 async function statOrUndefined(path: string): Promise<Stats | undefined> {
   try {
     return await stat(path);
@@ -159,16 +177,32 @@ export async function walk(paths: string | readonly string[]): Promise<WalkResul
 
   const stats = await Promise.all(inputs.map(statOrUndefined));
   const missing = inputs.filter((_, i) => stats[i] === undefined);
-  if (missing.length > 0) throw invalid(`no such file or folder: ${missing.join(", ")}`, { paths: missing });
+  if (missing.length > 0) {
+    throw refused(
+      "PathNotFound",
+      `no such file or folder: ${missing.join(", ")}`,
+      `check the path: a relative path is taken from the current folder, ${process.cwd()}`,
+      { paths: missing },
+    );
+  }
   const unsupported = inputs.filter((p, i) => stats[i]?.isFile() && mimeForFilename(p) === undefined);
   if (unsupported.length > 0) {
-    throw invalid(
-      `not a supported image type: ${unsupported.join(", ")} (supported: ${[...SUPPORTED_EXTENSIONS.keys()].join(" ")})`,
+    throw refused(
+      "UnsupportedFileType",
+      `not a supported image type: ${unsupported.join(", ")} (supported: ${SUPPORTED})`,
+      "name image files, or a folder (its other files are skipped and reported)",
       { paths: unsupported },
     );
   }
   const special = inputs.filter((_, i) => !stats[i]?.isFile() && !stats[i]?.isDirectory());
-  if (special.length > 0) throw invalid(`neither a file nor a folder: ${special.join(", ")}`, { paths: special });
+  if (special.length > 0) {
+    throw refused(
+      "NotAFileOrFolder",
+      `neither a file nor a folder: ${special.join(", ")}`,
+      "name image files or folders of them",
+      { paths: special },
+    );
+  }
 
   const files: WalkedFile[] = [];
   const skipped: SkippedFile[] = [];
@@ -184,8 +218,10 @@ export async function walk(paths: string | readonly string[]): Promise<WalkResul
     if (files.length === before) {
       const left = skipped.slice(skippedBefore);
       const seen = left.length === 0 ? "" : `; found only: ${describeSkipped(left)}`;
-      throw invalid(
-        `no supported images under ${input} (supported: ${[...SUPPORTED_EXTENSIONS.keys()].join(" ")})${seen}`,
+      throw refused(
+        "NoImagesFound",
+        `no supported images under ${input} (supported: ${SUPPORTED})${seen}`,
+        "check that this is the folder you meant: hidden files (a name starting with '.') are not uploaded",
         { paths: [input], skipped: left.slice(0, 100) },
       );
     }
@@ -212,11 +248,11 @@ function dedupe(files: WalkedFile[]): WalkedFile[] {
   if (clashes.size > 0) {
     const lines = [...clashes].slice(0, 20).map(([name, set]) => `  ${name}: ${[...set].join(", ")}`);
     if (clashes.size > 20) lines.push(`  ... and ${clashes.size - 20} more`);
-    throw invalid(
+    throw refused(
+      "DuplicateFilename",
       `${clashes.size} filename(s) would be uploaded twice; rename or upload them separately:\n${lines.join("\n")}`,
-      {
-        duplicates: Object.fromEntries([...clashes].map(([name, set]) => [name, [...set]])),
-      },
+      "a file's asset filename is its path relative to the folder given: upload such folders in separate runs",
+      { duplicates: Object.fromEntries([...clashes].map(([name, set]) => [name, [...set]])) },
     );
   }
   return kept;
