@@ -80,6 +80,14 @@ describe("vi-cli assets upload reports what it left out", () => {
 
     const doc = JSON.parse((await viCli(["assets", "upload", datasetId, "photos", "--json"], home, env)).stdout);
     expect(doc).toMatchObject({ totalFiles: 6, totalSkipped: 2 });
+
+    // One unit for sizes: the upload's summary, the listing and the download all speak KiB/MiB.
+    expect(r.stdout).toMatch(/Sent: +\d+\.\d KiB\n/);
+    const list = await viCli(["assets", "list", datasetId], home, env);
+    expect(list.stdout).toMatch(/ 51\.7 KiB +-\n/); // street.jpg, 52,961 bytes
+    const down = await viCli(["assets", "download", datasetId, "copy"], home, env);
+    expect(down.stdout).toMatch(/^Downloaded 6 asset\(s\) \(\d+\.\d KiB\) to /);
+    for (const out of [r, list, down]) expect(out.stdout + out.stderr).not.toMatch(/\d (kB|MB|GB)\b/);
   });
 
   it("--no-wait does not read as a failure, and prints the command that waits for the outcome", async () => {

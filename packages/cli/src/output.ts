@@ -169,19 +169,8 @@ export function plural(n: number, noun: string, nouns = `${noun}s`): string {
   return `${n} ${n === 1 ? noun : nouns}`;
 }
 
-const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
-
-/** 1536 -> "1.5 KiB". */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 1024) return `${bytes} B`;
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${UNITS[unit]}`;
-}
+/** 1536 -> "1.5 KiB": the SDK's, so that listings, downloads, progress and upload summaries speak one unit. */
+export { formatBytes } from "@vi/sdk";
 
 /** Epoch ms -> ISO 8601 (UTC), or "-". */
 export function formatTime(ms: number | null | undefined): string {

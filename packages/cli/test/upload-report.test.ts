@@ -36,6 +36,9 @@ describe("assets upload: files left out and sidecar entries that matched nothing
     expect(r.stdout).not.toContain("logo.svg");
     expect(r.stdout).not.toContain("deleted.jpg");
     expect(r.stderr).toContain("(--verbose names the 2 skipped files and the 1 unmatched metadata entry)");
+    // Sizes in the units of `assets list` and downloads: binary.
+    expect(r.stdout).toMatch(/Sent: +5\.9 KiB\n/);
+    expect(r.stdout + r.stderr).not.toMatch(/\d (kB|MB|GB)\b/);
   });
 
   it("--verbose names each one", async () => {

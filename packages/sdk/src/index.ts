@@ -17,6 +17,7 @@ export {
 } from "./core/errors.js";
 export { PagePromise, type Page } from "./core/pagination.js";
 export { AssetUploadResult, type FailedFile, type SummaryOptions } from "./lib/upload-result.js";
+export { formatBytes } from "./lib/progress.js";
 export type { DownloadOptions, DownloadResult } from "./lib/download-manager.js";
 export type { UploadOptions, WaitOptions } from "./lib/upload-manager.js";
 export {

@@ -20,16 +20,16 @@ describe("progress", () => {
     const { stream, chunks } = terminal(true);
     const progress = new Progress({ stream, intervalMs: 10_000 });
     expect(progress.enabled).toBe(true);
-    progress.phase("Uploading", { files: 4, bytes: 4_000_000 });
-    progress.update(1, 1_000_000);
-    progress.update(1, 1_000_000);
+    progress.phase("Uploading", { files: 4, bytes: 4 * 1024 * 1024 });
+    progress.update(1, 1024 * 1024);
+    progress.update(1, 1024 * 1024);
     // The phase drew once; the updates within the interval did not redraw.
     expect(chunks).toHaveLength(1);
     const line = progress.render();
     expect(line).toMatch(/^Uploading +\[#{10}-{10}\] +50%/);
     expect(line).toContain("2/4 files");
-    expect(line).toContain("2.0 MB/4.0 MB");
-    expect(line).toMatch(/MB\/s|kB\/s|GB\/s/);
+    expect(line).toContain("2.0 MiB/4.0 MiB");
+    expect(line).toMatch(/ [\d.]+ (B|KiB|MiB|GiB)\/s /);
     expect(line).toContain("ETA");
     progress.finish();
     expect(chunks.at(-1)).toBe("\n");
@@ -48,7 +48,11 @@ describe("progress", () => {
 
   it("formats sizes and durations", () => {
     expect(formatBytes(999)).toBe("999 B");
-    expect(formatBytes(1_500_000)).toBe("1.5 MB");
+    expect(formatBytes(1023.6)).toBe("1024 B");
+    expect(formatBytes(1536)).toBe("1.5 KiB");
+    expect(formatBytes(1_500_000)).toBe("1.4 MiB");
+    expect(formatBytes(150 * 1024 * 1024)).toBe("150 MiB");
+    expect(formatBytes(10 * 1024 ** 3)).toBe("10.0 GiB");
     expect(formatDuration(65_000)).toBe("1:05");
     expect(formatDuration(3_725_000)).toBe("1:02:05");
   });

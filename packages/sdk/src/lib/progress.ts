@@ -10,15 +10,22 @@ export interface ProgressOptions {
   intervalMs?: number;
 }
 
+const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+
+/**
+ * A size in binary units, as everything the SDK and vi-cli print (progress, summaries, listings):
+ * 1536 -> "1.5 KiB", 10 GiB -> "10.0 GiB"; under 1 KiB, whole bytes. One decimal below 100.
+ */
 export function formatBytes(bytes: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB"];
+  if (!Number.isFinite(bytes)) return `${bytes} B`;
+  if (Math.abs(bytes) < 1024) return `${Math.round(bytes)} B`;
   let value = bytes;
   let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
+  while (Math.abs(value) >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
     unit++;
   }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+  return `${Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1)} ${BYTE_UNITS[unit]}`;
 }
 
 export function formatDuration(ms: number): string {
