@@ -52,6 +52,8 @@ export const ERROR_STATUS = {
   ResourceConflict: 409,
   RateLimitExceeded: 429,
   ServiceUnavailable: 503,
+  /** [ext] The server's disk is full; retry after `Retry-After` (503 is for read-only or failing storage). */
+  InsufficientStorage: 507,
   ServerError: 500,
 } as const;
 
