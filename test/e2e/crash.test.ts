@@ -73,10 +73,13 @@ describe("a server killed mid-upload", () => {
     for (const sha of before.assets) expect(onDisk.has(sha), sha).toBe(true);
 
     server = await startServerProcess(dataDir);
-    const after = committedBlobs(dataDir);
-    expect(new Set(after.blobs)).toEqual(await blobFiles(dataDir));
     expect(await readdir(join(dataDir, "staging"))).toEqual([]);
     expect(existsSync(join(dataDir, "clean-shutdown"))).toBe(false);
+    // A running server holds its database exclusively: the file is read with the server stopped.
+    await server.stop();
+    const after = committedBlobs(dataDir);
+    expect(new Set(after.blobs)).toEqual(await blobFiles(dataDir));
+    server = await startServerProcess(dataDir);
 
     const again = new Client({
       endpoint: server.url,
@@ -88,11 +91,13 @@ describe("a server killed mid-upload", () => {
     expect(result.totalFailed).toBe(0);
     // Files committed before the crash were not sent again.
     expect(result.bytesSent).toBeLessThan(FILES * 60_000);
+    expect((await again.datasets.get({ datasetId })).statistic.assetTotal).toBe(FILES);
+    await again.close();
+    await server.stop();
+    server = undefined;
     const final = committedBlobs(dataDir);
     expect(final.assets).toHaveLength(FILES);
     expect(new Set(final.assets).size).toBe(FILES);
     expect(new Set(final.blobs)).toEqual(await blobFiles(dataDir));
-    expect((await again.datasets.get({ datasetId })).statistic.assetTotal).toBe(FILES);
-    await again.close();
   });
 });

@@ -10,6 +10,7 @@ import { generateSecretKey, hashSecretKey } from "./services/secret-keys.js";
 import { openSqliteStore } from "./store/metadata/sqlite.js";
 import { LocalBlobStore } from "./store/blob/local.js";
 import type { MetadataStore } from "./store/metadata/metadata-store.js";
+import type { BlobStore } from "./store/blob/blob-store.js";
 import { newId } from "./util/ids.js";
 import { markCleanShutdown, recoverAfterCrash, type RecoveryReport } from "./services/crash-recovery.js";
 
@@ -31,6 +32,15 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/**
+ * For tests only: replaces the stores the server built with wrappers of them (fault injection,
+ * see store/faults/). The server then uses only what this returns, and closes it on close().
+ */
+export type WrapStores = (stores: { metadata: MetadataStore; blobs: BlobStore }) => {
+  metadata: MetadataStore;
+  blobs: BlobStore;
+};
+
 export interface Credentials {
   organizationId: string;
   secretKey: string;
@@ -43,16 +53,20 @@ export interface Credentials {
  * endpoint, to `<data dir>/credentials.json` (mode 0600).
  */
 export async function startServer(
-  options: Partial<ServerConfig> & { logger?: boolean | object } = {},
+  options: Partial<ServerConfig> & { logger?: boolean | object; wrapStores?: WrapStores } = {},
 ): Promise<RunningServer> {
-  const { logger: given, ...rest } = options;
+  const { logger: given, wrapStores, ...rest } = options;
   const config = resolveConfig(rest);
   // Operators see warnings and unexpected errors (with their trace id) by default.
   const logger = given ?? { level: config.logLevel };
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const metadata = await openSqliteStore(join(config.dataDir, "metadata.sqlite"));
-  const blobs = new LocalBlobStore(config.dataDir);
-  await blobs.init();
+  const local = new LocalBlobStore(config.dataDir);
+  await local.init();
+  const opened = {
+    metadata: await openSqliteStore(join(config.dataDir, "metadata.sqlite"), { exclusive: true }),
+    blobs: local,
+  };
+  const { metadata, blobs } = wrapStores ? wrapStores(opened) : opened;
   const recovery = await recoverAfterCrash(config.dataDir, metadata, blobs);
 
   const secret = await metadata.settingOrInsert("url-signing-secret", randomBytes(32).toString("hex"));
