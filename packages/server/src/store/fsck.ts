@@ -1,0 +1,254 @@
+import { createHash } from "node:crypto";
+import { createReadStream, promises as fs } from "node:fs";
+import { join } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+
+export interface FsckOptions {
+  /** The data dir of a stopped server: `metadata.sqlite`, `blobs/`, `staging/`. */
+  dataDir: string;
+  /** Move damaged blobs to `<dataDir>/quarantine/` (default: only report them). */
+  quarantine?: boolean;
+  /** Called after each blob is checked, for a progress display. */
+  onProgress?: (progress: { blobsChecked: number; bytesChecked: number }) => void;
+}
+
+/** Bytes that do not match their name (their SHA-256) or their recorded size. */
+export interface DamagedBlob {
+  sha256: string;
+  problem: "sha256-mismatch" | "size-mismatch";
+  /** The size on disk. */
+  size: number;
+  /** The size the metadata records, when an asset references these bytes. */
+  expectedSize?: number;
+  /** What the bytes on disk hash to. */
+  actualSha256: string;
+  /** Where the file went, with `quarantine`. */
+  quarantinedTo?: string;
+}
+
+/** An asset whose bytes are missing or damaged: a row without (good) bytes. */
+export interface AssetWithoutBytes {
+  orgId: string;
+  datasetId: string;
+  assetId: string;
+  filename: string;
+  sha256: string;
+  fileSize: number;
+  problem: "missing" | "damaged";
+}
+
+export interface FsckReport {
+  dataDir: string;
+  /** Blob files read and hashed. */
+  blobsChecked: number;
+  bytesChecked: number;
+  /** Blobs whose bytes do not hash to their name, or differ from the recorded size. */
+  damaged: DamagedBlob[];
+  /** Rows without bytes: assets whose blob is missing or damaged. */
+  assetsWithoutBytes: AssetWithoutBytes[];
+  /** Bytes without rows: blobs no asset references (a server's crash sweep removes these). */
+  unreferencedBlobs: { sha256: string; size: number }[];
+  /** Files under `blobs/` that are not a SHA-256 in its shard folder (not the server's). */
+  strayFiles: string[];
+  /** Leftovers of interrupted uploads in `staging/` (a server removes them when it starts). */
+  stagingFiles: number;
+  /** Nothing above needs attention (staging leftovers aside). */
+  clean: boolean;
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** Files hashed at once: enough to keep a disk busy, few enough for a small machine. */
+const PARALLEL = 4;
+
+/**
+ * Checks a stopped server's data dir: every blob is read and hashed against its name, the
+ * metadata's references are compared with the blobs present, and the findings come back as a
+ * report (nothing is changed, except that with `quarantine` damaged blobs are moved to
+ * `<dataDir>/quarantine/<sha256>`, after which their assets answer "bytes missing" instead of
+ * serving damaged bytes, and an upload of the same file stores them again).
+ *
+ * The server holds its database exclusively while it runs, so a running server makes this
+ * throw (stop it first).
+ */
+export async function fsck(options: FsckOptions): Promise<FsckReport> {
+  const { dataDir } = options;
+  const dbFile = join(dataDir, "metadata.sqlite");
+  await fs.access(dbFile).catch(() => {
+    throw new Error(`${dataDir} holds no metadata.sqlite: not a Vi data dir`);
+  });
+  const db = openReadOnly(dbFile);
+  try {
+    const report: FsckReport = {
+      dataDir,
+      blobsChecked: 0,
+      bytesChecked: 0,
+      damaged: [],
+      assetsWithoutBytes: [],
+      unreferencedBlobs: [],
+      strayFiles: [],
+      stagingFiles: 0,
+      clean: true,
+    };
+    const recorded = db.prepare("select sha256, size from blobs where sha256 >= ? and sha256 < ?");
+    // Assets whose bytes have no row in `blobs` (should be none) still count as references.
+    const unrecorded = new Map<string, number>();
+    for (const row of db
+      .prepare(
+        "select distinct a.sha256, a.file_size from assets a where not exists (select 1 from blobs b where b.sha256 = a.sha256)",
+      )
+      .iterate() as Iterable<{ sha256: string; file_size: number }>) {
+      unrecorded.set(row.sha256, row.file_size);
+    }
+    const missing = new Set<string>();
+    const damagedReferenced = new Set<string>();
+    const quarantineDir = join(dataDir, "quarantine");
+    const blobsDir = join(dataDir, "blobs");
+
+    for (let i = 0; i < 256; i++) {
+      const shard = i.toString(16).padStart(2, "0");
+      const upper = (i + 1).toString(16).padStart(2, "0");
+      const expected = new Map<string, number>();
+      for (const row of recorded.iterate(shard, i === 255 ? "g" : upper) as Iterable<{ sha256: string; size: number }>)
+        expected.set(row.sha256, row.size);
+      for (const [sha, size] of unrecorded) if (sha.startsWith(shard)) expected.set(sha, size);
+
+      const folder = join(blobsDir, shard);
+      const names = await fs.readdir(folder).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOENT") return [];
+        throw err;
+      });
+      const blobs: string[] = [];
+      for (const name of names) {
+        if (SHA256_HEX.test(name) && name.startsWith(shard)) blobs.push(name);
+        else report.strayFiles.push(join("blobs", shard, name));
+      }
+      const present = new Set(blobs);
+      for (const sha of expected.keys()) if (!present.has(sha)) missing.add(sha);
+
+      await forEachLimit(blobs, PARALLEL, async (sha) => {
+        const path = join(folder, sha);
+        const stat = await fs.stat(path);
+        if (!stat.isFile()) {
+          report.strayFiles.push(join("blobs", shard, sha));
+          return;
+        }
+        const { digest, size } = await hashFile(path);
+        report.blobsChecked++;
+        report.bytesChecked += size;
+        options.onProgress?.({ blobsChecked: report.blobsChecked, bytesChecked: report.bytesChecked });
+        const expectedSize = expected.get(sha);
+        if (expectedSize === undefined) report.unreferencedBlobs.push({ sha256: sha, size });
+        const problem =
+          digest !== sha
+            ? "sha256-mismatch"
+            : expectedSize !== undefined && expectedSize !== size
+              ? "size-mismatch"
+              : undefined;
+        if (!problem) return;
+        const finding: DamagedBlob = {
+          sha256: sha,
+          problem,
+          size,
+          ...(expectedSize !== undefined ? { expectedSize } : {}),
+          actualSha256: digest,
+        };
+        if (expectedSize !== undefined) damagedReferenced.add(sha);
+        if (options.quarantine) finding.quarantinedTo = await moveToQuarantine(path, quarantineDir, sha);
+        report.damaged.push(finding);
+      });
+    }
+
+    if (missing.size > 0 || damagedReferenced.size > 0) {
+      const assets = db.prepare(
+        "select org_id, dataset_id, asset_id, filename, sha256, file_size from assets order by org_id, dataset_id, seq",
+      );
+      for (const a of assets.iterate() as Iterable<{
+        org_id: string;
+        dataset_id: string;
+        asset_id: string;
+        filename: string;
+        sha256: string;
+        file_size: number;
+      }>) {
+        const problem = missing.has(a.sha256) ? "missing" : damagedReferenced.has(a.sha256) ? "damaged" : undefined;
+        if (!problem) continue;
+        report.assetsWithoutBytes.push({
+          orgId: a.org_id,
+          datasetId: a.dataset_id,
+          assetId: a.asset_id,
+          filename: a.filename,
+          sha256: a.sha256,
+          fileSize: a.file_size,
+          problem,
+        });
+      }
+    }
+
+    report.stagingFiles = (await fs.readdir(join(dataDir, "staging")).catch(() => [])).length;
+    const bySha = (x: { sha256: string }, y: { sha256: string }) => x.sha256.localeCompare(y.sha256);
+    report.damaged.sort(bySha);
+    report.unreferencedBlobs.sort(bySha);
+    report.strayFiles.sort();
+    report.clean =
+      report.damaged.length === 0 &&
+      report.assetsWithoutBytes.length === 0 &&
+      report.unreferencedBlobs.length === 0 &&
+      report.strayFiles.length === 0;
+    return report;
+  } finally {
+    db.close();
+  }
+}
+
+function openReadOnly(file: string): BetterSqlite3.Database {
+  let db: BetterSqlite3.Database | undefined;
+  try {
+    db = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
+    db.pragma("busy_timeout = 0");
+    // The first read takes the lock a running server holds.
+    db.prepare("select count(*) from blobs").get();
+    return db;
+  } catch (err) {
+    db?.close();
+    const code = (err as { code?: string }).code;
+    if (code === "SQLITE_BUSY" || code === "SQLITE_BUSY_RECOVERY") {
+      throw new Error(`${file} is in use (a server is running on this data dir): stop the server first`, {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+async function hashFile(path: string): Promise<{ digest: string; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return { digest: hash.digest("hex"), size };
+}
+
+async function moveToQuarantine(path: string, dir: string, sha256: string): Promise<string> {
+  await fs.mkdir(dir, { recursive: true });
+  for (let n = 0; ; n++) {
+    const target = join(dir, n === 0 ? sha256 : `${sha256}.${n}`);
+    try {
+      // Never over an earlier finding: link first (fails if taken), then drop the original.
+      await fs.link(path, target);
+      await fs.unlink(path);
+      return target;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  }
+}
+
+async function forEachLimit<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
