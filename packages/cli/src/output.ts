@@ -11,6 +11,8 @@
 export interface Writable {
   write(chunk: string): unknown;
   isTTY?: boolean;
+  /** The terminal's width, when it is one. */
+  columns?: number;
 }
 
 export interface OutputMode {

@@ -8,6 +8,7 @@ import { registerKeys } from "./commands/keys.js";
 import { registerServe } from "./commands/serve.js";
 import { resolveDeps, type CliDeps, type RunState } from "./context.js";
 import { errorToJson, printError } from "./errors.js";
+import { helpConfiguration, helpText } from "./help.js";
 import { CliInterruptedError, EXIT_CODES_HELP, exitCodeFor, isCommanderSuccess, type ExitCode } from "./exit-codes.js";
 import { Output } from "./output.js";
 import { VERSION } from "./version.js";
@@ -27,7 +28,8 @@ const ENV_WIDTH = Math.max(...ENV_ROWS.map(([name]) => name.length));
 const ENVIRONMENT_HELP = [
   "Environment:",
   ...ENV_ROWS.map(([name, text]) => `  ${name.padEnd(ENV_WIDTH)}  ${text}`),
-  "  Precedence: flags, then environment variables, then the credentials file.",
+  "",
+  "Precedence: flags, then environment variables, then the credentials file.",
 ].join("\n");
 
 function endpointArg(value: string): string {
@@ -74,10 +76,13 @@ export function buildProgram(deps: CliDeps = {}, state: RunState = { exitCode: 0
       writeErr: (s) => d.stderr.write(s),
       // run() prints commander's errors itself, in the run's mode (human or --json).
       outputError: () => {},
+      // Help fits the terminal it is written to (commander would ask process.stdout).
+      getOutHelpWidth: () => (d.stdout.isTTY && d.stdout.columns ? d.stdout.columns : 80),
+      getErrHelpWidth: () => (d.stderr.isTTY && d.stderr.columns ? d.stderr.columns : 80),
     })
     .showSuggestionAfterError(true)
-    .configureHelp({ showGlobalOptions: true })
-    .addHelpText("after", `\n${ENVIRONMENT_HELP}\n\n${EXIT_CODES_HELP}\n`);
+    .configureHelp(helpConfiguration)
+    .addHelpText("after", helpText(`\n${ENVIRONMENT_HELP}\n\n${EXIT_CODES_HELP}\n`));
 
   registerServe(program, d, state);
   registerKeys(program, d, state);

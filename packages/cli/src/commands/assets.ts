@@ -1,6 +1,7 @@
 import { Option, type Command } from "commander";
 import { MAX_FILES_PER_SESSION, MAX_PAGE_SIZE, SORT_CRITERIA } from "@vi/protocol";
 import { METADATA_SIDECAR, ViUploadError } from "@vi/sdk";
+import { helpText } from "../help.js";
 import { actionOf, type CommandContext, type ResolvedDeps, type RunState } from "../context.js";
 import { CliInterruptedError, CliUsageError, ExitCode, exitCodeFor } from "../exit-codes.js";
 import { errorToJson, printError } from "../errors.js";
@@ -334,14 +335,16 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
     .option("-v, --verbose", "name each skipped file and each sidecar entry that matched no file (default: count them)")
     .addHelpText(
       "after",
-      `\nExit status: 0 when every file succeeded, 1 when some failed (they are listed on stderr).\n` +
-        `With --no-wait, check the sessions later with \`vi-cli assets wait <datasetId> <sessionId>\`.\n\n` +
-        `Per-file metadata: a sidecar maps each file's asset filename (its path relative to the folder\n` +
-        `uploaded, "/"-separated) to its metadata, e.g. {"cats/001.jpg": {"camera": "a", "score": 0.9}}.\n` +
-        `${METADATA_SIDECAR} at the root of an uploaded folder is read unless --metadata-file is given;\n` +
-        `it is never uploaded. A null value drops a key that --metadata/--metadata-json set. An entry that\n` +
-        `names no file of the upload is not applied: the summary warns (--verbose names the entries).\n\n` +
-        `Files under a folder that are not supported images are skipped and counted (--verbose names them).`,
+      helpText(
+        `\nExit status: 0 when every file succeeded, 1 when some failed (they are listed on stderr).\n` +
+          `With --no-wait, check the sessions later with \`vi-cli assets wait <datasetId> <sessionId>\`.\n\n` +
+          `Per-file metadata: a sidecar maps each file's asset filename (its path relative to the folder\n` +
+          `uploaded, "/"-separated) to its metadata, e.g. {"cats/001.jpg": {"camera": "a", "score": 0.9}}.\n` +
+          `${METADATA_SIDECAR} at the root of an uploaded folder is read unless --metadata-file is given;\n` +
+          `it is never uploaded. A null value drops a key that --metadata/--metadata-json set. An entry that\n` +
+          `names no file of the upload is not applied: the summary warns (--verbose names the entries).\n\n` +
+          `Files under a folder that are not supported images are skipped and counted (--verbose names them).`,
+      ),
     )
     .action(
       actionOf<UploadCliOptions>(deps, state, async (ctx, opts, args) => {
@@ -543,7 +546,7 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
       intInRange(1, MAX_CONCURRENCY),
     )
     .option("--no-progress", "no progress bar (default: shown when stderr is a terminal)")
-    .addHelpText("after", `\nExit status: 0 when every file was downloaded or skipped, 1 when some failed.`)
+    .addHelpText("after", helpText(`\nExit status: 0 when every file was downloaded or skipped, 1 when some failed.`))
     .action(
       actionOf<DownloadCliOptions>(deps, state, async (ctx, opts, args) => {
         const [datasetId, saveDir] = args as [string, string];
@@ -583,8 +586,10 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
     .argument("<assetIds...>", "the assets to delete")
     .addHelpText(
       "after",
-      `\nExit status: 0 when every asset was deleted, 1 when some could not be (they are named on stderr).\n` +
-        `With a single asset, its error's own exit status (e.g. 4 when it does not exist).`,
+      helpText(
+        `\nExit status: 0 when every asset was deleted, 1 when some could not be (they are named on stderr).\n` +
+          `With a single asset, its error's own exit status (e.g. 4 when it does not exist).`,
+      ),
     )
     .action(
       actionOf<object>(deps, state, async (ctx, _opts, args) => {
@@ -640,10 +645,12 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
     .option("--replace", "make the keys given the asset's whole custom metadata (alone: remove every key)")
     .addHelpText(
       "after",
-      `\nExamples:\n` +
-        `  vi-cli assets update ds1 a1 --set camera=a --metadata-json '{"iso": 200, "night": true}'\n` +
-        `  vi-cli assets update ds1 a1 --unset reviewed\n` +
-        `  vi-cli assets update ds1 a1 --replace --metadata-json '{"split": "train"}'`,
+      helpText(
+        `\nExamples:\n` +
+          `  vi-cli assets update ds1 a1 --set camera=a --metadata-json '{"iso": 200, "night": true}'\n` +
+          `  vi-cli assets update ds1 a1 --unset reviewed\n` +
+          `  vi-cli assets update ds1 a1 --replace --metadata-json '{"split": "train"}'`,
+      ),
     )
     .action(
       actionOf<UpdateCliOptions>(deps, state, async (ctx, opts, args) => {
@@ -695,9 +702,11 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
     .option("-y, --yes", "do not ask for confirmation (required when stdin is not a terminal)")
     .addHelpText(
       "after",
-      `\nWithout --yes it first counts the selection (a dry run) and asks on a terminal; without a\n` +
-        `terminal it refuses (exit 2). To delete every asset, delete the dataset.\n` +
-        `Exit status: 0 when the session finished, 1 when it failed part way (see "deleted").`,
+      helpText(
+        `\nWithout --yes it first counts the selection (a dry run) and asks on a terminal; without a\n` +
+          `terminal it refuses (exit 2). To delete every asset, delete the dataset.\n` +
+          `Exit status: 0 when the session finished, 1 when it failed part way (see "deleted").`,
+      ),
     )
     .action(
       actionOf<BulkDeleteCliOptions>(deps, state, async (ctx, opts, args) => {
@@ -746,7 +755,7 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
     .argument("<datasetId>", "the dataset")
     .argument("<sessionId>", "the asset ingestion session")
     .option("--timeout <seconds>", "give up after this many seconds (exit 6)", nonNegativeNumber)
-    .addHelpText("after", `\nExit status: 0 when every file succeeded, 1 when some failed, 6 on timeout.`)
+    .addHelpText("after", helpText(`\nExit status: 0 when every file succeeded, 1 when some failed, 6 on timeout.`))
     .action(
       actionOf<{ timeout?: number }>(deps, state, async (ctx, opts, args) => {
         const [datasetId, sessionId] = args as [string, string];

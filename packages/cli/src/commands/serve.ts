@@ -1,6 +1,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { DEFAULT_DATA_DIR, ENV } from "../client-options.js";
+import { helpText } from "../help.js";
 import { actionOf, type ResolvedDeps, type RunState } from "../context.js";
 import { CliUsageError } from "../exit-codes.js";
 import { intInRange } from "../parse.js";
@@ -56,9 +57,11 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
     )
     .addHelpText(
       "after",
-      `\nThe server writes an organization's credentials to <data-dir>/credentials.json on first start;\n` +
-        `other vi-cli commands run from the same directory (or with ${ENV.dataDir} set) pick it up.\n` +
-        `Stops cleanly on Ctrl-C or SIGTERM (exit 0).`,
+      helpText(
+        `\nThe server writes an organization's credentials to <data-dir>/credentials.json on first start;\n` +
+          `other vi-cli commands run from the same directory (or with ${ENV.dataDir} set) pick it up.\n` +
+          `Stops cleanly on Ctrl-C or SIGTERM (exit 0).`,
+      ),
     )
     .action(
       actionOf<ServeOptions>(deps, state, async (ctx, opts) => {
