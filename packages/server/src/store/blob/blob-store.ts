@@ -31,6 +31,16 @@ export interface ByteRange {
   end: number;
 }
 
+/** Stored bytes opened for reading: their size as stored now, and their contents. */
+export interface BlobReader {
+  /** The size of the bytes as stored (the blob was opened, so a concurrent delete does not change it). */
+  readonly size: number;
+  /** Streams the bytes, or one range of them; the reader closes once the stream ends or is destroyed. */
+  stream(range?: ByteRange): Readable;
+  /** Closes a reader whose bytes are not streamed after all. */
+  close(): Promise<void>;
+}
+
 /**
  * Content-addressed bytes (by SHA-256). The local folder is the embedded default; an
  * S3-compatible bucket scales out. Staging keeps partial bytes invisible: only `publish`
@@ -46,6 +56,11 @@ export interface BlobStore {
   publish(staged: StagedBlob): Promise<void>;
   discard(staged: StagedBlob): Promise<void>;
   read(sha256: string, range?: ByteRange): Readable;
+  /**
+   * Opens stored bytes for reading; undefined when they are not there. Their size can then be
+   * checked before anything is sent, and they stay readable while the reader is open.
+   */
+  openRead(sha256: string): Promise<BlobReader | undefined>;
   delete(sha256: string): Promise<void>;
   /** The stored size of these bytes, or undefined when they are not there. */
   size(sha256: string): Promise<number | undefined>;

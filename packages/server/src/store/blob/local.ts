@@ -4,7 +4,15 @@ import { join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import { crc32c } from "@node-rs/crc32";
-import { BlobTooLargeError, type BlobStore, type ByteRange, type StagedBlob, type StageOptions } from "./blob-store.js";
+import { StorageIOError } from "../../errors.js";
+import {
+  BlobTooLargeError,
+  type BlobReader,
+  type BlobStore,
+  type ByteRange,
+  type StagedBlob,
+  type StageOptions,
+} from "./blob-store.js";
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 const SHARDS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
@@ -25,6 +33,21 @@ async function writeAll(file: FileHandle, bytes: Buffer): Promise<void> {
     const { bytesWritten } = await file.write(bytes, done, bytes.length - done);
     done += bytesWritten;
   }
+}
+
+/**
+ * Reads and drops the rest of a request body that will not be stored, so that the client
+ * finishes sending and reads the answer; past `allowance` more bytes it is cut instead.
+ */
+export function drainBody(body: Readable, allowance: number): void {
+  if (body.readableEnded || body.destroyed) return;
+  let left = allowance;
+  body.on("data", (chunk: Buffer) => {
+    left -= chunk.length;
+    if (left < 0) body.destroy();
+  });
+  body.on("error", () => undefined);
+  body.resume();
 }
 
 /**
@@ -79,7 +102,9 @@ export class LocalBlobStore implements BlobStore {
     let inFlight: Promise<void> = Promise.resolve();
     const file = await fs.open(localPath, "wx");
     try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
+      // Not destroyed when the loop stops early: after a storage fault the rest is drained, so
+      // the client reads the answer instead of a reset connection.
+      for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
         options.signal?.throwIfAborted();
         size += chunk.length;
         if (size > options.maxBytes) throw new BlobTooLargeError(options.maxBytes);
@@ -98,6 +123,8 @@ export class LocalBlobStore implements BlobStore {
         if (batchBytes >= WRITE_BATCH) {
           await inFlight;
           inFlight = writeAllv(file, batch);
+          // Awaited at the next batch or at the end; until then a failure must not count as unhandled.
+          inFlight.catch(() => undefined);
           batch = [];
           batchBytes = 0;
         }
@@ -112,13 +139,21 @@ export class LocalBlobStore implements BlobStore {
     } catch (err) {
       await inFlight.catch(() => undefined);
       await file.close().catch(() => undefined);
-      await fs.rm(localPath, { force: true });
+      await fs.rm(localPath, { force: true }).catch(() => undefined);
+      if (err instanceof BlobTooLargeError || options.signal?.aborted) body.destroy();
+      else drainBody(body, options.maxBytes - size);
       throw err;
     }
   }
 
   async publish(staged: StagedBlob): Promise<void> {
     const shard = staged.sha256.slice(0, 2);
+    // What was measured must be what the disk holds: a blob shorter than its row would be
+    // served cut (and deduplicated against). Costs one stat.
+    const { size } = await fs.stat(staged.localPath);
+    if (size !== staged.size) {
+      throw new StorageIOError(`staged bytes are ${size} bytes on disk, ${staged.size} were written (a short write)`);
+    }
     // Same bytes under the same name: renaming over an existing blob is harmless and atomic.
     await fs.rename(staged.localPath, this.pathOf(staged.sha256));
     let handle = this.shardHandles.get(shard);
@@ -135,6 +170,28 @@ export class LocalBlobStore implements BlobStore {
 
   read(sha256: string, range?: ByteRange): Readable {
     return createReadStream(this.pathOf(sha256), range ? { start: range.start, end: range.end } : {});
+  }
+
+  async openRead(sha256: string): Promise<BlobReader | undefined> {
+    let handle: FileHandle;
+    try {
+      handle = await fs.open(this.pathOf(sha256), "r");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+    let size: number;
+    try {
+      size = (await handle.stat()).size;
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    return {
+      size,
+      stream: (range) => handle.createReadStream(range ? { start: range.start, end: range.end } : {}),
+      close: () => handle.close(),
+    };
   }
 
   async size(sha256: string): Promise<number | undefined> {
