@@ -416,11 +416,18 @@ export class IngestionService {
     // Durable bytes first, then the row: a crash between the two leaves an unreferenced blob
     // (swept at start), never a row without its bytes.
     const result = await this.ctx.blobLocks.run(staged.sha256, async () => {
-      await this.ctx.blobs.publish(staged);
-      const committed = await this.committer.commit(commit);
-      if (!committed && !(await this.ctx.metadata.isBlobReferenced(staged.sha256)))
-        await this.ctx.blobs.delete(staged.sha256);
-      return committed;
+      try {
+        await this.ctx.blobs.publish(staged);
+        const committed = await this.committer.commit(commit);
+        if (!committed && !(await this.ctx.metadata.isBlobReferenced(staged.sha256)))
+          await this.ctx.blobs.delete(staged.sha256);
+        return committed;
+      } catch (err) {
+        // A storage fault (disk full, I/O error) left bytes no row may reference: they go too.
+        if (!(await this.ctx.metadata.isBlobReferenced(staged.sha256).catch(() => true)))
+          await this.ctx.blobs.delete(staged.sha256).catch(() => undefined);
+        throw err;
+      }
     });
     this.ctx.sessionChanges.emit(session.sessionId);
     if (!result) {
