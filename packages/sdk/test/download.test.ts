@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Client } from "../src/client.js";
 import { unsafeFilenameReason } from "../src/lib/download-manager.js";
 import { json, startServer, testClient, type TestServer } from "./helpers/server.js";
+import { onTerminal } from "./helpers/terminal.js";
 
 interface Blob {
   assetId: string;
@@ -111,6 +112,22 @@ describe("download", () => {
     ]);
     expect(new URL(server?.requests[0]?.url ?? "", "http://x").searchParams.get("contents")).toBe("y");
     expect(new URL(server?.requests[0]?.url ?? "", "http://x").searchParams.get("s")).toBe("1000");
+  });
+
+  it("progress on a terminal starts with the first page, never at 0/0, and ends at 100%", async () => {
+    const blobs: Blob[] = Array.from({ length: 5 }, (_, i) => ({
+      assetId: `a${i}`,
+      filename: `f${i}.jpg`,
+      data: Buffer.from(`bytes of file ${i}`),
+    }));
+    const c = await serve(blobs);
+    const { lines, frames } = await onTerminal(() =>
+      c.assets.download({ datasetId: "ds1", saveDir: join(root, "out"), showProgress: true }),
+    );
+    expect(frames.some((f) => /\b0\/0 files|0 B\/0 B/.test(f))).toBe(false);
+    // Listed two per page with no totalCount: while pages come, the total is a lower bound, without a bar.
+    expect(frames[0]).toBe("Download    0/2+ files");
+    expect(lines).toEqual([expect.stringMatching(/^Download +\[#{20}\] 100% {2}5\/5 files {2}75 B\/75 B /)]);
   });
 
   it("classifies unsafe filenames", () => {

@@ -36,6 +36,20 @@ describe("progress", () => {
     expect(chunks.at(-2)).toMatch(/^\r.*\x1b\[K$/);
   });
 
+  it("a lower-bound total shows as n+ with no bar; a note ends the line; one file is one file", () => {
+    const { stream } = terminal(true);
+    const progress = new Progress({ stream, intervalMs: 10_000 });
+    progress.phase("Download", { files: 1000, atLeast: true });
+    progress.update(10, 2048);
+    expect(progress.render()).toMatch(/^Download +10\/1000\+ files {2}2\.0 KiB {2}\S+ \S+\/s$/);
+    progress.setTotals({ files: 1500, bytes: 4096 });
+    expect(progress.render()).toMatch(/^Download +\[#{10}-{10}\] +50% {2}10\/1500 files {2}2\.0 KiB\/4\.0 KiB /);
+    progress.setNote("hashed 7/9");
+    expect(progress.render()).toMatch(/ {2}hashed 7\/9$/);
+    progress.phase("Uploading", { files: 1 });
+    expect(progress.render()).toMatch(/0\/1 file$/);
+  });
+
   it("draws nothing when stderr is not a terminal", () => {
     const { stream, chunks } = terminal(false);
     const progress = new Progress({ stream });

@@ -9,6 +9,7 @@ import type { AssetUploadResult } from "../src/lib/upload-result.js";
 import { ViFileTooLargeError, ViTimeoutError, ViUploadError, ViValidationError } from "../src/core/errors.js";
 import { startIngestionServer, type IngestionScript, type IngestionServer } from "./helpers/ingestion-server.js";
 import { testClient } from "./helpers/server.js";
+import { onTerminal } from "./helpers/terminal.js";
 
 let server: IngestionServer | undefined;
 let client: Client | undefined;
@@ -341,6 +342,29 @@ describe("upload", () => {
     expect(summary).toContain(`${partial.totalPending} not committed (interrupted)`);
     expect(summary).toContain("uploading the same files again sends only what was not committed");
     expect(summary).not.toContain("Success rate");
+  });
+
+  it("progress on a terminal: hashing counts every file, and each stage ends on its own line at 100%", async () => {
+    const files = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`f${i}.jpg`, `file number ${i}`]));
+    const c = await start();
+    const one = await onTerminal(() =>
+      c.assets.upload({ datasetId: "ds1", paths: folder(files), showProgress: true, digestCache: false }),
+    );
+    expect(one.lines).toHaveLength(3);
+    expect(one.lines[0]).toMatch(/^Hashing +\[#{20}\] 100% {2}5\/5 files {2}65 B\/65 B /);
+    expect(one.lines[1]).toMatch(/^Uploading +\[#{20}\] 100% {2}5\/5 files {2}65 B\/65 B /);
+    expect(one.lines[2]).toMatch(/^Processing +\[#{20}\] 100% {2}1\/1 batch$/);
+  });
+
+  it("progress over several batches: the Uploading line counts every file and notes the hashing still running", async () => {
+    const files = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`f${i}.jpg`, `file number ${i}`]));
+    const c = await start();
+    const many = await onTerminal(() =>
+      c.assets.upload({ datasetId: "ds1", paths: folder(files), batchSize: 2, showProgress: true, digestCache: false }),
+    );
+    for (const frame of many.frames) expect(frame).toMatch(/ \d\/5 files | \d\/3 batches$/);
+    expect(many.lines.at(-2)).toMatch(/^Uploading +\[#{20}\] 100% {2}5\/5 files {2}65 B\/65 B /);
+    expect(many.lines.at(-1)).toMatch(/^Processing +\[#{20}\] 100% {2}3\/3 batches$/);
   });
 
   it("waitUntilDone times out with ViTimeoutError", async () => {

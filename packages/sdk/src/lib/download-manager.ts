@@ -196,13 +196,27 @@ async function downloadAssetsWithin(
   };
 
   const inFlight = new Set<Promise<void>>();
+  // The bar starts with the first page: its totalCount (when the server sends it) is the number
+  // of files; the bytes are known only once every page is listed.
+  let listedFiles = 0;
+  let listedBytes = 0;
+  let started = false;
   try {
-    progress.phase("Download", { files: 0, bytes: 0 });
     for await (const page of ctx.pages(signal)) {
-      progress.grow(
-        page.items.length,
-        page.items.reduce((n, a) => n + (a.metadata.fileSize ?? 0), 0),
-      );
+      listedFiles += page.items.length;
+      listedBytes += page.items.reduce((n, a) => n + (a.metadata.fileSize ?? 0), 0);
+      const more = page.nextPage !== null && page.nextPage !== undefined;
+      const exact = typeof page.totalCount === "number" ? page.totalCount : undefined;
+      const totals = {
+        files: exact ?? listedFiles,
+        atLeast: exact === undefined && more,
+        bytes: more ? undefined : listedBytes,
+      };
+      if (started) progress.setTotals(totals);
+      else if (listedFiles > 0) {
+        started = true;
+        progress.phase("Download", totals);
+      }
       for (const asset of page.items) {
         const release = await slots.acquire(signal);
         const task: Promise<void> = downloadOne(asset).finally(() => {

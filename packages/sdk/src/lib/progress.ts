@@ -46,6 +46,9 @@ export class Progress {
   #bytes = 0;
   #totalFiles: number | undefined;
   #totalBytes: number | undefined;
+  /** The file total is a lower bound (a listing still paging): no bar until it is known. */
+  #filesAtLeast = false;
+  #note = "";
   #unit = "files";
   #started = Date.now();
   #lastDraw = 0;
@@ -57,22 +60,40 @@ export class Progress {
     this.#intervalMs = options.intervalMs ?? 100;
   }
 
-  /** Starts a new stage (hashing, uploading, ...): counters restart, the line is reused. */
-  phase(label: string, totals: { files?: number | undefined; bytes?: number | undefined; unit?: string } = {}): void {
+  /**
+   * Starts a new stage (hashing, uploading, ...): counters restart. The line is reused, so a stage
+   * whose line should stay (it completed) is ended with `finish()` first.
+   */
+  phase(
+    label: string,
+    totals: { files?: number | undefined; bytes?: number | undefined; atLeast?: boolean; unit?: string } = {},
+  ): void {
     this.#label = label;
     this.#unit = totals.unit ?? "files";
     this.#files = 0;
     this.#bytes = 0;
     this.#totalFiles = totals.files;
     this.#totalBytes = totals.bytes;
+    this.#filesAtLeast = totals.atLeast ?? false;
+    this.#note = "";
     this.#started = Date.now();
     this.#draw(true);
   }
 
-  /** Raises the totals as they become known (a listing that is still paging). */
-  grow(files: number, bytes: number): void {
-    this.#totalFiles = (this.#totalFiles ?? 0) + files;
-    this.#totalBytes = (this.#totalBytes ?? 0) + bytes;
+  /**
+   * Sets the totals as they become known: `files` (with `atLeast` while more may come, e.g. a
+   * listing still paging), `bytes` (undefined while unknown). Counters are kept.
+   */
+  setTotals(totals: { files?: number | undefined; bytes?: number | undefined; atLeast?: boolean }): void {
+    this.#totalFiles = totals.files;
+    this.#totalBytes = totals.bytes;
+    this.#filesAtLeast = totals.atLeast ?? false;
+    this.#draw(false);
+  }
+
+  /** A short text at the end of the line (e.g. `hashed 600/1000` while hashing runs ahead of sending); "" for none. */
+  setNote(note: string): void {
+    this.#note = note;
     this.#draw(false);
   }
 
@@ -95,10 +116,11 @@ export class Progress {
     const elapsed = Math.max(1, now - this.#started);
     const rate = (this.#bytes / elapsed) * 1000;
     const parts = [this.#label.padEnd(10)];
+    // By bytes when their total is known, else by files when theirs is; no bar while neither is.
     const fraction =
       this.#totalBytes !== undefined && this.#totalBytes > 0
         ? this.#bytes / this.#totalBytes
-        : this.#totalFiles !== undefined && this.#totalFiles > 0
+        : this.#totalFiles !== undefined && this.#totalFiles > 0 && !this.#filesAtLeast
           ? this.#files / this.#totalFiles
           : undefined;
     if (fraction !== undefined) {
@@ -106,7 +128,9 @@ export class Progress {
       const filled = Math.max(0, Math.min(width, Math.round(fraction * width)));
       parts.push(`[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%`);
     }
-    parts.push(`${this.#files}${this.#totalFiles !== undefined ? `/${this.#totalFiles}` : ""} ${this.#unit}`);
+    const total = this.#totalFiles === undefined ? "" : `/${this.#totalFiles}${this.#filesAtLeast ? "+" : ""}`;
+    const one = this.#unit === "files" ? "file" : this.#unit === "batches" ? "batch" : this.#unit;
+    parts.push(`${this.#files}${total} ${(this.#totalFiles ?? this.#files) === 1 ? one : this.#unit}`);
     // A stage that moves no bytes (waiting for the server) shows no byte counters.
     if (this.#bytes > 0 || this.#totalBytes !== undefined) {
       parts.push(
@@ -117,6 +141,7 @@ export class Progress {
     if (fraction !== undefined && fraction > 0 && fraction < 1) {
       parts.push(`ETA ${formatDuration((elapsed / fraction) * (1 - fraction))}`);
     }
+    if (this.#note !== "") parts.push(this.#note);
     return parts.join("  ");
   }
 

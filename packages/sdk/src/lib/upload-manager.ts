@@ -539,12 +539,19 @@ async function uploadAssetsWithin(
   };
 
   const sending: Promise<void>[] = [];
+  // One line at a time: Hashing (every file) until the first batch's session opens, then
+  // Uploading, which notes the hashing of later batches while it runs ahead of the sending.
+  let uploading = false;
+  let hashed = 0;
+  const noteHashing = () => progress.setNote(hashed < sendable.length ? `hashed ${hashed}/${sendable.length}` : "");
+  const hashedOne = (bytes: number) => {
+    hashed++;
+    if (uploading) noteHashing();
+    else progress.update(1, bytes);
+  };
   try {
-    progress.phase("Hashing", {
-      files: batches[0]?.files.length,
-      bytes: batches[0]?.files.reduce((n, f) => n + f.size, 0),
-    });
-    for (const [index, batch] of batches.entries()) {
+    progress.phase("Hashing", { files: sendable.length, bytes: totalBytes });
+    for (const batch of batches) {
       if (stopped) break;
       const hashes = await mapBounded(batch.files, HASH_CONCURRENCY, async (file) => {
         if (stopped) return undefined;
@@ -552,10 +559,11 @@ async function uploadAssetsWithin(
           const digest = digestCache
             ? await digestCache.digest(file.path, signal)
             : await digestFile(file.path, signal);
-          if (index === 0) progress.update(1, digest.size);
+          hashedOne(digest.size);
           return digest;
         } catch (error) {
           if (signal?.aborted) throw signal.reason;
+          hashedOne(0);
           fail(file, "EUNKNOWN", `cannot read the file: ${(error as Error).message}`);
           noteFailure();
           return undefined;
@@ -574,7 +582,13 @@ async function uploadAssetsWithin(
       if (stopped) break;
       const session = await openSession(batch);
       batch.session = session;
-      if (index === 0) progress.phase("Uploading", { files: sendable.length, bytes: totalBytes });
+      if (!uploading) {
+        uploading = true;
+        // Hashing that is over keeps its line, at its final count; hashing still running shows as a note.
+        if (hashed === sendable.length) progress.finish();
+        progress.phase("Uploading", { files: sendable.length, bytes: totalBytes });
+        noteHashing();
+      }
       const refused =
         session.status.events.some((e) => e.kind === "Error") || finishedStatus(session) === "FailedReach";
       if (refused) noteFailure();
@@ -594,8 +608,11 @@ async function uploadAssetsWithin(
   const opened = batches.filter((b): b is Batch & { session: IngestionSession } => b.session !== undefined);
   const waitUntilDone = options.waitUntilDone ?? true;
   try {
-    if (waitUntilDone && opened.length > 0)
-      progress.phase("Processing", { files: opened.length, unit: opened.length === 1 ? "batch" : "batches" });
+    if (waitUntilDone && opened.length > 0) {
+      // Every PUT is over: the Uploading line stays, at its final count.
+      progress.finish();
+      progress.phase("Processing", { files: opened.length, unit: "batches" });
+    }
     for (const batch of waitUntilDone ? opened : []) {
       const sessionId = batch.session.assetIngestionSessionId;
       // A file whose PUT failed for good never reaches the server, which would then wait for its
