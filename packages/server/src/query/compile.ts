@@ -17,10 +17,54 @@ import { fold, succ } from "./strings.js";
  */
 export function compileWhere(
   expr: Expr,
-  options: { strict: boolean; dialect: "sqlite" | "postgres" },
+  options: { strict: boolean; dialect: "sqlite" | "postgres"; drive?: Driver },
 ): (eb: ExpressionBuilder<Database, "assets">) => Expression<SqlBool> {
-  const condition = new Compiler(options.strict, options.dialect).expr(expr);
+  const condition = new Compiler(options.strict, options.dialect, options.drive).expr(expr);
   return () => condition;
+}
+
+/**
+ * A conjunct of the selection to drive the query from: instead of probing each asset row with
+ * EXISTS (fast when many assets match, since a page stops early), the assets are looked up from
+ * the index range of this one custom key (fast when few match). The store picks it by counting
+ * the range first (see `compileProbe`).
+ */
+export interface Driver {
+  node: Expr;
+  orgId: string;
+  datasetId: string;
+}
+
+/** The conjuncts that can drive: tests of one custom key served by one index range. */
+export function driverCandidates(expr: Expr): Expr[] {
+  const conjuncts = expr.type === "and" ? expr.args : [expr];
+  return conjuncts.filter(
+    (e) =>
+      e.type !== "and" &&
+      e.type !== "or" &&
+      e.type !== "not" &&
+      e.type !== "exists" &&
+      e.field.kind === "custom" &&
+      e.type !== "contains" &&
+      !(e.type === "compare" && e.op === "!=") &&
+      !(e.type === "in" && (e.values.length === 0 || new Set(e.values.map((v) => typeof v)).size > 1)),
+  );
+}
+
+/**
+ * How many rows of the candidate's index range there are, counting at most `limit`:
+ * `select count(*) as n from (select 1 ... limit ?)`.
+ */
+export function compileProbe(
+  node: Expr,
+  options: { strict: boolean; dialect: "sqlite" | "postgres"; orgId: string; datasetId: string; limit: number },
+): RawBuilder<{ n: number | string }> {
+  const compiler = new Compiler(options.strict, options.dialect, {
+    node,
+    orgId: options.orgId,
+    datasetId: options.datasetId,
+  });
+  return sql<{ n: number | string }>`select count(*) as n from (${compiler.probe(node, options.limit)}) as x`;
 }
 
 type Sql = RawBuilder<unknown>;
@@ -47,7 +91,34 @@ class Compiler {
   constructor(
     private readonly strict: boolean,
     private readonly dialect: "sqlite" | "postgres",
+    private readonly drive?: Driver,
   ) {}
+
+  /** The driver's index range as rows (`select 1 from asset_fields f where ... limit n`). */
+  probe(e: Expr, limit: number): Sql {
+    let rows: Sql | undefined;
+    this.rowsOf = (type, condition) => {
+      rows = sql`${this.scopedRows(e, "1")} and f.value_type = ${type} and ${condition} limit ${limit}`;
+      return TRUE;
+    };
+    try {
+      if (e.type !== "and" && e.type !== "or" && e.type !== "not" && e.type !== "exists" && e.field.kind === "custom")
+        this.custom(e, e.field.key);
+    } finally {
+      this.rowsOf = undefined;
+    }
+    if (!rows) throw new Error("not a driver candidate");
+    return rows;
+  }
+
+  /** Set while building a probe: receives the row condition instead of an EXISTS. */
+  private rowsOf: ((type: string, condition: Sql) => RawBuilder<SqlBool>) | undefined;
+
+  /** `select <what> from asset_fields f where` the dataset's rows of the node's key. */
+  private scopedRows(e: Expr, what: "1" | "f.asset_seq"): Sql {
+    const key = e.type !== "and" && e.type !== "or" && e.type !== "not" && e.field.kind === "custom" ? e.field.key : "";
+    return sql`select ${sql.raw(what)} from asset_fields f where f.org_id = ${this.str(this.drive!.orgId)} and f.dataset_id = ${this.str(this.drive!.datasetId)} and f.key = ${this.str(key)}`;
+  }
 
   expr(e: Expr): RawBuilder<SqlBool> {
     switch (e.type) {
@@ -109,8 +180,13 @@ class Compiler {
   private custom(e: TestExpr, key: string): RawBuilder<SqlBool> {
     const folded = !this.strict;
     const str = sql.ref(folded ? "f.str_folded" : "f.str_value");
-    const row = (type: "string" | "number" | "boolean", condition: Sql) =>
-      sql<SqlBool>`exists (${this.fieldRow(key)} and f.value_type = ${type} and ${condition})`;
+    const row = (type: "string" | "number" | "boolean", condition: Sql): RawBuilder<SqlBool> => {
+      if (this.rowsOf) return this.rowsOf(type, condition);
+      // The driver: the assets of its index range, looked up by seq.
+      if (this.drive?.node === e)
+        return sql<SqlBool>`(assets.seq in (${this.scopedRows(e, "f.asset_seq")} and f.value_type = ${type} and ${condition}))`;
+      return sql<SqlBool>`exists (${this.fieldRow(key)} and f.value_type = ${type} and ${condition})`;
+    };
     const num = (v: number | boolean) => this.num(typeof v === "boolean" ? Number(v) : v);
     const typed = (v: Literal) => (typeof v === "string" ? "string" : typeof v === "number" ? "number" : "boolean");
     switch (e.type) {

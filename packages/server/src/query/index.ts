@@ -13,7 +13,7 @@ export { QueryError, type QueryParameter } from "./errors.js";
 export { parseQuery } from "./parse.js";
 export { parseFilter } from "./filter.js";
 export { matches, type QueryableAsset } from "./evaluate.js";
-export { compileWhere } from "./compile.js";
+export { compileWhere, compileProbe, driverCandidates, type Driver } from "./compile.js";
 export { printQuery } from "./print.js";
 export { fold, succ, compareCodePoints } from "./strings.js";
 

@@ -27,6 +27,7 @@ import type {
   SecretKeyRecord,
 } from "./records.js";
 import { num } from "./kysely/common.js";
+import { SelectionPlanner } from "./kysely/planner.js";
 import * as annotations from "./kysely/annotations.js";
 import * as assets from "./kysely/assets.js";
 import * as datasets from "./kysely/datasets.js";
@@ -39,6 +40,8 @@ import * as ingestion from "./kysely/ingestion.js";
  * in one transaction and answers only once that transaction is durable.
  */
 export class KyselyMetadataStore implements MetadataStore {
+  private readonly planner = new SelectionPlanner();
+
   constructor(
     private readonly db: Kysely<Database>,
     readonly dialect: "sqlite" | "postgres",
@@ -187,11 +190,11 @@ export class KyselyMetadataStore implements MetadataStore {
   // ---- assets ----
 
   listAssets(query: AssetListQuery): Promise<AssetRecord[]> {
-    return assets.listAssets(this.db, this.dialect, query);
+    return assets.listAssets(this.db, this.dialect, this.planner, query);
   }
 
   countAssets(orgId: string, datasetId: string, selection?: AssetSelection): Promise<number> {
-    return assets.countAssets(this.db, this.dialect, orgId, datasetId, selection);
+    return assets.countAssets(this.db, this.dialect, this.planner, orgId, datasetId, selection);
   }
 
   getAsset(orgId: string, datasetId: string, assetId: string): Promise<AssetRecord | undefined> {
@@ -318,7 +321,7 @@ export class KyselyMetadataStore implements MetadataStore {
     session: Omit<DeletionSessionRecord, "selected" | "deleted" | "state">,
     selection: AssetSelection,
   ): Promise<DeletionSessionRecord> {
-    return this.write((tx) => deletions.createDeletionSession(tx, this.dialect, session, selection));
+    return this.write((tx) => deletions.createDeletionSession(tx, this.dialect, this.planner, session, selection));
   }
 
   getDeletionSession(orgId: string, datasetId: string, sessionId: string): Promise<DeletionSessionRecord | undefined> {

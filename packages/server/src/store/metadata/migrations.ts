@@ -212,16 +212,18 @@ async function addQueryColumns(db: Kysely<unknown>, big: "bigint" | "integer"): 
     .addColumn("str_folded", "text")
     .addColumn("num_value", "double precision")
     .addPrimaryKeyConstraint("asset_fields_pk", ["asset_seq", "key"])
+    // In SQLite the rows live in their primary key's b-tree: an EXISTS probe is one lookup.
+    .$call((b) => (big === "integer" ? b.modifyEnd(sql`without rowid`) : b))
     .execute();
   await db.schema
     .createIndex("asset_fields_num_idx")
     .on("asset_fields")
-    .columns(["org_id", "dataset_id", "key", "num_value", "asset_seq"])
+    .columns(["org_id", "dataset_id", "key", "value_type", "num_value", "asset_seq"])
     .execute();
   await db.schema
     .createIndex("asset_fields_str_idx")
     .on("asset_fields")
-    .columns(["org_id", "dataset_id", "key", "str_folded", "asset_seq"])
+    .columns(["org_id", "dataset_id", "key", "value_type", "str_folded", "asset_seq"])
     .execute();
   const assets = await sql<{ seq: number; org_id: string; dataset_id: string; custom_metadata: string }>`
     select seq, org_id, dataset_id, custom_metadata from assets where custom_metadata <> '{}'`.execute(db);

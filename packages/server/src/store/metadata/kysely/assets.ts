@@ -9,6 +9,7 @@ import type {
 } from "../metadata-store.js";
 import type { AssetRecord, ImageFacts } from "../records.js";
 import type { Database } from "../schema.js";
+import type { SelectionPlanner } from "./planner.js";
 import { chunks, deleteAssetRows, num, toAssetRecords, writeFields, type AssetRow, type Db } from "./common.js";
 
 /** The asset aggregate: listing, counting, reading, updating custom metadata and deleting. */
@@ -24,22 +25,34 @@ const SORT_COLUMN: Record<AssetSortKey, keyof AssetRow & keyof Database["assets"
   createdAt: "created_at",
 };
 
-function selectAssets(
+/**
+ * The dataset's assets the selection holds, reached as the planner chooses for a page of
+ * `limit` rows (undefined: all of them).
+ */
+export async function selectAssets(
   db: Db,
+  dialect: "sqlite" | "postgres",
+  planner: SelectionPlanner,
   orgId: string,
   datasetId: string,
   selection: AssetSelection | undefined,
-  dialect: "sqlite" | "postgres",
+  limit: number | undefined,
 ) {
-  let query = db.selectFrom("assets").where("org_id", "=", orgId).where("dataset_id", "=", datasetId);
-  if (selection) query = query.where(compileWhere(selection.expr, { strict: selection.strict, dialect }));
-  return query;
+  const query = db.selectFrom("assets").where("org_id", "=", orgId).where("dataset_id", "=", datasetId);
+  if (!selection) return query;
+  const drive = await planner.choose(db, dialect, orgId, datasetId, selection, limit);
+  return query.where(compileWhere(selection.expr, { strict: selection.strict, dialect, ...(drive ? { drive } : {}) }));
 }
 
-export async function listAssets(db: Db, dialect: "sqlite" | "postgres", q: AssetListQuery): Promise<AssetRecord[]> {
+export async function listAssets(
+  db: Db,
+  dialect: "sqlite" | "postgres",
+  planner: SelectionPlanner,
+  q: AssetListQuery,
+): Promise<AssetRecord[]> {
   const col = SORT_COLUMN[q.sortKey];
   const dir = q.descending ? "desc" : "asc";
-  let query = selectAssets(db, q.orgId, q.datasetId, q.selection, dialect).selectAll();
+  let query = (await selectAssets(db, dialect, planner, q.orgId, q.datasetId, q.selection, q.limit)).selectAll();
   if (q.after) {
     const { value, seq } = q.after;
     const cmp = q.descending ? "<" : ">";
@@ -60,6 +73,7 @@ export async function listAssets(db: Db, dialect: "sqlite" | "postgres", q: Asse
 export async function countAssets(
   db: Db,
   dialect: "sqlite" | "postgres",
+  planner: SelectionPlanner,
   orgId: string,
   datasetId: string,
   selection?: AssetSelection,
@@ -73,7 +87,9 @@ export async function countAssets(
       .executeTakeFirst();
     return row ? num(row.asset_count) : 0;
   }
-  const row = await selectAssets(db, orgId, datasetId, selection, dialect)
+  const row = await (
+    await selectAssets(db, dialect, planner, orgId, datasetId, selection, undefined)
+  )
     .select((eb) => eb.fn.countAll().as("n"))
     .executeTakeFirstOrThrow();
   return num(row.n);

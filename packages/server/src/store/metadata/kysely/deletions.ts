@@ -1,5 +1,6 @@
 import type { Selectable } from "kysely";
-import { compileWhere } from "../../../query/index.js";
+import { selectAssets } from "./assets.js";
+import type { SelectionPlanner } from "./planner.js";
 import type { AssetSelection, DeletionBatch } from "../metadata-store.js";
 import type { DeletionSessionRecord } from "../records.js";
 import type { Database } from "../schema.js";
@@ -15,14 +16,11 @@ import { deleteAssetRows, num, type Db } from "./common.js";
 export async function createDeletionSession(
   tx: Db,
   dialect: "sqlite" | "postgres",
+  planner: SelectionPlanner,
   s: Omit<DeletionSessionRecord, "selected" | "deleted" | "state">,
   selection: AssetSelection,
 ): Promise<DeletionSessionRecord> {
-  const matching = tx
-    .selectFrom("assets")
-    .where("org_id", "=", s.orgId)
-    .where("dataset_id", "=", s.datasetId)
-    .where(compileWhere(selection.expr, { strict: selection.strict, dialect }));
+  const matching = await selectAssets(tx, dialect, planner, s.orgId, s.datasetId, selection, undefined);
   let selected: number;
   if (s.dryRun) {
     selected = num((await matching.select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);

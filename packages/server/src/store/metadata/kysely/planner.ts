@@ -1,0 +1,82 @@
+import { compileProbe, driverCandidates, printQuery, type Driver, type Expr } from "../../../query/index.js";
+import type { AssetSelection } from "../metadata-store.js";
+import { num, type Db } from "./common.js";
+
+/**
+ * Chooses how a selection reaches its assets.
+ *
+ * By default each custom-key test is an EXISTS probe per asset row, walked in the page's order:
+ * a page of a broad selection stops after a few hundred rows. When the selection is narrow the
+ * walk gets long (a 0.05% selection reads 200,000 rows for a page of 100), and it is cheaper to
+ * start from the index range of the most selective test (its assets looked up by seq, then
+ * sorted): that test becomes the query's driver.
+ *
+ * The choice needs the size of each candidate's range: counted from its index, at most
+ * PROBE_LIMIT rows, and kept for a minute, so that the pages of one listing count once.
+ * The cost model is deliberately coarse: a walk costs one row per asset read, assuming the
+ * tests are independent; driving costs four per row of the range (an index read, a lookup by
+ * seq, the other tests, the sort).
+ */
+const PROBE_LIMIT = 50_000;
+const DRIVE_COST = 4;
+const CACHE_MS = 60_000;
+const CACHE_ENTRIES = 1000;
+
+export class SelectionPlanner {
+  private readonly cache = new Map<string, { n: number; at: number }>();
+
+  /** The driver for a page of `limit` rows, or for every row when `limit` is undefined (counts, bulk deletes). */
+  async choose(
+    db: Db,
+    dialect: "sqlite" | "postgres",
+    orgId: string,
+    datasetId: string,
+    selection: AssetSelection,
+    limit: number | undefined,
+  ): Promise<Driver | undefined> {
+    const candidates = driverCandidates(selection.expr);
+    if (candidates.length === 0) return undefined;
+    const total = await this.datasetSize(db, orgId, datasetId);
+    if (total === 0) return undefined;
+    let best: { node: Expr; n: number } | undefined;
+    let selectivity = 1;
+    for (const node of candidates) {
+      const n = await this.rangeSize(db, dialect, orgId, datasetId, selection.strict, node);
+      selectivity *= Math.min(1, n / total);
+      if (!best || n < best.n) best = { node, n };
+    }
+    const walk = limit === undefined ? total : Math.min(total, selectivity > 0 ? limit / selectivity : total);
+    return best && best.n < PROBE_LIMIT && best.n * DRIVE_COST < walk
+      ? { node: best.node, orgId, datasetId }
+      : undefined;
+  }
+
+  private async rangeSize(
+    db: Db,
+    dialect: "sqlite" | "postgres",
+    orgId: string,
+    datasetId: string,
+    strict: boolean,
+    node: Expr,
+  ): Promise<number> {
+    const key = `${orgId}/${datasetId}/${strict ? "s" : "f"}/${printQuery(node)}`;
+    const hit = this.cache.get(key);
+    if (hit && Date.now() - hit.at < CACHE_MS) return hit.n;
+    const probe = compileProbe(node, { strict, dialect, orgId, datasetId, limit: PROBE_LIMIT });
+    const { rows } = await probe.execute(db);
+    const n = num(rows[0]?.n ?? PROBE_LIMIT);
+    if (this.cache.size >= CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(key, { n, at: Date.now() });
+    return n;
+  }
+
+  private async datasetSize(db: Db, orgId: string, datasetId: string): Promise<number> {
+    const row = await db
+      .selectFrom("datasets")
+      .select("asset_count")
+      .where("org_id", "=", orgId)
+      .where("dataset_id", "=", datasetId)
+      .executeTakeFirst();
+    return row ? num(row.asset_count) : 0;
+  }
+}
