@@ -229,6 +229,7 @@ function decodeToken(token: string, sortKey: AssetSortKey, descending: boolean):
   let body: Partial<TokenBody>;
   try {
     body = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Partial<TokenBody>;
+    if (typeof body !== "object" || body === null) throw new TypeError("a page token is a JSON object");
   } catch {
     throw invalid("The page token is malformed", { parameter: "p" }, "Pass nextPage from the previous page unchanged.");
   }
