@@ -74,6 +74,8 @@ export function viCliOnTty(
 export interface Served {
   url: string;
   dataDir: string;
+  /** What the server printed on stderr (complete once `stop` has resolved). */
+  readonly stderr: string;
   stop(): Promise<void>;
 }
 
@@ -91,10 +93,14 @@ export async function serve(cwd: string, env: NodeJS.ProcessEnv): Promise<Served
     child.once("exit", (code) => reject(new Error(`vi-cli serve exited with ${code}: ${stderr}`)));
   });
   const started = JSON.parse(line) as { url: string; dataDir: string };
-  const exited = new Promise((r) => child.once("exit", r));
+  // "close": the process exited and its output was read to the end.
+  const exited = new Promise((r) => child.once("close", r));
   return {
     url: started.url,
     dataDir: started.dataDir,
+    get stderr() {
+      return stderr;
+    },
     async stop() {
       child.kill("SIGTERM");
       await exited;

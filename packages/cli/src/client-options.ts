@@ -28,8 +28,8 @@ export const SECRET_KEY_FLAG_WARNING =
 /**
  * Global flags -> SDK options. Only what the user gave is set, so the SDK's own resolution
  * applies to the rest: flag, then DATATURE_VI_* environment variables, then the config file
- * (`--config`, else VI_CONFIG_FILE, else `$VI_DATA_DIR/credentials.json` or
- * `./vi-data/credentials.json` when present), then the SDK's defaults.
+ * (`--config`, else VI_CONFIG_FILE, else `$VI_DATA_DIR/credentials.json`, else the nearest
+ * `vi-data/credentials.json` in the current folder or a folder above it), then the SDK's defaults.
  */
 export function toClientOptions(g: GlobalOptions, cwd: string = process.cwd()): ClientOptions {
   const options: ClientOptions = {};

@@ -6,12 +6,26 @@ import type { JsonError, Output } from "./output.js";
 
 const COMMANDER_PREFIX = /^error:\s*/i;
 
+/** vi-cli's hint for each kind of configuration problem, in its flags' terms (see the SDK's ConfigProblem). */
+const CONFIG_HINTS: Record<string, string> = {
+  missing:
+    "run vi-cli from the folder where the server keeps vi-data/ (where you ran `npm start` or `vi-cli serve`) " +
+    `or from a folder below it; or pass --config <file>, or set ${ENV.secretKey} and ${ENV.organizationId}. ` +
+    "No server yet? `npm start` (or `vi-cli serve`) starts one, with its vi-data/ in the folder it starts in",
+  malformed:
+    "copy the key whole again: it is dtvi_ and 98 more characters, in vi-data/credentials.json or as " +
+    "`vi-cli keys create` printed it",
+  unreadable: "check that file: the server writes it as JSON {organizationId, secretKey, endpoint}",
+  foreign: "pass it with --config <file> if you trust it, or start a server of your own with `vi-cli serve`",
+  invalid: `check the value named (--endpoint / ${ENV.endpoint} is an http(s) URL such as http://127.0.0.1:8080)`,
+};
+
 /** vi-cli's own hint for an SDK error that brought none. */
 function defaultSuggestion(err: ViError): string | undefined {
   switch (exitCodeFor(err)) {
     case ExitCode.Auth:
       return err instanceof ViConfigurationError
-        ? `set ${ENV.secretKey} and ${ENV.organizationId}, pass --config <file>, or run \`vi-cli serve\` here (it writes vi-data/credentials.json)`
+        ? CONFIG_HINTS.missing
         : `check the secret key and organization id (${ENV.secretKey}, ${ENV.organizationId}, --config)`;
     case ExitCode.Network:
       return `is the server running and reachable? check --endpoint / ${ENV.endpoint}`;
@@ -22,6 +36,10 @@ function defaultSuggestion(err: ViError): string | undefined {
 
 /** vi-cli's own hint where the SDK's speaks of its options, not of vi-cli's flags. */
 function cliSuggestion(err: ViError): string | undefined {
+  if (err instanceof ViConfigurationError) {
+    const problem = err.details?.problem;
+    return typeof problem === "string" ? CONFIG_HINTS[problem] : undefined;
+  }
   if (err instanceof ViUploadError && err.result?.stopped) {
     const n = err.result.totalPending;
     const untried = n > 0 ? ` (${n} ${n === 1 ? "file was" : "files were"} not uploaded)` : "";

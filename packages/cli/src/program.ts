@@ -20,8 +20,9 @@ const ENV_ROWS: [string, string][] = [
   [ENV.organizationId, "organization id"],
   [ENV.endpoint, "server URL (default http://127.0.0.1:8080)"],
   [ENV.configFile, "credentials file, when --config is not given"],
-  [ENV.dataDir, "data directory of a local server (default ./vi-data): its credentials.json"],
-  ["", "is used when nothing else names a key; `serve` stores its data there"],
+  [ENV.dataDir, "data directory of a local server: its credentials.json is used when nothing"],
+  ["", "else names a key (default: the nearest vi-data/ here or in a folder above);"],
+  ["", "`serve` stores its data there (default ./vi-data)"],
   ["HOST, PORT", "where `serve` listens (default 127.0.0.1, 8080)"],
 ];
 const ENV_WIDTH = Math.max(...ENV_ROWS.map(([name]) => name.length));

@@ -226,7 +226,7 @@ describe("API errors -> exit codes and error output", () => {
     const client = fakeClient();
     client.datasets.get.mockRejectedValue(new ViConfigurationError("no secret key", { code: "ConfigurationError" }));
     expect((await cli(["datasets", "get", "ds1"], client)).stderr).toMatch(
-      /hint: .*DATATURE_VI_SECRET_KEY.*vi-cli serve/,
+      /hint: run vi-cli from the folder where the server keeps vi-data\/.*DATATURE_VI_SECRET_KEY.*vi-cli serve/,
     );
     client.datasets.get.mockRejectedValue(new ViNetworkError("ECONNREFUSED", { code: "NetworkError" }));
     expect((await cli(["datasets", "get", "ds1"], client)).stderr).toMatch(/hint: .*--endpoint/);

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readFileSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { ID_PATTERN, SECRET_KEY_LENGTH, SECRET_KEY_PATTERN, SECRET_KEY_PREFIX } from "@vi/protocol";
 import { ViConfigurationError } from "./core/errors.js";
 import { HttpClient } from "./core/http.js";
@@ -26,7 +26,11 @@ export interface ClientOptions {
   secretKey?: string;
   organizationId?: string;
   endpoint?: string;
-  /** A JSON file `{organizationId, secretKey, endpoint}` (snake_case accepted), e.g. `<data dir>/credentials.json`. */
+  /**
+   * A JSON file `{organizationId, secretKey, endpoint}` (snake_case accepted), e.g.
+   * `<data dir>/credentials.json`. Without it: `VI_CONFIG_FILE`, else `$VI_DATA_DIR/credentials.json`,
+   * else the nearest `vi-data/credentials.json` in the current folder or a folder above it.
+   */
   configFile?: string;
   /** Milliseconds per request attempt; default 60 000. */
   timeout?: number;
@@ -56,19 +60,50 @@ const FILE_KEYS: Record<keyof FileConfig, string[]> = {
   endpoint: ["endpoint", "apiEndpoint", "api_endpoint"],
 };
 
+/**
+ * What a ViConfigurationError's `details.problem` says went wrong, so that a caller (vi-cli) can
+ * word its own hint: nothing configured at all, a value of the wrong shape, a config file that
+ * cannot be read or is not JSON, a credentials file found but owned by another user.
+ */
+export type ConfigProblem = "missing" | "malformed" | "unreadable" | "foreign" | "invalid";
+
+const CONFIG_SUGGESTIONS: Record<ConfigProblem, string> = {
+  missing:
+    "start the server (npm start, or vi-cli serve) in the folder that is to hold vi-data/, and run from that folder " +
+    `or one below it; or set ${ENV.secretKey} and ${ENV.organizationId}, or name a credentials file (configFile, ${ENV.configFile})`,
+  malformed:
+    `a secret key is "${SECRET_KEY_PREFIX}" and 98 more characters: copy it whole again from where it came ` +
+    "(the server's vi-data/credentials.json, or what `vi-cli keys create` printed)",
+  unreadable: "check the path and the file: the server writes it as JSON {organizationId, secretKey, endpoint}",
+  foreign:
+    "a credentials file of another user is not used unless named: name it (configFile, VI_CONFIG_FILE) if you trust it, " +
+    "or start your own server",
+  invalid: "check the value named",
+};
+
+const configError = (
+  message: string,
+  problem: ConfigProblem,
+  details: Record<string, unknown> = {},
+  cause?: unknown,
+): ViConfigurationError =>
+  new ViConfigurationError(message, {
+    code: "ConfigurationError",
+    suggestion: CONFIG_SUGGESTIONS[problem],
+    details: { problem, ...details },
+    cause,
+  });
+
 function readConfigFile(path: string): FileConfig {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, "utf8"));
   } catch (cause) {
     const why = (cause as NodeJS.ErrnoException).code === "ENOENT" ? "it does not exist" : (cause as Error).message;
-    throw new ViConfigurationError(`cannot read the config file ${path}: ${why}`, {
-      code: "ConfigurationError",
-      cause,
-    });
+    throw configError(`cannot read the config file ${path}: ${why}`, "unreadable", { configFile: path }, cause);
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new ViConfigurationError(`the config file ${path} is not a JSON object`, { code: "ConfigurationError" });
+    throw configError(`the config file ${path} is not a JSON object`, "unreadable", { configFile: path });
   }
   const record = parsed as Record<string, unknown>;
   const out: FileConfig = {};
@@ -77,9 +112,7 @@ function readConfigFile(path: string): FileConfig {
       const value = record[name];
       if (value === undefined || value === null) continue;
       if (typeof value !== "string") {
-        throw new ViConfigurationError(`the config file ${path}: "${name}" must be a string`, {
-          code: "ConfigurationError",
-        });
+        throw configError(`the config file ${path}: "${name}" must be a string`, "unreadable", { configFile: path });
       }
       out[field] = value;
       break;
@@ -88,25 +121,69 @@ function readConfigFile(path: string): FileConfig {
   return out;
 }
 
+const isFile = (path: string): boolean => {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The credentials file a server wrote nearest to `cwd`: `vi-data/credentials.json` in `cwd` or
+ * the closest folder above it that has one (as git finds `.git`), or undefined.
+ */
+export function findCredentialsFile(cwd: string = process.cwd()): string | undefined {
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    const candidate = join(dir, "vi-data", "credentials.json");
+    if (isFile(candidate)) return candidate;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
 /** The config file to read: the one named, else the server's credentials file if there is one. */
-function findConfigFile(options: ClientOptions, env: NodeJS.ProcessEnv, cwd: string): string | undefined {
-  if (options.configFile) return resolve(cwd, options.configFile);
+function findConfigFile(
+  options: ClientOptions,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): { path: string; searched: boolean } | undefined {
+  if (options.configFile) return { path: resolve(cwd, options.configFile), searched: false };
   const fromEnv = env[ENV.configFile];
-  if (fromEnv) return resolve(cwd, fromEnv);
+  if (fromEnv) return { path: resolve(cwd, fromEnv), searched: false };
   const dataDir = env[ENV.dataDir];
-  const candidate = dataDir ? resolve(cwd, dataDir, "credentials.json") : join(cwd, "vi-data", "credentials.json");
-  return existsSync(candidate) ? candidate : undefined;
+  if (dataDir) {
+    const inDataDir = resolve(cwd, dataDir, "credentials.json");
+    return isFile(inDataDir) ? { path: inDataDir, searched: false } : undefined;
+  }
+  const found = findCredentialsFile(cwd);
+  return found === undefined ? undefined : { path: found, searched: true };
+}
+
+/**
+ * A credentials file found by looking upward is used only when it is the user's own: one that
+ * another user left in a shared parent folder (/tmp/vi-data, say) could point the client at
+ * their server. A file named explicitly is the caller's choice.
+ */
+function checkOwner(path: string): void {
+  const uid = process.getuid?.();
+  if (uid === undefined) return;
+  const owner = statSync(path).uid;
+  if (owner !== uid) {
+    throw configError(
+      `found the credentials file ${path}, but it belongs to another user (uid ${owner}): not used`,
+      "foreign",
+      { configFile: path },
+    );
+  }
 }
 
 const nonEmpty = (value: string | undefined): string | undefined =>
   value === undefined || value.trim() === "" ? undefined : value.trim();
 
-const configError = (message: string) => new ViConfigurationError(message, { code: "ConfigurationError" });
-
 /**
  * Resolves each setting from, in order: the explicit option, its environment variable, the
- * config file (the `configFile` option, else `VI_CONFIG_FILE`, else `$VI_DATA_DIR/credentials.json`
- * or `./vi-data/credentials.json` when present), then the default. Throws ViConfigurationError
+ * config file (the `configFile` option, else `VI_CONFIG_FILE`, else `$VI_DATA_DIR/credentials.json`,
+ * else the nearest `vi-data/credentials.json` in `cwd` or a folder above it), then the default. Throws ViConfigurationError
  * naming what is missing or malformed, and where it came from, never echoing the key itself.
  */
 export function resolveConfig(
@@ -129,12 +206,14 @@ export function resolveConfig(
   let organizationId = pick("organizationId", ENV.organizationId);
   let endpoint = pick("endpoint", ENV.endpoint);
 
-  const file = findConfigFile(options, env, cwd);
+  const found = findConfigFile(options, env, cwd);
+  const file = found?.path;
   if (
-    file !== undefined &&
+    found !== undefined &&
     (secretKey === undefined || organizationId === undefined || endpoint === undefined || options.configFile)
   ) {
-    const fromFile = readConfigFile(file);
+    if (found.searched) checkOwner(found.path);
+    const fromFile = readConfigFile(found.path);
     const fill = (field: keyof FileConfig, current: string | undefined): string | undefined => {
       if (current !== undefined) return current;
       const value = nonEmpty(fromFile[field]);
@@ -146,20 +225,36 @@ export function resolveConfig(
     endpoint = fill("endpoint", endpoint);
   }
 
-  const looked = `the option, ${ENV.secretKey}/${ENV.organizationId}, or a config file (configFile, ${ENV.configFile}, $${ENV.dataDir}/credentials.json, ./vi-data/credentials.json)`;
-  if (secretKey === undefined) throw configError(`no secret key: set it through ${looked}`);
+  const looked =
+    file !== undefined
+      ? `the option, ${ENV.secretKey}, or the config file ${file}`
+      : env[ENV.dataDir]
+        ? `the option, ${ENV.secretKey}, or a config file: there is no ${resolve(cwd, env[ENV.dataDir] ?? "", "credentials.json")} ($${ENV.dataDir})`
+        : `the option, ${ENV.secretKey}, or a config file (configFile, ${ENV.configFile}, $${ENV.dataDir}/credentials.json): ` +
+          `there is no vi-data/credentials.json in ${resolve(cwd)} or any folder above it`;
+  if (secretKey === undefined)
+    throw configError(`no secret key: none was given through ${looked}`, "missing", { setting: "secretKey" });
   if (!SECRET_KEY_PATTERN.test(secretKey)) {
     const shape = secretKey.startsWith(SECRET_KEY_PREFIX)
       ? `${secretKey.length} characters`
       : `no "${SECRET_KEY_PREFIX}" prefix`;
     throw configError(
       `the secret key from ${sources.secretKey} is malformed (${shape}): expected "${SECRET_KEY_PREFIX}" followed by 98 of [A-Za-z0-9_-], ${SECRET_KEY_LENGTH} characters in all`,
+      "malformed",
+      { setting: "secretKey", source: sources.secretKey },
     );
   }
-  if (organizationId === undefined) throw configError(`no organization id: set it through ${looked}`);
+  if (organizationId === undefined) {
+    const looked = `the option, ${ENV.organizationId}, or ${file === undefined ? "a config file" : `the config file ${file}`}`;
+    throw configError(`no organization id: none was given through ${looked}`, "missing", {
+      setting: "organizationId",
+    });
+  }
   if (!new RegExp(ID_PATTERN).test(organizationId)) {
     throw configError(
       `the organization id from ${sources.organizationId} is malformed: expected 1 to 255 of [A-Za-z0-9-]`,
+      "invalid",
+      { setting: "organizationId", source: sources.organizationId },
     );
   }
 
@@ -169,21 +264,20 @@ export function resolveConfig(
     if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`unsupported scheme ${url.protocol}`);
     origin = url.origin;
   } catch (cause) {
-    throw new ViConfigurationError(
-      `the endpoint from ${sources.endpoint} is not an http(s) URL: ${(cause as Error).message}`,
-      {
-        code: "ConfigurationError",
-        cause,
-      },
+    throw configError(
+      `the endpoint from ${sources.endpoint || "the default"} is not an http(s) URL: ${(cause as Error).message}`,
+      "invalid",
+      { setting: "endpoint", source: sources.endpoint },
+      cause,
     );
   }
 
   const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isFinite(timeout) || timeout <= 0)
-    throw configError(`timeout must be a positive number of milliseconds, got ${timeout}`);
+    throw configError(`timeout must be a positive number of milliseconds, got ${timeout}`, "invalid");
   const maxRetries = options.maxRetries ?? DEFAULT_RETRY_POLICY.maxRetries;
   if (!Number.isInteger(maxRetries) || maxRetries < 0)
-    throw configError(`maxRetries must be a whole number >= 0, got ${maxRetries}`);
+    throw configError(`maxRetries must be a whole number >= 0, got ${maxRetries}`, "invalid");
   return { secretKey, organizationId, origin, timeout, maxRetries };
 }
 

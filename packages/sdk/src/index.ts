@@ -1,4 +1,4 @@
-export { Client, ENV, type ClientOptions } from "./client.js";
+export { Client, ENV, findCredentialsFile, type ClientOptions, type ConfigProblem } from "./client.js";
 export {
   ViError,
   ViAuthenticationError,

@@ -1,8 +1,8 @@
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Client, resolveConfig } from "../src/client.js";
+import { Client, findCredentialsFile, resolveConfig } from "../src/client.js";
 import { ViConfigurationError } from "../src/core/errors.js";
 import { SECRET_KEY } from "./helpers/server.js";
 
@@ -70,6 +70,52 @@ describe("config resolution", () => {
     expect(local.organizationId).toBe("local");
     // A path prefix of the endpoint is dropped: the API lives at the host root.
     expect(local.origin).toBe("http://127.0.0.1:9999");
+  });
+
+  it("finds vi-data/credentials.json in a folder above, the nearest first, as git finds .git", () => {
+    const credentials = (org: string) => JSON.stringify({ secretKey: SECRET_KEY, organizationId: org });
+    mkdirSync(join(dir, "vi-data"));
+    writeFileSync(join(dir, "vi-data", "credentials.json"), credentials("top"));
+    mkdirSync(join(dir, "project", "photos", "2024"), { recursive: true });
+    expect(resolveConfig({}, env({}), join(dir, "project", "photos", "2024")).organizationId).toBe("top");
+    mkdirSync(join(dir, "project", "vi-data"));
+    writeFileSync(join(dir, "project", "vi-data", "credentials.json"), credentials("nearer"));
+    expect(resolveConfig({}, env({}), join(dir, "project", "photos", "2024")).organizationId).toBe("nearer");
+    expect(findCredentialsFile(join(dir, "project", "photos"))).toBe(
+      join(dir, "project", "vi-data", "credentials.json"),
+    );
+    // $VI_DATA_DIR names the one to use: no looking upward then.
+    const err = errorOf(() => resolveConfig({}, env({ VI_DATA_DIR: join(dir, "elsewhere") }), join(dir, "project")));
+    expect(err.message).toContain(`there is no ${join(dir, "elsewhere", "credentials.json")}`);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)("does not use a credentials file found above that another user owns", () => {
+    mkdirSync(join(dir, "vi-data"));
+    const file = join(dir, "vi-data", "credentials.json");
+    writeFileSync(file, JSON.stringify({ secretKey: SECRET_KEY, organizationId: "theirs" }));
+    chownSync(file, 4242, 4242);
+    mkdirSync(join(dir, "mine"));
+    const err = errorOf(() => resolveConfig({}, env({}), join(dir, "mine")));
+    expect(err.message).toContain(`found the credentials file ${file}, but it belongs to another user (uid 4242)`);
+    expect(err.details).toMatchObject({ problem: "foreign", configFile: file });
+    // Named, it is the caller's choice.
+    expect(resolveConfig({ configFile: file }, env({}), join(dir, "mine")).organizationId).toBe("theirs");
+  });
+
+  it("says what is missing, where it looked, and what to do; a malformed key gets another hint", () => {
+    mkdirSync(join(dir, "sub"));
+    const missing = errorOf(() => resolveConfig({}, env({}), join(dir, "sub")));
+    expect(missing.message).toBe(
+      `no secret key: none was given through the option, DATATURE_VI_SECRET_KEY, or a config file (configFile, VI_CONFIG_FILE, $VI_DATA_DIR/credentials.json): there is no vi-data/credentials.json in ${join(dir, "sub")} or any folder above it`,
+    );
+    expect(missing.details).toMatchObject({ problem: "missing", setting: "secretKey" });
+    expect(missing.suggestion).toMatch(
+      /^start the server \(npm start, or vi-cli serve\) in the folder that is to hold vi-data\//,
+    );
+    const malformed = errorOf(() => resolveConfig({ secretKey: "dtvi_short", organizationId: "o" }, env({}), dir));
+    expect(malformed.details).toMatchObject({ problem: "malformed", setting: "secretKey" });
+    expect(malformed.suggestion).toMatch(/copy it whole again/);
+    expect(malformed.suggestion).not.toMatch(/vi-cli serve|npm start/);
   });
 
   it("defaults the endpoint and the timeouts", () => {

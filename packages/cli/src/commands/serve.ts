@@ -1,5 +1,6 @@
 import path from "node:path";
 import type { Command } from "commander";
+import { findCredentialsFile } from "@vi/sdk";
 import { DEFAULT_DATA_DIR, ENV } from "../client-options.js";
 import { helpText } from "../help.js";
 import { actionOf, type ResolvedDeps, type RunState } from "../context.js";
@@ -59,7 +60,7 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
       "after",
       helpText(
         `\nThe server writes an organization's credentials to <data-dir>/credentials.json on first start;\n` +
-          `other vi-cli commands run from the same directory (or with ${ENV.dataDir} set) pick it up.\n` +
+          `other vi-cli commands run from that directory or one below it (or with ${ENV.dataDir} set) pick it up.\n` +
           `Stops cleanly on Ctrl-C or SIGTERM (exit 0).`,
       ),
     )
@@ -68,6 +69,13 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
         const options = resolveServeOptions(opts, ctx.deps.env, ctx.deps.cwd);
         const { startServer } = await ctx.deps.loadServer();
         const server = await startServer(options);
+        // A server started in a subfolder of another's: say that this is a second one.
+        const above = server.created ? findCredentialsFile(path.dirname(path.dirname(options.dataDir))) : undefined;
+        if (above !== undefined)
+          ctx.out.warn(
+            `${above} is in a folder above: this is a second server, with an organization of its own. ` +
+              `To use that one instead, stop this one and run vi-cli from ${path.dirname(path.dirname(above))}.`,
+          );
         ctx.out.result(
           () => {
             ctx.out.line(`Vi server listening on ${server.url}`);
