@@ -13,6 +13,8 @@ export function normalizeFilename(raw: string): FilenameCheck {
   // C0 and C1 controls, DEL, and the Unicode line/paragraph separators.
   if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(raw))
     return { ok: false, reason: "filename contains a control character" };
+  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(raw))
+    return { ok: false, reason: "filename contains an unpaired surrogate, which no stored text can hold" };
   const filename = raw.normalize("NFC");
   if (filename.startsWith("/")) return { ok: false, reason: "filename is an absolute path" };
   if (/^[A-Za-z]:/.test(filename)) return { ok: false, reason: "filename starts with a drive letter" };
