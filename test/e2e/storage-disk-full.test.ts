@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, realpathSync, writeFileSync } from "node:fs";
 import { mkdtemp, readdir, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { crc32c } from "@node-rs/crc32";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiPaths, type Asset, type IngestionSession } from "@vi/protocol";
@@ -163,6 +163,7 @@ describe.skipIf(!shim)("a disk that fills up under a running server (ENOSPC from
   afterAll(async () => {
     await server?.stop();
     if (home) await rm(home, { recursive: true, force: true });
+    await rm(dirname(shim!), { recursive: true, force: true });
   });
 
   it("while full: every write answers 507 with Retry-After (PUTs too, never a reset) and logs the real cause; reads work", async () => {
