@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { cp, mkdir, mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32c } from "@node-rs/crc32";
@@ -190,6 +190,22 @@ describe("uploads at full fidelity", () => {
       const got = Buffer.from(await (await fetch(asset!.contents!.asset!.url)).arrayBuffer());
       expect(sha256(got)).toBe(sha);
     }
+  });
+
+  it("re-running an upload whose stored bytes went missing sends them again and restores the asset", async () => {
+    const datasetId = (await t.client.datasets.create({ name: "restore" })).datasetId;
+    const dir = join(work, "restore");
+    await mkdir(dir);
+    const bytes = uniqueJpeg(64_000);
+    await writeFile(join(dir, "kept.jpg"), bytes);
+    await t.client.assets.upload({ datasetId, paths: dir, showProgress: false });
+    const sha = sha256(bytes);
+    await rm(join(t.dataDir, "blobs", sha.slice(0, 2), sha)); // lost (or quarantined by fsck)
+    const rerun = await t.client.assets.upload({ datasetId, paths: dir, showProgress: false });
+    expect(rerun.bytesSent).toBe(bytes.length);
+    const [asset] = (await t.client.assets.list({ datasetId, contents: true })).items;
+    const got = Buffer.from(await (await fetch(asset!.contents!.asset!.url)).arrayBuffer());
+    expect(sha256(got)).toBe(sha);
   });
 
   describe("overwrite policy and annotations", () => {

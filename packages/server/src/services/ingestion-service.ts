@@ -165,10 +165,25 @@ export class IngestionService {
       orgId,
       candidates.map((f) => f.sha256!),
     );
+    // A re-run settles a file only while its stored bytes are there at their size: bytes lost
+    // or quarantined (vi-cli fsck) are sent again, which restores them.
+    const present = new Map<string, boolean>();
+    for (const f of candidates) {
+      const current = existing.get(f.filename);
+      if (current && current.sha256 === f.sha256 && !present.has(current.sha256)) {
+        present.set(current.sha256, (await this.ctx.blobs.size(current.sha256)) === current.fileSize);
+      }
+    }
     const commits: FileCommit[] = [];
     for (const f of candidates) {
       const current = existing.get(f.filename);
-      if (current && current.sha256 === f.sha256 && current.fileSize === f.size && f.customMetadata === null) {
+      if (
+        current &&
+        current.sha256 === f.sha256 &&
+        current.fileSize === f.size &&
+        f.customMetadata === null &&
+        present.get(current.sha256)
+      ) {
         f.state = "succeeded";
         f.assetId = current.assetId;
         f.deduplicated = true;
