@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { resolveConfig, type ServerConfig } from "./config.js";
@@ -60,6 +60,7 @@ export async function startServer(
   // Operators see warnings and unexpected errors (with their trace id) by default.
   const logger = given ?? { level: config.logLevel };
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const folderMode = (await stat(config.dataDir)).mode & 0o777;
   const local = new LocalBlobStore(config.dataDir);
   await local.init();
   const opened = {
@@ -86,6 +87,13 @@ export async function startServer(
   const created =
     (await metadata.countOrganizations()) === 0 ? await createOrganization(metadata, "default") : undefined;
   const { app, services } = await buildApp(ctx, logger);
+  if (folderMode & 0o077) {
+    // Its files are made private anyway; the folder's listing (dataset-free blob names) is not.
+    app.log.warn(
+      { dataDir: config.dataDir, mode: folderMode.toString(8) },
+      `the data folder ${config.dataDir} is readable by other users (mode ${folderMode.toString(8)}); its files are created private, but run 'chmod 700 ${config.dataDir}'`,
+    );
+  }
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;

@@ -70,8 +70,12 @@ export class LocalBlobStore implements BlobStore {
 
   /** Creates the staging folder and the 256 shard folders up front: publishing never mkdirs. */
   async init(): Promise<void> {
-    await fs.mkdir(this.stagingDir, { recursive: true });
-    await Promise.all(SHARDS.map((shard) => fs.mkdir(join(this.blobsDir, shard), { recursive: true })));
+    // The bytes are readable by the server's user only, whatever the data folder's mode.
+    for (const dir of [this.stagingDir, this.blobsDir]) {
+      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+      await fs.chmod(dir, 0o700);
+    }
+    await Promise.all(SHARDS.map((shard) => fs.mkdir(join(this.blobsDir, shard), { recursive: true, mode: 0o700 })));
   }
 
   async close(): Promise<void> {
@@ -100,7 +104,7 @@ export class LocalBlobStore implements BlobStore {
     let batch: Buffer[] = [];
     let batchBytes = 0;
     let inFlight: Promise<void> = Promise.resolve();
-    const file = await fs.open(localPath, "wx");
+    const file = await fs.open(localPath, "wx", 0o600);
     try {
       // Not destroyed when the loop stops early: after a storage fault the rest is drained, so
       // the client reads the answer instead of a reset connection.

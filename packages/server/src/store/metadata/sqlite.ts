@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import {
@@ -37,7 +37,11 @@ export interface SqliteStoreOptions {
  * A failed flush stops all later writes (see WalSync) while reads go on.
  */
 export async function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<KyselyMetadataStore> {
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  // The database holds the URL-signing secret: readable by the server's user only, whatever the
+  // folder's mode. SQLite gives the -wal and -shm files the database file's permissions.
+  closeSync(openSync(file, "a", 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
   const database = new BetterSqlite3(file);
   // Before the first access in WAL mode, or SQLite maps the -shm file anyway.
   if (options.exclusive) database.pragma("locking_mode = EXCLUSIVE");
