@@ -134,7 +134,9 @@ describe("HTTP contract", () => {
     const url = new URL(session.status.assets[0]!.upload.url);
     const badSig = url.href.replace(/signature=[^&]+/, "signature=AAAA");
     const otherIndex = url.href.replace(/\/0\?/, "/1?");
-    for (const href of [badSig, otherIndex]) {
+    // The same number written otherwise is not the signed path.
+    const nonCanonical = ["/00?", "/0x0?", "/+0?", "/0.0?"].map((p) => url.href.replace(/\/0\?/, p));
+    for (const href of [badSig, otherIndex, ...nonCanonical]) {
       const res = await fetch(href, { method: "PUT", body: bytes });
       expect(res.status, href).toBe(403);
     }
@@ -142,6 +144,21 @@ describe("HTTP contract", () => {
       await api(apiPaths.ingestionSession(t.organizationId, datasetId, session.assetIngestionSessionId))
     ).json()) as IngestionSession;
     expect(status.status.progressCount.succeeded).toBe(0);
+  });
+
+  it("a download URL whose generation is written otherwise (01, 0x1) is refused, not normalised", async () => {
+    const bytes = await readFile(photo);
+    const session = await openSession("canonical.jpg", bytes);
+    expect((await fetch(session.status.assets[0]!.upload.url, { method: "PUT", body: bytes })).status).toBe(200);
+    const list = (await (await api(`${apiPaths.assets(t.organizationId, datasetId)}?s=100&contents=y`)).json()) as {
+      items: { filename: string; contents: { asset: { url: string } } }[];
+    };
+    const url = list.items.find((a) => a.filename === "canonical.jpg")!.contents.asset.url;
+    expect((await fetch(url)).status).toBe(200);
+    for (const g of ["01", "0x1", "1.0"]) {
+      const res = await fetch(url.replace("/1/canonical.jpg", `/${g}/canonical.jpg`));
+      expect(res.status, g).toBe(403);
+    }
   });
 
   it("bytes that do not match the manifest fail that file with ECORRUPT or EBADSIZE, with a reason", async () => {

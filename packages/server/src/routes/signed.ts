@@ -37,12 +37,10 @@ export const signedRoutes =
       { schema: { hide: true } },
       async (request, reply) => {
         const { sessionId, fileIndex } = request.params;
-        const index = Number(fileIndex);
+        const index = canonicalInteger(fileIndex);
+        if (index === undefined) throw forbidden("The upload URL's signature is not valid");
         const path = uploadPath(sessionId, index);
-        const check =
-          Number.isSafeInteger(index) && index >= 0
-            ? ctx.signer.verify("upload", path, request.query.expires, request.query.signature)
-            : "invalid";
+        const check = ctx.signer.verify("upload", path, request.query.expires, request.query.signature);
         if (check === "invalid") throw forbidden("The upload URL's signature is not valid");
         if (check === "expired") {
           await services.ingestion.expire(sessionId, index);
@@ -65,11 +63,13 @@ export const signedRoutes =
       reply: FastifyReply,
     ) => {
       const p = request.params;
+      const generation = canonicalInteger(p.generation);
+      if (generation === undefined) throw forbidden("The download URL's signature is not valid");
       const path = AssetService.downloadPath({
         orgId: p.orgId,
         datasetId: p.datasetId,
         assetId: p.assetId,
-        generation: Number(p.generation),
+        generation,
         filename: p.name,
       });
       const check = ctx.signer.verify("download", path, request.query.expires, request.query.signature);
@@ -90,6 +90,15 @@ export const signedRoutes =
     app.get(route, { schema: { hide: true }, exposeHeadRoute: false }, download);
     app.head(route, { schema: { hide: true } }, download);
   };
+
+/**
+ * A path number exactly as the server writes it (`0`, `17`): `00`, `0x0`, `1e1` or `+1` name the
+ * same number but not the same signed path, and are refused rather than normalised.
+ */
+function canonicalInteger(text: string): number | undefined {
+  if (!/^(0|[1-9][0-9]{0,14})$/.test(text)) return undefined;
+  return Number(text);
+}
 
 interface DownloadRouteParams {
   orgId: string;
