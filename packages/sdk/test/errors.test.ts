@@ -32,6 +32,28 @@ const cases: [number, string, new (...args: never[]) => ViError][] = [
   [503, "ServiceUnavailable", ViServerError],
 ];
 
+describe("suggestions", () => {
+  it("a 401 without a suggestion in its body gets one: the key", async () => {
+    server = await startServer((_req, res) =>
+      json(res, 401, { error: "InvalidApiKey", message: "The secret key is not valid", traceId: "t" }),
+    );
+    client = testClient(server.url, { maxRetries: 0 });
+    const err = (await client.organizations.get().catch((e: unknown) => e)) as ViError;
+    expect(err).toBeInstanceOf(ViAuthenticationError);
+    expect(err.suggestion).toMatch(/^the server did not accept the secret key: check DATATURE_VI_SECRET_KEY/);
+  });
+
+  it.each([403, 429, 500, 502, 503])("%i without a body's suggestion gets one too", async (status) => {
+    server = await startServer((_req, res) => {
+      res.writeHead(status, { "retry-after": "0" });
+      res.end("<html>proxy</html>");
+    });
+    client = testClient(server.url, { maxRetries: 0 });
+    const err = (await client.organizations.get().catch((e: unknown) => e)) as ViError;
+    expect(err.suggestion).toEqual(expect.any(String));
+  });
+});
+
 describe("error mapping", () => {
   it.each(cases)("%i %s -> its class with the body's fields", async (status, code, Class) => {
     server = await startServer((_req, res) =>

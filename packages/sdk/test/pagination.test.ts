@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
+import type { Asset } from "@vi/protocol";
 import type { Client } from "../src/client.js";
+import type { Page } from "../src/core/pagination.js";
 import { json, startServer, testClient, type TestServer } from "./helpers/server.js";
 
 let server: TestServer | undefined;
@@ -26,6 +28,31 @@ async function start(): Promise<Client> {
 }
 
 describe("PagePromise", () => {
+  it("is a Promise of the first page: then, catch, finally, and where a Promise is expected", async () => {
+    const c = await start();
+    // Type-checked by tsconfig.test.json: a PagePromise stands where a Promise is expected.
+    const promise: Promise<Page<Asset>> = c.assets.list({ datasetId: "ds1" });
+    let settled = false;
+    const page = await promise.finally(() => {
+      settled = true;
+    });
+    expect(settled).toBe(true);
+    expect(page.items).toHaveLength(2);
+    const [first, count] = await Promise.all([c.assets.list({ datasetId: "ds1" }), Promise.resolve(1)]);
+    expect(first.nextPage).toBe("tok2");
+    expect(count).toBe(1);
+    expect(Object.prototype.toString.call(promise)).toBe("[object PagePromise]");
+    // finally on a rejected first page passes the rejection on.
+    const bad = c.assets.list({ datasetId: "ds1", pageSize: 0 });
+    let ran = false;
+    await expect(
+      bad.finally(() => {
+        ran = true;
+      }),
+    ).rejects.toThrow(/pageSize/);
+    expect(ran).toBe(true);
+  });
+
   it("awaits to the first page", async () => {
     const page = await (await start()).assets.list({ datasetId: "ds1" });
     expect(page.items.map((a) => a.assetId)).toEqual(["a1", "a2"]);

@@ -359,9 +359,18 @@ describe("upload", () => {
   it("progress over several batches: the Uploading line counts every file and notes the hashing still running", async () => {
     const files = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`f${i}.jpg`, `file number ${i}`]));
     const c = await start();
-    const many = await onTerminal(() =>
-      c.assets.upload({ datasetId: "ds1", paths: folder(files), batchSize: 2, showProgress: true, digestCache: false }),
-    );
+    let result: AssetUploadResult | undefined;
+    const many = await onTerminal(async () => {
+      result = await c.assets.upload({
+        datasetId: "ds1",
+        paths: folder(files),
+        batchSize: 2,
+        showProgress: true,
+        digestCache: false,
+      });
+    });
+    // One file in the last batch: "1 file", not "1 files".
+    expect(result?.summary()).toMatch(/^ {4}#3 s3: 1 file, 1 succeeded, 0 failed$/m);
     for (const frame of many.frames) expect(frame).toMatch(/ \d\/5 files | \d\/3 batches$/);
     expect(many.lines.at(-2)).toMatch(/^Uploading +\[#{20}\] 100% {2}5\/5 files {2}65 B\/65 B /);
     expect(many.lines.at(-1)).toMatch(/^Processing +\[#{20}\] 100% {2}3\/3 batches$/);

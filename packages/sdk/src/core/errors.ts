@@ -113,6 +113,20 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 const str = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined);
 
+/** What to do about a status, when the answer's body says nothing (a 401 of the server, a proxy's 502). */
+export function suggestionForStatus(status: number): string | undefined {
+  if (status === 401)
+    return (
+      "the server did not accept the secret key: check DATATURE_VI_SECRET_KEY or the config file's secretKey " +
+      "(and DATATURE_VI_ORGANIZATION_ID); a key of another server, or a revoked one, is refused"
+    );
+  if (status === 403) return "the secret key may not do this: check that it is a key of the organization named";
+  if (status === 429) return "the server asks to slow down: wait a little and try again";
+  if (status >= 500)
+    return "the server failed: try again later, and quote the request id if you report it (the server's log has it)";
+  return undefined;
+}
+
 /**
  * Builds the error for a non-2xx response from its body, which is the wire's
  * `{error, message, suggestion?, details?, traceId}` when the Vi server answered, and may be
@@ -138,7 +152,7 @@ export function errorFromResponse(
   const options = {
     code,
     status,
-    suggestion: str(fields.suggestion),
+    suggestion: str(fields.suggestion) ?? suggestionForStatus(status),
     requestId: requestIdHeader ?? str(fields.traceId),
     details: isRecord(fields.details) ? fields.details : undefined,
     retryAfterMs,

@@ -9,11 +9,12 @@ export type PageFetcher<T> = (pageToken: string | undefined) => Promise<Page<T>>
 
 /**
  * A list call: awaiting it gives the first page; `for await` walks every page by following
- * `nextPage` until it is null; `.items()` walks every item of every page. The first request is
- * made lazily, on the first `then` or iteration, so that an unused PagePromise never leaves a
- * rejected promise behind.
+ * `nextPage` until it is null; `.items()` walks every item of every page. It is a
+ * `Promise<Page<T>>` (then, catch, finally), so it stands wherever one is expected. The first
+ * request is made lazily, on the first `then`/`catch`/`finally` or iteration, so that an unused
+ * PagePromise never leaves a rejected promise behind.
  */
-export class PagePromise<T> implements PromiseLike<Page<T>>, AsyncIterable<Page<T>> {
+export class PagePromise<T> implements Promise<Page<T>>, AsyncIterable<Page<T>> {
   readonly #fetch: PageFetcher<T>;
   readonly #firstToken: string | undefined;
   #first: Promise<Page<T>> | undefined;
@@ -46,6 +47,14 @@ export class PagePromise<T> implements PromiseLike<Page<T>>, AsyncIterable<Page<
 
   catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<Page<T> | R> {
     return this.#firstPage().catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<Page<T>> {
+    return this.#firstPage().finally(onFinally);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "PagePromise";
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Page<T>> {

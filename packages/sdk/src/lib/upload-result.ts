@@ -139,7 +139,7 @@ export class AssetUploadResult {
       for (const [i, session] of this.sessions.entries()) {
         const c = session.status.progressCount;
         lines.push(
-          `    #${i + 1} ${session.assetIngestionSessionId}: ${c.total} files, ${c.succeeded} succeeded, ${c.errored} failed`,
+          `    #${i + 1} ${session.assetIngestionSessionId}: ${c.total} ${c.total === 1 ? "file" : "files"}, ${c.succeeded} succeeded, ${c.errored} failed`,
         );
       }
     } else if (this.sessions.length === 1) {
