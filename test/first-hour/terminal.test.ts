@@ -84,6 +84,40 @@ describe("vi-cli on a terminal", () => {
     expect(lines).toContainEqual(expect.stringMatching(/^Downloaded 7 asset\(s\) \(\S+ KiB\) to /));
   });
 
+  it("serve with VI_LOG_LEVEL=debug writes its log for a person on a terminal", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "vi-serve-log-"));
+    try {
+      let asked = false;
+      let stopped = false;
+      const { code, output } = await viCliOnTty(
+        ["serve", "--port", "0"],
+        dir,
+        userEnv(dir, { VI_LOG_LEVEL: "debug" }),
+        {
+          columns: 160,
+          onOutput: (text, child) => {
+            const url = /listening on (http:\/\/\S+)/.exec(text)?.[1];
+            if (!asked && url !== undefined && text.includes("Press Ctrl-C to stop")) {
+              asked = true;
+              void fetch(`${url}/nope`).then((r) => r.text());
+            }
+            if (!stopped && /request completed/.test(text)) {
+              stopped = true;
+              child.stdin?.write("\x03");
+            }
+          },
+        },
+      );
+      expect(code, output).toBe(0);
+      const text = screen(output).lines.join("\n");
+      expect(text).toMatch(/^\d\d:\d\d:\d\d INFO {2}incoming request GET \/nope reqId=\S+$/m);
+      expect(text).toMatch(/^\d\d:\d\d:\d\d INFO {2}request completed 404 [\d.]+ ms reqId=\S+$/m);
+      expect(text).not.toContain('{"level"');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("subcommand help fits a narrow terminal, its global options too", async () => {
     const { code, output } = await viCliOnTty(["assets", "upload", "--help"], home, env, { columns: 60 });
     expect(code).toBe(0);

@@ -27,6 +27,8 @@ export interface StartServerOptions {
   host: string;
   port: number;
   dataDir: string;
+  /** pino options for the server's logger (its level, and where it writes). */
+  logger?: { level: string; stream?: { write(chunk: string): unknown } };
 }
 export interface RunningServer {
   url: string;
@@ -37,6 +39,8 @@ export interface RunningServer {
 }
 export interface ServerModule {
   startServer(options: StartServerOptions): Promise<RunningServer>;
+  /** The server's own reading of its settings (VI_LOG_LEVEL and its default among them). */
+  resolveConfig?(options: Partial<StartServerOptions>, env?: NodeJS.ProcessEnv): { logLevel: string };
 }
 
 /** Everything the program touches outside itself; each has a real default. */

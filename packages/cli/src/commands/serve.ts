@@ -6,6 +6,7 @@ import { helpText } from "../help.js";
 import { actionOf, type ResolvedDeps, type RunState } from "../context.js";
 import { CliUsageError } from "../exit-codes.js";
 import { intInRange } from "../parse.js";
+import { prettyLogStream } from "../pretty-log.js";
 
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 8080;
@@ -67,8 +68,16 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
     .action(
       actionOf<ServeOptions>(deps, state, async (ctx, opts) => {
         const options = resolveServeOptions(opts, ctx.deps.env, ctx.deps.cwd);
-        const { startServer } = await ctx.deps.loadServer();
-        const server = await startServer(options);
+        const { startServer, resolveConfig } = await ctx.deps.loadServer();
+        // On a terminal, the server's log lines (pino's JSON, one per request at VI_LOG_LEVEL=debug)
+        // are written for a person; piped, they stay JSON for whatever collects them.
+        const logLevel =
+          ctx.deps.stdout.isTTY && resolveConfig ? resolveConfig(options, ctx.deps.env).logLevel : undefined;
+        const server = await startServer(
+          logLevel === undefined
+            ? options
+            : { ...options, logger: { level: logLevel, stream: prettyLogStream(ctx.deps.stdout, true) } },
+        );
         // A server started in a subfolder of another's: say that this is a second one.
         const above = server.created ? findCredentialsFile(path.dirname(path.dirname(options.dataDir))) : undefined;
         if (above !== undefined)
