@@ -98,6 +98,14 @@ describe("HttpClient retries against a real server", () => {
     expect(server.requests).toHaveLength(1);
   });
 
+  it("does not retry a 507 (the server's disk is full): it fails at once with the server's message", async () => {
+    server = await startServer((_req, res) =>
+      json(res, 507, { error: "InsufficientStorage", message: "The server's disk is full", traceId: "t" }),
+    );
+    await expect(client(server.url).json({ method: "GET", path: "/x" })).rejects.toThrow(/disk is full/);
+    expect(server.requests).toHaveLength(1);
+  });
+
   it("retries a connection reset, then succeeds", async () => {
     let calls = 0;
     server = await startServer((_req, res, raw) => {

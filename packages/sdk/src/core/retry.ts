@@ -38,9 +38,13 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
   return Math.max(0, date - now);
 }
 
-/** Statuses that say "not now" rather than "no": worth another try. */
+/**
+ * Statuses that say "not now" rather than "no": worth another try. 507 (the server's disk is
+ * full) is not: it does not clear in seconds, and retrying a large upload against it only
+ * delays the answer by every Retry-After.
+ */
 export function isRetryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
+  return status === 408 || status === 429 || (status >= 500 && status !== 507);
 }
 
 const NETWORK_CODES = new Set([

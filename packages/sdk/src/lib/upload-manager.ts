@@ -248,6 +248,7 @@ function fileCodeForPutError(error: ViError, filename: string): string {
     if (typeof candidate === "string" && (FILE_ERROR_CODES as readonly string[]).includes(candidate)) return candidate;
   }
   if (error.status === 413) return "EBADSIZE";
+  if (error.status === 507) return "ENOQUOTA";
   if (error.status === 403) return "ETIMEOUT";
   if (error.status === 409) return "EALREADY";
   if (error.code === "InvalidFileFormat") return "EBADMIME";
