@@ -68,7 +68,7 @@ const lines = ["", "==== soak summary ===="];
 if (crash) {
   const c = crash;
   lines.push(
-    `crash loop (seed ${c.seed}): ${c.rounds} rounds, ${c.kills} SIGKILLs (${c.killedDuringUpload} during the upload), ${fmt(c.durationMs / 1000, 0)} s`,
+    `crash loop (seed ${c.seed}): ${c.rounds} rounds, ${c.kills} SIGKILLs (${c.killedDuringUpload} during the upload, ${c.killedAfterBulkPost} just after a bulk delete POST), ${fmt(c.durationMs / 1000, 0)} s`,
     `  files offered ${c.filesOffered}, PUTs sent ${c.putsSent}, acknowledged ${c.acknowledged}, sessions cross-checked ${c.sessionsChecked}`,
     `  in flight at the kills: ${c.inFlightPutsAtKill} PUTs (${c.committedUnacknowledged} had committed), ` +
       `single deletes ${c.ambiguousSingleDeletes.happened + c.ambiguousSingleDeletes.didNot} (${c.ambiguousSingleDeletes.happened} happened), ` +

@@ -11,6 +11,7 @@ export interface CrashLoopOptions {
   bulkDeletePauseMs?: [number, number];
   maxOpenBulks?: number;
   killDelayMs?: [number, number];
+  killOnBulkPostShare?: number;
   oldSample?: number;
   readbackConcurrency?: number;
   roundTimeoutMs?: number;
@@ -37,6 +38,7 @@ export interface CrashLoopResult {
   ambiguousBulkPosts: { existed: number; didNot: number };
   bulkRunningAtKill: number;
   killedDuringUpload: number;
+  killedAfterBulkPost: number;
   orphansAtKill: number;
   orphansSweptAtRestart: number;
   stagingAtKill: number;

@@ -76,6 +76,12 @@ export const CRASH_DEFAULTS = {
   maxOpenBulks: 3,
   /** After the kill point is reached, a further random delay, ms. */
   killDelayMs: [0, 250],
+  /**
+   * Share of rounds killed just after a bulk delete POST went out (0 to 40 ms later, once the
+   * round's random ack count is reached), so that the answer of the POST is lost with the
+   * server and the killed database has to say whether the session exists.
+   */
+  killOnBulkPostShare: 0.25,
   /** Files of older rounds read back after each restart, besides all of the round's own. */
   oldSample: 200,
   readbackConcurrency: 8,
@@ -120,6 +126,7 @@ export async function runCrashLoop(options = {}) {
     ambiguousBulkPosts: { existed: 0, didNot: 0 },
     bulkRunningAtKill: 0,
     killedDuringUpload: 0,
+    killedAfterBulkPost: 0,
     orphansAtKill: 0,
     orphansSweptAtRestart: 0,
     stagingAtKill: 0,
@@ -221,7 +228,10 @@ export async function runCrashLoop(options = {}) {
     };
 
     const killAt = rng.int(0, o.filesPerRound);
-    const killDelay = rng.int(o.killDelayMs[0], o.killDelayMs[1]);
+    const onBulkPost = rng.next() < o.killOnBulkPostShare;
+    const killDelay = onBulkPost ? rng.int(0, 40) : rng.int(o.killDelayMs[0], o.killDelayMs[1]);
+    /** Set when a bulk delete POST goes out after the kill point: the kill then follows it. */
+    let bulkPostSent = false;
 
     const uploader = async () => {
       for (let first = 0; first < o.filesPerRound && !killed; first += o.sessionSize) {
@@ -375,6 +385,7 @@ export async function runCrashLoop(options = {}) {
         const bulk = { key, round: r, block: b, prefix, state: "sending", expected: blockFiles.get(key).size };
         takenBlocks.add(key);
         bulks.push(bulk);
+        if (acksThisRound >= killAt) bulkPostSent = true;
         const metadataQuery = `round == ${r} and block == ${b}`;
         try {
           let session;
@@ -454,7 +465,7 @@ export async function runCrashLoop(options = {}) {
     // ---- the kill ----
     const tasks = [uploader(), singleDeleter(), bulkDeleter()];
     let hitTimeout = false;
-    while (acksThisRound < killAt && !uploadDone) {
+    while ((acksThisRound < killAt || (onBulkPost && !bulkPostSent)) && !uploadDone) {
       if (Date.now() - roundStarted > o.roundTimeoutMs) {
         hitTimeout = true;
         break;
@@ -464,6 +475,7 @@ export async function runCrashLoop(options = {}) {
     await sleep(killDelay);
     if (hitTimeout) violate(round, `the round ran past ${o.roundTimeoutMs} ms without reaching its kill point`);
     if (!uploadDone) stats.killedDuringUpload++;
+    if (onBulkPost && bulkPostSent) stats.killedAfterBulkPost++;
     killed = true;
     stop.abort();
     await server.kill();
