@@ -41,6 +41,26 @@ export interface ServerModule {
   startServer(options: StartServerOptions): Promise<RunningServer>;
   /** The server's own reading of its settings (VI_LOG_LEVEL and its default among them). */
   resolveConfig?(options: Partial<StartServerOptions>, env?: NodeJS.ProcessEnv): { logLevel: string };
+  /** The scrub of a stopped server's data folder (`vi-cli fsck`). */
+  fsck?(options: { dataDir: string; quarantine?: boolean }): Promise<FsckReport>;
+  /** A new organization in a stopped server's data folder (`vi-cli orgs create`). */
+  createOrganizationIn?(
+    dataDir: string,
+    name: string,
+  ): Promise<{ organizationId: string; secretKey: string; name: string }>;
+}
+
+/** What `vi-cli fsck` reports (the server's FsckReport, in the parts the CLI shows). */
+export interface FsckReport {
+  dataDir: string;
+  blobsChecked: number;
+  bytesChecked: number;
+  damaged: { sha256: string; problem: string; quarantinedTo?: string }[];
+  assetsWithoutBytes: { orgId: string; datasetId: string; assetId: string; filename: string; problem: string }[];
+  unreferencedBlobs: { sha256: string; size: number }[];
+  strayFiles: string[];
+  stagingFiles: number;
+  clean: boolean;
 }
 
 /** Everything the program touches outside itself; each has a real default. */

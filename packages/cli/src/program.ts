@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { ViUploadError } from "@vi/sdk";
 import { ENV } from "./client-options.js";
+import { registerAdmin } from "./commands/admin.js";
 import { registerAnnotations } from "./commands/annotations.js";
 import { registerAssets, printFailedFiles, uploadResultToJson } from "./commands/assets.js";
 import { registerDatasets } from "./commands/datasets.js";
@@ -90,6 +91,7 @@ export function buildProgram(deps: CliDeps = {}, state: RunState = { exitCode: 0
   registerDatasets(program, d, state);
   registerAssets(program, d, state);
   registerAnnotations(program, d, state);
+  registerAdmin(program, d, state);
   return program;
 }
 

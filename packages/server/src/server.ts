@@ -6,12 +6,11 @@ import { resolveConfig, type ServerConfig } from "./config.js";
 import { buildApp } from "./app.js";
 import { newSessionChanges, KeyedMutex, type ServiceContext } from "./services/context.js";
 import { UrlSigner } from "./services/url-signer.js";
-import { generateSecretKey, hashSecretKey } from "./services/secret-keys.js";
 import { openSqliteStore } from "./store/metadata/sqlite.js";
 import { LocalBlobStore } from "./store/blob/local.js";
 import type { MetadataStore } from "./store/metadata/metadata-store.js";
 import type { BlobStore } from "./store/blob/blob-store.js";
-import { newId } from "./util/ids.js";
+import { createOrganization } from "./admin.js";
 import { markCleanShutdown, recoverAfterCrash, type RecoveryReport } from "./services/crash-recovery.js";
 
 export interface RunningServer {
@@ -122,20 +121,6 @@ export async function startServer(
       await markCleanShutdown(config.dataDir);
     },
   };
-}
-
-async function createOrganization(
-  metadata: MetadataStore,
-  name: string,
-): Promise<{ organizationId: string; secretKey: string }> {
-  const t = Date.now();
-  const organizationId = newId();
-  const secretKey = generateSecretKey();
-  await metadata.createOrganization(
-    { orgId: organizationId, name, createdAt: t },
-    { keyId: newId(), orgId: organizationId, name: "initial", keyHash: hashSecretKey(secretKey), createdAt: t },
-  );
-  return { organizationId, secretKey };
 }
 
 /**
