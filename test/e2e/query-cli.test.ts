@@ -121,11 +121,21 @@ describe("vi-cli queries against a real server", () => {
     });
   });
 
-  it("a sidecar entry for no uploaded file is refused (exit 5) naming it, and nothing is uploaded", async () => {
+  it("a sidecar entry for no uploaded file is a warning (exit 0), named with --verbose", async () => {
     await writeFile(join(work, "typo.json"), JSON.stringify({ "e.bpm": { a: 1 } }));
-    const r = await vi(["assets", "upload", datasetId, join(work, "more"), "--metadata-file", join(work, "typo.json")]);
-    expect(r.code).toBe(5);
-    expect(r.stderr).toMatch(/typo\.json has 1 entry for no file of this upload: "e\.bpm"/);
+    const other = json<{ datasetId: string }>(await vi(["datasets", "create", "typo", "--json"])).datasetId;
+    const r = await vi([
+      "assets",
+      "upload",
+      other,
+      join(work, "more"),
+      "--metadata-file",
+      join(work, "typo.json"),
+      "--verbose",
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Warning: +1 entry of .*typo\.json named no file of this upload \(not applied\)/);
+    expect(r.stdout).toContain('"e.bpm"');
   });
 
   it("list: the guide's filters verbatim, queries, sorts and counts", async () => {

@@ -258,10 +258,22 @@ describe("storage faults behind the store interfaces", () => {
       .fail({ store: "metadata", op: "getSessionFile", at: 10, kind: "EIO" });
     const client = new Client({ endpoint: t.url, organizationId: t.org, secretKey: t.key, maxRetries: 3 });
     try {
-      const result = await client.assets.upload({ datasetId: ds, paths: folder, concurrency: 4, showProgress: false });
+      // I/O errors and short writes are retried through; a full disk (507) is not worth retrying
+      // in seconds, so its files fail as ENOQUOTA and the rest go on (FailAfterAll).
+      const first = await client.assets.upload({
+        datasetId: ds,
+        paths: folder,
+        concurrency: 4,
+        failureMode: "FailAfterAll",
+        showProgress: false,
+      });
       expect(plan.injected.length).toBeGreaterThanOrEqual(5);
-      expect(result.totalFailed).toBe(0);
-      expect(result.totalSucceeded).toBe(files.length);
+      expect(first.totalFailed).toBe(2);
+      expect(first.failedFiles.map((f) => f.code)).toEqual(["ENOQUOTA", "ENOQUOTA"]);
+      // Space freed: the same upload again completes the dataset.
+      const again = await client.assets.upload({ datasetId: ds, paths: folder, concurrency: 4, showProgress: false });
+      expect(again.totalFailed).toBe(0);
+      expect(again.totalSucceeded).toBe(files.length);
     } finally {
       await client.close();
       await rm(folder, { recursive: true, force: true });
