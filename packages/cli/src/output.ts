@@ -46,7 +46,7 @@ export class Output {
 
   /** A line of the human result (stdout). Ignored with --json. */
   line(text = ""): void {
-    if (!this.mode.json) this.stdout.write(text + "\n");
+    if (!this.mode.json) this.stdout.write(escapeTerminal(text, true) + "\n");
   }
 
   /** The one JSON document of a --json run (pretty, or on one line with `compact`). */
@@ -62,22 +62,41 @@ export class Output {
 
   /** Informational note on stderr (dropped with --quiet). */
   note(text: string): void {
-    if (!this.mode.quiet) this.stderr.write(text + "\n");
+    if (!this.mode.quiet) this.stderr.write(escapeTerminal(text, true) + "\n");
   }
 
   warn(text: string): void {
-    if (!this.mode.quiet) this.stderr.write(`warning: ${text}\n`);
+    if (!this.mode.quiet) this.stderr.write(`warning: ${escapeTerminal(text, true)}\n`);
   }
 
   /** A human error line on stderr; never dropped. */
   errorLine(text: string): void {
-    this.stderr.write(text + "\n");
+    this.stderr.write(escapeTerminal(text, true) + "\n");
   }
 
   /** Writes raw text to stdout (for streaming JSON). */
   raw(text: string): void {
     this.stdout.write(text);
   }
+}
+
+/**
+ * Text from the server or the disk (dataset names, filenames, messages) may carry terminal
+ * controls: ANSI and OSC sequences that recolour, retitle or rewrite the screen, CR that
+ * overwrites a line, bidi overrides (U+202E) that reverse what is shown. Human output shows
+ * them escaped (`\u001b`, `\r`), never interprets them. Line breaks are kept only where the
+ * CLI itself builds a multi-line text (`keepNewlines`); a value inside a table or a detail
+ * line is escaped whole, so it cannot fake a row.
+ */
+export function escapeTerminal(text: string, keepNewlines = false): string {
+  return text.replace(
+    /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => {
+      if (c === "\n") return keepNewlines ? c : "\\n";
+      if (c === "\r") return "\\r";
+      return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+    },
+  );
 }
 
 export interface Column<T> {
@@ -106,7 +125,7 @@ function renderRow(cells: string[], widths: number[], columns: Column<never>[]):
 
 /** Renders a whole table (header + rows) as lines. */
 export function renderTable<T>(columns: Column<T>[], rows: Iterable<T>): string[] {
-  const cells = [...rows].map((r) => columns.map((c) => c.get(r)));
+  const cells = [...rows].map((r) => columns.map((c) => escapeTerminal(c.get(r))));
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i]?.length ?? 0)));
   const cols = columns as Column<never>[];
   return [
@@ -132,7 +151,7 @@ export class StreamingTable<T> {
   ) {}
 
   addPage(rows: T[]): void {
-    const cells = rows.map((r) => this.columns.map((c) => c.get(r)));
+    const cells = rows.map((r) => this.columns.map((c) => escapeTerminal(c.get(r))));
     const cols = this.columns as Column<never>[];
     if (!this.widths) {
       this.widths = this.columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i]?.length ?? 0)));
@@ -163,7 +182,7 @@ export class StreamingTable<T> {
 export function renderDetails(pairs: [string, string | number | boolean | null | undefined][]): string[] {
   const shown = pairs.filter(([, v]) => v !== undefined);
   const width = Math.max(0, ...shown.map(([k]) => k.length));
-  return shown.map(([k, v]) => `${pad(k + ":", width + 1)} ${v === null ? "-" : String(v)}`);
+  return shown.map(([k, v]) => `${pad(k + ":", width + 1)} ${v === null ? "-" : escapeTerminal(String(v))}`);
 }
 
 /** `1 file`, `2 files`: a count with its noun (`nouns` for one that does not just take an s). */

@@ -14,6 +14,7 @@ import {
   renderTable,
   type Column,
   type Output,
+  escapeTerminal,
 } from "../output.js";
 import {
   collect,
@@ -100,7 +101,8 @@ export function printFailedFiles(out: Output, result: AssetUploadResult, summary
   const unlisted = result.failedFiles.filter((f) => !summary.includes(f.path));
   if (unlisted.length > 0) {
     out.errorLine(`Failed files${unlisted.length < result.failedFiles.length ? " (all)" : ""}:`);
-    for (const f of result.failedFiles) out.errorLine(`  ${f.path}  ${f.code}${f.reason ? `  ${f.reason}` : ""}`);
+    for (const f of result.failedFiles)
+      out.errorLine(`  ${escapeTerminal(f.path)}  ${f.code}${f.reason ? `  ${escapeTerminal(f.reason)}` : ""}`);
   }
 }
 
