@@ -61,6 +61,7 @@ export type {
   Condition,
   Contents,
   CreatedSecretKey,
+  SecretKeySummary,
   CustomMetadata,
   Dataset,
   DeletedDataset,
