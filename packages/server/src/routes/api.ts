@@ -23,6 +23,9 @@ import { presentAsset, presentDataset, presentDeletedDataset, presentSession } f
 import type { Services } from "../services/services.js";
 import type { ServerConfig } from "../config.js";
 import { registerRateLimit } from "../http/rate-limit.js";
+import { Semaphore } from "../util/semaphore.js";
+
+const LARGE_MANIFEST_BYTES = 1024 * 1024;
 import { AssetParams, DatasetParams, errors, OrgParams, SessionParams, security, type TypedApp } from "./common.js";
 import { registerAnnotationRoutes } from "./annotations.js";
 import { registerOrganizationRoutes } from "./organizations.js";
@@ -204,9 +207,20 @@ export const apiRoutes =
 
     // ---- ingestion sessions ----
     const sessionsPath = "/workspaces/:org/datasets/:D/assetSources/managed/datature/transient/assetIngestionSessions";
+    // Parsing a manifest of many megabytes costs memory many times its size: only two large
+    // ones are read at once, the others wait their turn (small ones never wait).
+    const largeManifests = new Semaphore(2);
+    const releases = new WeakMap<object, () => void>();
     app.post(
       sessionsPath,
       {
+        onRequest: async (request) => {
+          if (Number(request.headers["content-length"] ?? 0) > LARGE_MANIFEST_BYTES) {
+            releases.set(request, await largeManifests.acquire());
+          }
+        },
+        onResponse: async (request) => releases.get(request)?.(),
+        onRequestAbort: async (request) => releases.get(request)?.(),
         // A manifest of 10,000 files with metadata at its limit; the SDK splits larger ones.
         bodyLimit: MAX_MANIFEST_BYTES,
         schema: {
