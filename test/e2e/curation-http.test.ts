@@ -154,6 +154,9 @@ describe("curation over HTTP", () => {
         body: JSON.stringify({ customMetadata: { nested: { a: 1 } } }),
       });
       expect(badType.status).toBe(400);
+      // JSON.stringify escapes a lone surrogate as \udc00: the server must refuse it, not mangle it.
+      const lone = await api(path, { method: "PATCH", body: JSON.stringify({ customMetadata: { note: "a\udc00b" } }) });
+      expect(lone.status).toBe(400);
       expect((await byName("dogs/c.gif")).metadata.customMetadata).toEqual(a.metadata.customMetadata);
     });
 

@@ -2,6 +2,8 @@ import { CUSTOM_METADATA_LIMITS, type CustomMetadata } from "@vi/protocol";
 import { ApiError } from "../errors.js";
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
+/** An unpaired surrogate has no UTF-8 form: stored, it would be mangled, and no query could match it. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * The bounds on one asset's custom metadata: key count, key length and characters, string
@@ -27,8 +29,11 @@ export function checkCustomMetadata(meta: CustomMetadata, owner: string): void {
       fail(`custom metadata key '${key.slice(0, 40)}' must be 1 to ${maxKeyLength} characters long`, key);
     }
     if (CONTROL.test(key)) fail(`custom metadata key ${JSON.stringify(key)} contains a control character`, key);
+    if (LONE_SURROGATE.test(key))
+      fail(`custom metadata key ${JSON.stringify(key)} contains an unpaired surrogate`, key);
     const value: unknown = meta[key];
     if (typeof value === "string") {
+      if (LONE_SURROGATE.test(value)) fail(`custom metadata '${key}' contains an unpaired surrogate`, key);
       if (value.length > maxStringLength) {
         fail(
           `custom metadata '${key}' is ${value.length} characters long; at most ${maxStringLength} are allowed`,
