@@ -7,7 +7,8 @@ const HOUR_MS = 3600_000;
 /**
  * Purges upload and bulk-delete sessions once they have been settled (or their URLs expired)
  * for the retention period: a session of 10,000 files keeps its manifest rows, which nothing
- * needs after its client has read the outcome. Runs at start and then every hour, in small
+ * needs after its client has read the outcome; then asks the store for its routine upkeep
+ * (planner statistics). Runs at start and then every hour, in small
  * transactions with the event loop free between them.
  */
 export class SessionJanitor {
@@ -41,7 +42,10 @@ export class SessionJanitor {
         const n = await this.ctx.metadata.purgeSessions(before, BATCH);
         total.ingestion += n.ingestion;
         total.deletion += n.deletion;
-        if (n.ingestion < BATCH && n.deletion < BATCH) return total;
+        if (n.ingestion < BATCH && n.deletion < BATCH) {
+          await this.ctx.metadata.maintain();
+          return total;
+        }
         await yieldToEventLoop();
       }
     } catch (err) {

@@ -1,4 +1,4 @@
-import { Migrator, type Kysely, type Transaction } from "kysely";
+import { Migrator, sql, type Kysely, type Transaction } from "kysely";
 import type { CustomMetadata, FileErrorCode } from "@vi/protocol";
 import type { Database } from "./schema.js";
 import { migrationProvider } from "./migrations.js";
@@ -68,6 +68,10 @@ export class KyselyMetadataStore implements MetadataStore {
       const failed = results?.find((r) => r.status === "Error")?.migrationName ?? "unknown";
       throw new Error(`database migration ${failed} failed: ${String(error)}`, { cause: error });
     }
+  }
+
+  async maintain(): Promise<void> {
+    if (this.dialect === "sqlite") await sql`pragma optimize`.execute(this.db);
   }
 
   async close(): Promise<void> {

@@ -96,6 +96,8 @@ export interface DeleteResult {
 export interface MetadataStore {
   readonly dialect: "sqlite" | "postgres";
   migrate(): Promise<void>;
+  /** Routine upkeep of the engine (SQLite: refresh planner statistics); cheap, run hourly. */
+  maintain(): Promise<void>;
   close(): Promise<void>;
 
   /** Returns the stored value, inserting `value` first when the setting is absent. */

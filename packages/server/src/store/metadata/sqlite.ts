@@ -59,6 +59,10 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     wal,
   );
   await store.migrate();
+  // Planner statistics (sqlite_stat1) for the tables that need them, bounded in cost; the
+  // janitor refreshes them hourly through store.maintain(). SQLite's recommended practice.
+  database.pragma("analysis_limit = 1000");
+  database.pragma("optimize = 0x10002");
   databases.set(store, database);
   return store;
 }
