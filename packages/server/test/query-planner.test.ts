@@ -58,8 +58,8 @@ describe("SelectionPlanner", () => {
   };
 
   it("drives from a narrow range, for a page and for a count", async () => {
-    expect((await choose('rare == "x"', 101))?.node).toMatchObject({ field: { key: "rare" } });
-    expect((await choose('rare == "x"', undefined))?.node).toMatchObject({ field: { key: "rare" } });
+    expect((await choose('rare == "x"', 101))?.nodes[0]).toMatchObject({ field: { key: "rare" } });
+    expect((await choose('rare == "x"', undefined))?.nodes[0]).toMatchObject({ field: { key: "rare" } });
   });
 
   it("walks a broad selection in page order, and drives its count only when the range is small", async () => {
@@ -70,7 +70,7 @@ describe("SelectionPlanner", () => {
 
   it("picks the narrowest of several conjuncts when together they are narrow", async () => {
     const drive = await choose('common == "yes" and rare == "x" and score >= 0.1', 101);
-    expect(drive?.node).toMatchObject({ field: { key: "rare" } });
+    expect(drive?.nodes[0]).toMatchObject({ field: { key: "rare" } });
   });
 
   it("never drives from a test that no index range serves", async () => {

@@ -253,8 +253,8 @@ async function load(list: GeneratedAsset[]): Promise<void> {
   }
 }
 
-async function select(expr: Expr, strict: boolean, driver?: Expr): Promise<string[]> {
-  const drive = driver ? { drive: { node: driver, orgId: ORG, datasetId: DATASET } } : {};
+async function select(expr: Expr, strict: boolean, drivers?: Expr[]): Promise<string[]> {
+  const drive = drivers ? { drive: { nodes: drivers, orgId: ORG, datasetId: DATASET } } : {};
   const rows = await db
     .selectFrom("assets")
     .select("asset_id")
@@ -277,9 +277,15 @@ const agree = (exprs: fc.Arbitrary<Expr[]>) =>
           .sort();
         expect(await select(expr, strict), `${printQuery(expr)} (strict: ${strict})`).toEqual(expected);
         // Driven from any candidate's index range instead of probed per row: the same assets.
-        for (const driver of driverCandidates(expr)) {
+        const candidates = driverCandidates(expr);
+        for (const driver of candidates) {
           const label = `${printQuery(expr)} driven by ${printQuery(driver)} (strict: ${strict})`;
-          expect(await select(expr, strict, driver), label).toEqual(expected);
+          expect(await select(expr, strict, [driver]), label).toEqual(expected);
+        }
+        // Or by the intersection of all their ranges.
+        if (candidates.length > 1) {
+          const label = `${printQuery(expr)} driven by the intersection of ${candidates.length} (strict: ${strict})`;
+          expect(await select(expr, strict, candidates), label).toEqual(expected);
         }
       }
     }

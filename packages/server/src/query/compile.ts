@@ -30,7 +30,8 @@ export function compileWhere(
  * the range first (see `compileProbe`).
  */
 export interface Driver {
-  node: Expr;
+  /** One conjunct, or several whose index ranges are intersected (`INTERSECT`). */
+  nodes: Expr[];
   orgId: string;
   datasetId: string;
 }
@@ -60,7 +61,7 @@ export function compileProbe(
   options: { strict: boolean; dialect: "sqlite" | "postgres"; orgId: string; datasetId: string; limit: number },
 ): RawBuilder<{ n: number | string }> {
   const compiler = new Compiler(options.strict, options.dialect, {
-    node,
+    nodes: [node],
     orgId: options.orgId,
     datasetId: options.datasetId,
   });
@@ -96,9 +97,14 @@ class Compiler {
 
   /** The driver's index range as rows (`select 1 from asset_fields f where ... limit n`). */
   probe(e: Expr, limit: number): Sql {
+    return sql`${this.range(e, "1")} limit ${limit}`;
+  }
+
+  /** A driving conjunct's index range as `select <what> from asset_fields f where ...`. */
+  private range(e: Expr, what: "1" | "f.asset_seq" = "f.asset_seq"): Sql {
     let rows: Sql | undefined;
     this.rowsOf = (type, condition) => {
-      rows = sql`${this.scopedRows(e, "1")} and f.value_type = ${type} and ${condition} limit ${limit}`;
+      rows = sql`${this.scopedRows(e, what)} and f.value_type = ${type} and ${condition}`;
       return TRUE;
     };
     try {
@@ -182,9 +188,17 @@ class Compiler {
     const str = sql.ref(folded ? "f.str_folded" : "f.str_value");
     const row = (type: "string" | "number" | "boolean", condition: Sql): RawBuilder<SqlBool> => {
       if (this.rowsOf) return this.rowsOf(type, condition);
-      // The driver: the assets of its index range, looked up by seq.
-      if (this.drive?.node === e)
-        return sql<SqlBool>`(assets.seq in (${this.scopedRows(e, "f.asset_seq")} and f.value_type = ${type} and ${condition}))`;
+      // The driver: the assets of its index range (or of the intersection of several), looked
+      // up by seq. The first driving conjunct carries the lookup; the others hold by it.
+      const at = this.drive?.nodes.indexOf(e) ?? -1;
+      if (at > 0) return TRUE;
+      if (at === 0) {
+        const ranges = [
+          sql`${this.scopedRows(e, "f.asset_seq")} and f.value_type = ${type} and ${condition}`,
+          ...this.drive!.nodes.slice(1).map((n) => this.range(n)),
+        ];
+        return sql<SqlBool>`(assets.seq in (${sql.join(ranges, sql` intersect `)}))`;
+      }
       return sql<SqlBool>`exists (${this.fieldRow(key)} and f.value_type = ${type} and ${condition})`;
     };
     const num = (v: number | boolean) => this.num(typeof v === "boolean" ? Number(v) : v);

@@ -56,13 +56,13 @@ export async function listAssets(
   if (q.after) {
     const { value, seq } = q.after;
     const cmp = q.descending ? "<" : ">";
-    // Row-value comparison written out, so both dialects use the (col, seq) index.
+    // A row-value comparison: both dialects turn it into one range of the (col, seq) index. (The
+    // same test written with OR left SQLite scanning the dataset's index from its start: 50 ms
+    // at a depth of 500,000.)
     query =
       col === "seq"
         ? query.where("seq", cmp, seq)
-        : query.where((eb) =>
-            eb.or([eb(col, cmp, value as never), eb.and([eb(col, "=", value as never), eb("seq", cmp, seq)])]),
-          );
+        : query.where(({ eb, refTuple, tuple }) => eb(refTuple(col, "seq"), cmp, tuple(value as never, seq)));
   }
   if (col !== "seq") query = query.orderBy(col, dir);
   const rows = await query.orderBy("seq", dir).limit(q.limit).execute();
