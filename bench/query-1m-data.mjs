@@ -86,9 +86,13 @@ export async function benchDatabase(assets) {
     version: 1,
     assets,
     decoy,
-    schema: await schemaFingerprint(join(dir, "schema.sqlite")),
+    schema: await schemaFingerprint(join(dir, `schema-${process.pid}.sqlite`)),
   });
-  const existing = await openSqliteStore(file);
+  const existing = await openSqliteStore(file).catch((err) => {
+    // The bench holds the file exclusively, as the server does.
+    if (err?.code === "SQLITE_BUSY") throw new Error(`${file} is in use (another run of this benchmark?)`);
+    throw err;
+  });
   await existing.close();
   const probe = new BetterSqlite3(file, { readonly: true });
   const marker = probe.prepare("select value from settings where name = ?").get(MARKER);
