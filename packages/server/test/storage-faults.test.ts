@@ -268,8 +268,10 @@ describe("storage faults behind the store interfaces", () => {
         showProgress: false,
       });
       expect(plan.injected.length).toBeGreaterThanOrEqual(5);
-      expect(first.totalFailed).toBe(2);
-      expect(first.failedFiles.map((f) => f.code)).toEqual(["ENOQUOTA", "ENOQUOTA"]);
+      // Which files the two disk-full faults hit (one file's staging, or a group commit of one or
+      // more) depends on timing: each failed file fails as ENOQUOTA, and no other fault fails one.
+      expect(first.totalFailed).toBeGreaterThanOrEqual(1);
+      expect(new Set(first.failedFiles.map((f) => f.code))).toEqual(new Set(["ENOQUOTA"]));
       // Space freed: the same upload again completes the dataset.
       const again = await client.assets.upload({ datasetId: ds, paths: folder, concurrency: 4, showProgress: false });
       expect(again.totalFailed).toBe(0);
