@@ -60,7 +60,7 @@ describe("a server killed mid bulk delete", () => {
       }
     }
     // Small batches make the delete long enough to be killed in the middle of.
-    const env = { VI_DELETE_BATCH_SIZE: "3" };
+    const env = { VI_DELETE_BATCH_SIZE: "1" };
     server = await startServerProcess(dataDir, env);
     const connect = (s: ServerProcess) =>
       new Client({ endpoint: s.url, organizationId: s.creds.organizationId, secretKey: s.creds.secretKey });
@@ -96,7 +96,7 @@ describe("a server killed mid bulk delete", () => {
     expect(session.status.selected).toBe(PER_FOLDER);
     const statusPath = apiPaths.deleteManyAssetsSession(org, datasetId, session.deleteManyAssetsSessionId);
     for (let deleted = 0; deleted < 10;) {
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 2));
       const s = (await (await fetch(`${server.url}${statusPath}`, { headers })).json()) as BulkAssetDeletionSession;
       deleted = s.status.deleted;
       expect(deleted).toBeLessThan(PER_FOLDER); // killed before it could finish
