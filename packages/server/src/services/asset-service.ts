@@ -9,6 +9,7 @@ import type {
 } from "../store/metadata/metadata-store.js";
 import { QueryError, selection as buildSelection } from "../query/index.js";
 import { checkCustomMetadata } from "./custom-metadata.js";
+import { decodePageToken, encodePageToken } from "./page-token.js";
 import type { AssetRecord } from "../store/metadata/records.js";
 import { basename } from "../util/filenames.js";
 import type { ServiceContext } from "./context.js";
@@ -89,7 +90,7 @@ export class AssetService {
     const last = assets[assets.length - 1];
     const nextPage =
       rows.length > limit && last
-        ? encodeToken({ k: sortKey, d: descending, v: sortValue(last, sortKey), s: last.seq })
+        ? encodePageToken({ k: sortKey, d: descending, v: sortValue(last, sortKey), s: last.seq })
         : null;
     // The unfiltered total is a counter; a selection is counted only on request (it scans it).
     const totalCount =
@@ -221,18 +222,8 @@ function sortValue(a: AssetRecord, key: AssetSortKey): string | number {
   }
 }
 
-function encodeToken(body: TokenBody): string {
-  return Buffer.from(JSON.stringify(body)).toString("base64url");
-}
-
 function decodeToken(token: string, sortKey: AssetSortKey, descending: boolean): AssetCursor {
-  let body: Partial<TokenBody>;
-  try {
-    body = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Partial<TokenBody>;
-    if (typeof body !== "object" || body === null) throw new TypeError("a page token is a JSON object");
-  } catch {
-    throw invalid("The page token is malformed", { parameter: "p" }, "Pass nextPage from the previous page unchanged.");
-  }
+  const body = decodePageToken(token, "p") as Partial<TokenBody>;
   if (body.k !== sortKey || body.d !== descending) {
     throw invalid(
       "The page token belongs to a listing with another sort order",
