@@ -39,12 +39,20 @@ export class Deduplication {
     );
     // A re-run settles a file only while its stored bytes are there at their size: bytes lost
     // or quarantined (vi-cli fsck) are sent again, which restores them.
-    const present = new Map<string, boolean>();
+    const stored = new Map<string, number>();
     for (const f of candidates) {
       const current = existing.get(f.filename);
-      if (current && current.sha256 === f.sha256 && !present.has(current.sha256)) {
-        present.set(current.sha256, (await this.ctx.blobs.size(current.sha256)) === current.fileSize);
-      }
+      if (current && current.sha256 === f.sha256) stored.set(current.sha256, current.fileSize);
+    }
+    // The checks run 64 at a time: one by one, 10,000 of them cost a re-run ~0.6 s.
+    const present = new Map<string, boolean>();
+    const shas = [...stored.keys()];
+    for (let i = 0; i < shas.length; i += 64) {
+      await Promise.all(
+        shas
+          .slice(i, i + 64)
+          .map(async (sha) => present.set(sha, (await this.ctx.blobs.size(sha)) === stored.get(sha))),
+      );
     }
     const commits: FileCommit[] = [];
     for (const f of candidates) {
