@@ -11,7 +11,7 @@ import { readFile } from "node:fs/promises";
 import { setPriority } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { DecodeMessage, ResultMessage } from "./protocol.js";
+import type { DecodeMessage, ReadyMessage, ResultMessage } from "./protocol.js";
 import {
   DecodeError,
   type DecodedImage,
@@ -26,6 +26,8 @@ export const DEFAULT_LIMITS: DecodeLimits = { maxPixels: 100_000_000, timeoutMs:
 export const DEFAULT_THUMBNAIL: ThumbnailSpec = { maxSide: 256, format: "webp", quality: 80 };
 const DEFAULT_IDLE_MS = 10_000;
 const RSS_POLL_MS = 100;
+/** Loading sharp and Node takes ~0.2 s; a process that has not said it is ready by this is broken. */
+const STARTUP_MS = 20_000;
 
 /** The pool, plus what tests and operators may look at. */
 export interface DecoderProcessPool extends DecoderPool {
@@ -59,6 +61,9 @@ interface Slot {
   killReason?: unknown;
   timers: NodeJS.Timeout[];
   idleTimer?: NodeJS.Timeout;
+  /** Loaded and listening: a decode's time limit counts from here, not from the fork. */
+  ready: boolean;
+  startupTimer?: NodeJS.Timeout;
   stderr: string;
 }
 
@@ -85,7 +90,12 @@ export function createDecoderPool(options: DecoderPoolOptions = {}): DecoderProc
       // libuv's pool serves sharp's async calls; one decode at a time needs few threads.
       env: { ...process.env, UV_THREADPOOL_SIZE: "2" },
     });
-    const slot: Slot = { child, timers: [], stderr: "" };
+    const slot: Slot = { child, timers: [], stderr: "", ready: false };
+    slot.startupTimer = setTimeout(
+      () => kill(slot, new DecodeError("ECRASH", `the decoder process did not start within ${STARTUP_MS} ms`)),
+      STARTUP_MS,
+    );
+    slot.startupTimer.unref();
     slots.add(slot);
     if (child.pid !== undefined) {
       try {
@@ -99,7 +109,13 @@ export function createDecoderPool(options: DecoderPoolOptions = {}): DecoderProc
       slot.stderr = (slot.stderr + text).slice(-2000);
     });
     (child.stderr as { unref?: () => void } | null)?.unref?.();
-    child.on("message", (message: ResultMessage) => {
+    child.on("message", (message: ResultMessage | ReadyMessage) => {
+      if ("ready" in message) {
+        slot.ready = true;
+        clearTimeout(slot.startupTimer);
+        if (slot.job) watch(slot, slot.job);
+        return;
+      }
       const job = slot.job;
       if (!job || job.id !== message.id || slot.killReason !== undefined) return;
       settle(slot);
@@ -115,6 +131,7 @@ export function createDecoderPool(options: DecoderPoolOptions = {}): DecoderProc
           slots.delete(slot);
           exits.delete(slot);
           clearTimeout(slot.idleTimer);
+          clearTimeout(slot.startupTimer);
           const job = slot.job;
           if (job) {
             settle(slot);
@@ -148,6 +165,11 @@ export function createDecoderPool(options: DecoderPoolOptions = {}): DecoderProc
     slot.child.channel?.ref();
     const message: DecodeMessage = { id: job.id, request: job.request, maxPixels: limits.maxPixels };
     slot.child.send(message);
+    if (slot.ready) watch(slot, job);
+  }
+
+  /** The time limit and the memory poll of a running decode. */
+  function watch(slot: Slot, job: Job): void {
     slot.timers.push(
       setTimeout(
         () => kill(slot, new DecodeError("ETIMEOUT", `the decode took longer than ${limits.timeoutMs} ms`)),

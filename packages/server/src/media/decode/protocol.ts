@@ -7,5 +7,10 @@ export interface DecodeMessage {
   maxPixels: number;
 }
 
+/** Sent once by a new process when its libraries are loaded: its decodes' clocks start then. */
+export interface ReadyMessage {
+  ready: true;
+}
+
 export type ResultMessage =
   { id: number; ok: true; image: DecodedImage } | { id: number; ok: false; code: DecodeErrorCode; message: string };

@@ -8,8 +8,9 @@ import sharp, { type Sharp } from "sharp";
 import type { DecodedImage, ThumbnailSpec } from "./types.js";
 
 /**
- * Turns a stored grid into its displayed form. sharp turns first and mirrors (flop) after,
- * whatever the order of the calls, so each EXIF value is a clockwise turn then a mirror.
+ * Turns a stored grid into its displayed form. sharp 0.35 mirrors before it turns, whatever
+ * the order of the calls (its typings say otherwise for flop; decode.test.ts checks all eight
+ * values against libvips' own EXIF autorotation), so each value is a mirror, then a turn.
  */
 export function orient(image: Sharp, orientation: number): Sharp {
   switch (orientation) {
@@ -19,12 +20,12 @@ export function orient(image: Sharp, orientation: number): Sharp {
       return image.rotate(180);
     case 4:
       return image.flip();
-    case 5: // transpose: a quarter turn clockwise, then mirrored left-right
-      return image.rotate(90).flop();
+    case 5: // transpose: mirrored left-right, then a quarter turn anticlockwise
+      return image.flop().rotate(270);
     case 6:
       return image.rotate(90);
-    case 7: // transverse: a quarter turn anticlockwise, then mirrored left-right
-      return image.rotate(270).flop();
+    case 7: // transverse: mirrored left-right, then a quarter turn clockwise
+      return image.flop().rotate(90);
     case 8:
       return image.rotate(270);
     default:

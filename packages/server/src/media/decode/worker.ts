@@ -5,7 +5,7 @@
  */
 import sharp from "sharp";
 import { decoderFor } from "./decoders.js";
-import type { DecodeMessage, ResultMessage } from "./protocol.js";
+import type { DecodeMessage, ReadyMessage, ResultMessage } from "./protocol.js";
 import { DecodeError } from "./types.js";
 
 // One decode at a time per process; parallelism is the pool's number of processes.
@@ -32,3 +32,5 @@ process.on("message", (message: DecodeMessage) => {
 });
 // The pool closing the channel (or dying) ends this process.
 process.on("disconnect", () => process.exit(0));
+const ready: ReadyMessage = { ready: true };
+process.send?.(ready);
