@@ -22,6 +22,28 @@ export const Dimensions = Type.Object({
   depth: Type.Optional(Type.Integer()),
 });
 
+export const ThumbnailState = Type.Union([Type.Literal("ready"), Type.Literal("pending"), Type.Literal("none")]);
+export type ThumbnailState = Static<typeof ThumbnailState>;
+
+/** [ext] What processing's full decode found. */
+export const MediaFacts = Type.Object({
+  /** Channels of the decoded pixels, alpha included. */
+  channels: Type.Integer(),
+  /** Bits per sample as stored. */
+  bitDepth: Type.Integer(),
+  hasAlpha: Type.Boolean(),
+  /** The stored colour model as the decoder names it (`srgb`, `b-w`, `cmyk`, ...). */
+  colorSpace: Type.String(),
+  /** Displayed size and frames as the decoder found them. */
+  decodedWidth: Type.Integer(),
+  decodedHeight: Type.Integer(),
+  decodedFrames: Type.Integer(),
+  /** The library (and version) that decoded the bytes. */
+  decoder: Type.String(),
+  thumbnail: Type.Object({ width: Type.Integer(), height: Type.Integer(), mimeType: Type.String() }),
+});
+export type MediaFacts = Static<typeof MediaFacts>;
+
 export const AssetMetadata = Type.Object({
   fileSize: Type.Integer({ minimum: 0 }),
   mimeType: Type.String(),
@@ -29,8 +51,16 @@ export const AssetMetadata = Type.Object({
   width: Type.Integer({ minimum: 0 }),
   height: Type.Integer({ minimum: 0 }),
   frames: Type.Integer({ minimum: 1 }),
+  /** `uploaded`, or `error` when processing found the bytes undecodable (`statusReason` says why). */
   status: Type.String(),
+  /** `processing` until the asset's processing (decode, thumbnail) ends, then `completed`. */
   uploadStatus: Type.String(),
+  /** [ext] Why `status` is `error`. */
+  statusReason: Type.Optional(Type.String()),
+  /** [ext] `ready` (contents.thumbnail has its URL), `pending` (processing) or `none` (it cannot be made). */
+  thumbnail: Type.Optional(ThumbnailState),
+  /** [ext] What the full decode found, once processed. */
+  media: Type.Optional(MediaFacts),
   timeCreated: EpochMs,
   lastUpdated: EpochMs,
   contentsLastUpdated: EpochMs,
@@ -123,3 +153,18 @@ export type UpdateAssetsRequest = Static<typeof UpdateAssetsRequest>;
 
 export const UpdatedAssets = Type.Object({ items: Type.Array(Asset) });
 export type UpdatedAssets = Static<typeof UpdatedAssets>;
+
+/**
+ * [ext] `POST .../datasets/D/reprocess`: queues the dataset's assets for processing again (after
+ * a decoder upgrade). By default only assets an older build of the processing made; `all`
+ * takes every asset. Idempotent: an asset already queued is queued once.
+ */
+export const ReprocessRequest = Type.Object({ all: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+export type ReprocessRequest = Static<typeof ReprocessRequest>;
+export const ReprocessResult = Type.Object({
+  /** Assets newly queued by this request. */
+  queued: Type.Integer({ minimum: 0 }),
+  /** Jobs waiting or running across the server now (all datasets). */
+  backlog: Type.Integer({ minimum: 0 }),
+});
+export type ReprocessResult = Static<typeof ReprocessResult>;

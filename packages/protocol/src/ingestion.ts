@@ -73,6 +73,13 @@ export const ProgressCount = Type.Object({
 });
 export type ProgressCount = Static<typeof ProgressCount>;
 
+export const ProcessingCount = Type.Object({
+  processing: Type.Integer({ minimum: 0 }),
+  completed: Type.Integer({ minimum: 0 }),
+  errored: Type.Integer({ minimum: 0 }),
+});
+export type ProcessingCount = Static<typeof ProcessingCount>;
+
 export const IngestionSession = Type.Object({
   kind: Type.Literal("AssetIngestionSession"),
   workspaceId: Id,
@@ -97,11 +104,17 @@ export const IngestionSession = Type.Object({
     assets: Type.Array(IngestionAssetStatus),
     /** [ext] files committed without bytes because the organization already held them. */
     deduplicated: Type.Optional(Type.Array(Type.String())),
+    /**
+     * [ext] Once the session is settled: how its committed assets stand in processing (still
+     * `processing`, `completed` without error, `errored`), as they are now.
+     */
+    processing: Type.Optional(ProcessingCount),
   }),
 });
 export type IngestionSession = Static<typeof IngestionSession>;
 
 export const SessionStatusQuery = Type.Object({
-  waitFor: Type.Optional(Type.Literal("Finished")),
+  /** `Finished`: until the session settles; [ext] `Processed`: and until its assets are processed too. */
+  waitFor: Type.Optional(Type.Union([Type.Literal("Finished"), Type.Literal("Processed")])),
   timeout: Type.Optional(Type.Number({ minimum: 0, maximum: 300 })),
 });

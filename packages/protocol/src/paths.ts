@@ -29,6 +29,8 @@ export const apiPaths = {
     `${apiPaths.dataset(orgId, datasetId)}/deleteManyAssetsSessions`,
   deleteManyAssetsSession: (orgId: string, datasetId: string, sessionId: string) =>
     `${apiPaths.deleteManyAssetsSessions(orgId, datasetId)}/${enc(sessionId)}`,
+  /** [ext] queue a dataset's assets for processing again. */
+  reprocess: (orgId: string, datasetId: string) => `${apiPaths.dataset(orgId, datasetId)}/reprocess`,
 } as const;
 
 /** The header that carries each request's id, in both directions. */

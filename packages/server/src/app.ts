@@ -45,8 +45,10 @@ export async function buildApp(
   app.addHook("onReady", async () => {
     await services.deletions.resume();
     services.janitor.start();
+    services.processing.start();
   });
   app.addHook("onClose", async () => {
+    await services.processing.close();
     await services.janitor.close();
     await services.deletions.close();
   });

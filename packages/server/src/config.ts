@@ -30,6 +30,15 @@ export interface ServerConfig {
   headersTimeoutSeconds: number;
   /** Hours finished, failed and expired upload and bulk-delete sessions are kept before they are purged. */
   sessionRetentionHours: number;
+  /**
+   * Decoder processes that process uploaded assets (decode, thumbnail, status) in the
+   * background; 0 turns processing off (assets then stay `processing` until it runs again).
+   */
+  processingConcurrency: number;
+  /** Longest side of thumbnails, in pixels. */
+  thumbnailSize: number;
+  /** Seconds one decode may take before its decoder is stopped. */
+  decodeTimeoutSeconds: number;
 }
 
 export const DEFAULTS = {
@@ -46,6 +55,9 @@ export const DEFAULTS = {
   maxConnections: 8192,
   headersTimeoutSeconds: 10,
   sessionRetentionHours: 168,
+  processingConcurrency: 1,
+  thumbnailSize: 256,
+  decodeTimeoutSeconds: 30,
 } as const;
 
 function intFrom(name: string, raw: string | undefined, fallback: number, min = 0): number {
@@ -88,5 +100,13 @@ export function resolveConfig(options: Partial<ServerConfig> = {}, env: NodeJS.P
       intFrom("VI_SESSION_RETENTION_HOURS", env.VI_SESSION_RETENTION_HOURS, DEFAULTS.sessionRetentionHours, 0),
     deleteBatchSize:
       options.deleteBatchSize ?? intFrom("VI_DELETE_BATCH_SIZE", env.VI_DELETE_BATCH_SIZE, DEFAULTS.deleteBatchSize, 1),
+    processingConcurrency:
+      options.processingConcurrency ??
+      intFrom("VI_PROCESSING_CONCURRENCY", env.VI_PROCESSING_CONCURRENCY, DEFAULTS.processingConcurrency, 0),
+    thumbnailSize:
+      options.thumbnailSize ?? intFrom("VI_THUMBNAIL_SIZE", env.VI_THUMBNAIL_SIZE, DEFAULTS.thumbnailSize, 16),
+    decodeTimeoutSeconds:
+      options.decodeTimeoutSeconds ??
+      intFrom("VI_DECODE_TIMEOUT", env.VI_DECODE_TIMEOUT, DEFAULTS.decodeTimeoutSeconds, 1),
   };
 }

@@ -82,6 +82,7 @@ export async function startServer(
     },
     blobLocks: new KeyedMutex(),
     sessionChanges: newSessionChanges(),
+    processingEvents: newSessionChanges(),
   };
   const created =
     (await metadata.countOrganizations()) === 0 ? await createOrganization(metadata, "default") : undefined;

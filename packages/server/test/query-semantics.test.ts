@@ -11,6 +11,7 @@ const base: QueryableAsset = {
   height: 480,
   frames: 1,
   status: "uploaded",
+  uploadStatus: "completed",
   createdAt: Date.UTC(2024, 5, 1),
   updatedAt: Date.UTC(2024, 5, 2),
   contentsUpdatedAt: Date.UTC(2024, 5, 3),

@@ -10,6 +10,7 @@ import {
   type IngestionSession,
   type Organization,
   type Condition,
+  type MediaFacts,
 } from "@vi/protocol";
 import type {
   AnnotationRecord,
@@ -17,6 +18,7 @@ import type {
   DeletionSessionRecord,
   OrganizationRecord,
 } from "../store/metadata/records.js";
+import type { AssetContents } from "../services/asset-service.js";
 import type { DatasetView } from "../services/dataset-service.js";
 import type { SessionView, UploadTargetView } from "../services/ingestion-service.js";
 import type { ServerConfig } from "../config.js";
@@ -84,7 +86,7 @@ export function presentDataset({ dataset: d, stats }: DatasetView): Dataset {
   };
 }
 
-export function presentAsset(a: AssetRecord, contents?: { url: string; expiry: number; method: string }): Asset {
+export function presentAsset(a: AssetRecord, contents?: AssetContents): Asset {
   return {
     kind: "Image",
     assetId: a.assetId,
@@ -101,14 +103,17 @@ export function presentAsset(a: AssetRecord, contents?: { url: string; expiry: n
       height: a.height,
       frames: a.frames,
       status: a.status,
-      uploadStatus: "completed",
+      uploadStatus: a.uploadStatus,
+      ...(a.statusReason !== null ? { statusReason: a.statusReason } : {}),
       timeCreated: a.createdAt,
       lastUpdated: a.updatedAt,
       contentsLastUpdated: a.contentsUpdatedAt,
       annotations: { total: a.annotationTotal, withTag: a.annotationTags },
       customMetadata: a.customMetadata,
       hash: { algorithm: "sha256", contents: a.sha256 },
-      generations: { asset: String(a.generation), thumbnail: "0" },
+      generations: { asset: String(a.generation), thumbnail: String(a.thumbnail?.generation ?? 0) },
+      thumbnail: a.thumbnail ? "ready" : a.uploadStatus === "processing" ? "pending" : "none",
+      ...(a.media ? { media: a.media as MediaFacts } : {}),
       dimensions: { width: a.rawWidth, height: a.rawHeight },
       pixelRatio: { width: 1, height: 1 },
       orientation: a.orientation,
@@ -122,7 +127,7 @@ export function presentAsset(a: AssetRecord, contents?: { url: string; expiry: n
       contentsFrom: "upload",
       framesChange: {},
     },
-    ...(contents ? { contents: { asset: contents } } : {}),
+    ...(contents ? { contents } : {}),
   };
 }
 
@@ -205,6 +210,7 @@ export function presentSession(
               }))
           : [],
       deduplicated: files.filter((f) => f.deduplicated).map((f) => f.filename),
+      ...(view.processing ? { processing: view.processing } : {}),
     },
   };
 }

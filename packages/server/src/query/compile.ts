@@ -1,7 +1,7 @@
 import { sql, type Expression, type ExpressionBuilder, type RawBuilder, type SqlBool } from "kysely";
 import type { Database } from "../store/metadata/schema.js";
 import type { BuiltinName, CompareOp, Expr, Literal } from "./ast.js";
-import { normalizer, test, UPLOAD_STATUS, type TestExpr } from "./evaluate.js";
+import { normalizer, type TestExpr } from "./evaluate.js";
 import { fold, succ } from "./strings.js";
 
 /**
@@ -70,7 +70,7 @@ export function compileProbe(
 
 type Sql = RawBuilder<unknown>;
 
-const COLUMNS: Record<Exclude<BuiltinName, "metadata.uploadStatus">, string> = {
+const COLUMNS: Record<BuiltinName, string> = {
   assetId: "asset_id",
   filename: "filename",
   "metadata.fileSize": "file_size",
@@ -79,6 +79,7 @@ const COLUMNS: Record<Exclude<BuiltinName, "metadata.uploadStatus">, string> = {
   "metadata.frames": "frames",
   "metadata.mimeType": "mime_type",
   "metadata.status": "status",
+  "metadata.uploadStatus": "upload_status",
   "metadata.timeCreated": "created_at",
   "metadata.lastUpdated": "updated_at",
   "metadata.contentsLastUpdated": "contents_updated_at",
@@ -151,17 +152,20 @@ class Compiler {
           const count = sql`(select count(*) from annotations a ${this.tagRow(e.field.tag)})`;
           return this.value(e, count, "number");
         }
-        if (e.field.name === "metadata.uploadStatus") return test(e, UPLOAD_STATUS, this.strict) ? TRUE : FALSE;
         return this.builtin(e, e.field.name);
     }
   }
 
-  private builtin(e: TestExpr, name: Exclude<BuiltinName, "metadata.uploadStatus">): RawBuilder<SqlBool> {
+  private builtin(e: TestExpr, name: BuiltinName): RawBuilder<SqlBool> {
     const folded = normalizer(e.field, this.strict) === fold;
     // Stored mime types and statuses are lower-case already; file names have a folded column.
     const column = name === "filename" && folded ? "filename_folded" : COLUMNS[name];
     const isString =
-      name === "assetId" || name === "filename" || name === "metadata.mimeType" || name === "metadata.status";
+      name === "assetId" ||
+      name === "filename" ||
+      name === "metadata.mimeType" ||
+      name === "metadata.status" ||
+      name === "metadata.uploadStatus";
     return this.value(e, sql.ref(`assets.${column}`), isString ? "string" : "number", folded);
   }
 

@@ -11,6 +11,7 @@ export interface QueryableAsset {
   height: number;
   frames: number;
   status: string;
+  uploadStatus: string;
   createdAt: number;
   updatedAt: number;
   contentsUpdatedAt: number;
@@ -120,7 +121,7 @@ function builtinValue(name: BuiltinName, a: QueryableAsset): string | number {
     case "metadata.status":
       return a.status;
     case "metadata.uploadStatus":
-      return UPLOAD_STATUS;
+      return a.uploadStatus;
     case "metadata.timeCreated":
       return a.createdAt;
     case "metadata.lastUpdated":
@@ -131,6 +132,3 @@ function builtinValue(name: BuiltinName, a: QueryableAsset): string | number {
       return a.annotationTotal;
   }
 }
-
-/** Every stored asset is whole: its upload status is always this. */
-export const UPLOAD_STATUS = "completed";

@@ -30,6 +30,7 @@ import { AssetParams, DatasetParams, errors, OrgParams, SessionParams, security,
 import { registerAnnotationRoutes } from "./annotations.js";
 import { registerOrganizationRoutes } from "./organizations.js";
 import { registerBulkDeleteRoutes } from "./bulk-delete.js";
+import { registerProcessingRoutes } from "./processing.js";
 
 /**
  * The API under /workspaces. Routes are thin: they resolve the caller's organization, call a
@@ -41,7 +42,7 @@ export const apiRoutes =
     // Before authentication, so that guessing keys is limited too.
     await registerRateLimit(fastify, config.rateLimitPerMinute);
     const app: TypedApp = fastify.withTypeProvider<TypeBoxTypeProvider>();
-    const { auth, datasets, assets, ingestion, annotations, organizations, deletions } = services;
+    const { auth, datasets, assets, ingestion, annotations, organizations, deletions, processing } = services;
 
     app.addHook("onRequest", async (request) => {
       const orgHeader = request.headers["organization-id"];
@@ -250,14 +251,18 @@ export const apiRoutes =
       },
       async (request) => {
         const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
-        const waitMs = request.query.waitFor === "Finished" ? Math.round((request.query.timeout ?? 30) * 1000) : 0;
+        const { waitFor } = request.query;
+        const waitMs = waitFor ? Math.round((request.query.timeout ?? 30) * 1000) : 0;
         const closed = new AbortController();
         request.raw.once("close", () => closed.abort());
-        const view = await ingestion.status(orgId, datasetId, request.params.sessionId, waitMs, closed.signal);
+        const { sessionId } = request.params;
+        const processed = waitFor === "Processed";
+        const view = await ingestion.status(orgId, datasetId, sessionId, waitMs, closed.signal, processed);
         return presentSession(view, (f) => ingestion.uploadTarget(view.session, f));
       },
     );
 
     registerAnnotationRoutes(app, annotations);
     registerBulkDeleteRoutes(app, deletions);
+    registerProcessingRoutes(app, datasets, processing);
   };

@@ -4,10 +4,9 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { ApiError } from "../errors.js";
 import { basename } from "../util/filenames.js";
 import { uploadPath } from "../services/ingestion-service.js";
-import { AssetService } from "../services/asset-service.js";
+import { AssetService, type ServedBlob } from "../services/asset-service.js";
 import type { Services } from "../services/services.js";
 import type { ServiceContext } from "../services/context.js";
-import type { AssetRecord } from "../store/metadata/records.js";
 
 interface SignedQuery {
   expires?: string;
@@ -89,6 +88,26 @@ export const signedRoutes =
     // to throw it away, answering 200 even when the bytes turn out to be missing.
     app.get(route, { schema: { hide: true }, exposeHeadRoute: false }, download);
     app.head(route, { schema: { hide: true } }, download);
+
+    const thumbnail = async (
+      request: FastifyRequest<{ Params: DownloadRouteParams; Querystring: SignedQuery }>,
+      reply: FastifyReply,
+    ) => {
+      const p = request.params;
+      const generation = canonicalInteger(p.generation);
+      if (generation === undefined) throw forbidden("The thumbnail URL's signature is not valid");
+      const path = AssetService.thumbnailPath({ ...p, thumbnail: { generation } });
+      // The name is part of the signed path: any other name fails the signature.
+      const check = ctx.signer.verify("download", path, request.query.expires, request.query.signature);
+      if (check === "invalid" || !path.endsWith(`/${p.name}`))
+        throw forbidden("The thumbnail URL's signature is not valid");
+      if (check === "expired") throw forbidden("The thumbnail URL has expired");
+      const resolve = () => services.assets.resolveThumbnail({ ...p, generation: p.generation });
+      return sendBytes(ctx, request, reply, await resolve(), resolve);
+    };
+    const thumbnailRoute = "/thumbnails/:orgId/:datasetId/:assetId/:generation/:name";
+    app.get(thumbnailRoute, { schema: { hide: true }, exposeHeadRoute: false }, thumbnail);
+    app.head(thumbnailRoute, { schema: { hide: true } }, thumbnail);
   };
 
 /**
@@ -131,8 +150,8 @@ async function sendBytes(
   ctx: ServiceContext,
   request: FastifyRequest,
   reply: FastifyReply,
-  asset: AssetRecord,
-  recheck: () => Promise<AssetRecord>,
+  asset: ServedBlob,
+  recheck: () => Promise<ServedBlob>,
 ) {
   const { sha256, fileSize: size } = asset;
   const etag = `"${sha256}"`;

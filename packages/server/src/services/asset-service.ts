@@ -158,11 +158,39 @@ export class AssetService {
     await this.releaser.release(result.orphanedBlobs);
   }
 
-  /** A signed URL to the asset's bytes that ends in its filename, as the Python client expects. */
-  contentsOf(asset: AssetRecord): { url: string; expiry: number; method: "GET" } {
+  /**
+   * Signed URLs to the asset's bytes (ending in its filename, as the Python client expects)
+   * and, once processing made one, to its thumbnail. An asset without a thumbnail gets no
+   * thumbnail URL at all, never one that fails.
+   */
+  contentsOf(asset: AssetRecord): AssetContents {
     const expiry = Date.now() + this.ctx.config.downloadUrlTtlSeconds * 1000;
-    const path = downloadPath(asset);
-    return { url: this.ctx.signer.sign("download", path, expiry), expiry, method: "GET" };
+    const signed = (path: string) => ({ url: this.ctx.signer.sign("download", path, expiry), expiry, method: "GET" });
+    return {
+      asset: signed(downloadPath(asset)),
+      ...(asset.thumbnail ? { thumbnail: signed(thumbnailPath({ ...asset, thumbnail: asset.thumbnail })) } : {}),
+    };
+  }
+
+  /** Resolves a signed thumbnail path to its bytes, if the asset still has that thumbnail. */
+  async resolveThumbnail(params: DownloadParams): Promise<ServedBlob> {
+    const asset = await this.ctx.metadata.getAsset(params.orgId, params.datasetId, params.assetId);
+    if (!asset?.thumbnail || String(asset.thumbnail.generation) !== params.generation) {
+      throw new ApiError(
+        "ResourceNotFound",
+        "This asset no longer has this thumbnail",
+        "Get a fresh URL with contents=y.",
+      );
+    }
+    return {
+      orgId: asset.orgId,
+      datasetId: asset.datasetId,
+      assetId: asset.assetId,
+      sha256: asset.thumbnail.sha256,
+      fileSize: asset.thumbnail.size,
+      mimeType: THUMBNAIL_MIME,
+      filename: THUMBNAIL_NAME,
+    };
   }
 
   /** Resolves a signed download path to the asset it names, if that asset still has those bytes. */
@@ -180,6 +208,39 @@ export class AssetService {
 
   /** Shared by routes and tests: the signed path of an asset's bytes. */
   static downloadPath = downloadPath;
+  static thumbnailPath = thumbnailPath;
+}
+
+export interface SignedContents {
+  url: string;
+  expiry: number;
+  method: string;
+}
+
+export interface AssetContents {
+  asset: SignedContents;
+  thumbnail?: SignedContents;
+}
+
+/** Stored bytes as a download serves them: what they are, and what to call them. */
+export interface ServedBlob {
+  orgId: string;
+  datasetId: string;
+  assetId: string;
+  sha256: string;
+  fileSize: number;
+  mimeType: string;
+  filename: string;
+}
+
+/** Thumbnails are WebP (see ProcessingService); the name is what a browser saves them as. */
+const THUMBNAIL_MIME = "image/webp";
+const THUMBNAIL_NAME = "thumbnail.webp";
+
+/** The signed path of an asset's thumbnail; its generation changes with every new thumbnail. */
+function thumbnailPath(a: { orgId: string; datasetId: string; assetId: string; thumbnail: { generation: number } }) {
+  const e = encodeURIComponent;
+  return `/thumbnails/${e(a.orgId)}/${e(a.datasetId)}/${e(a.assetId)}/${a.thumbnail.generation}/${THUMBNAIL_NAME}`;
 }
 
 export interface DownloadParams {

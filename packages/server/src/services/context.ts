@@ -21,6 +21,10 @@ export interface ServiceContext {
   blobLocks: KeyedMutex;
   /** Emits a session id whenever that session changes, to wake long-polls in this process. */
   sessionChanges: EventEmitter;
+  /** Emits "processed" whenever processing recorded an asset's outcome in this process. */
+  processingEvents: EventEmitter;
+  /** Called after assets are committed: their processing jobs are queued (wakes the worker). */
+  onAssetsCommitted?: () => void;
   log?: ServiceLog;
 }
 

@@ -105,6 +105,7 @@ export class Deduplication {
           }
         }
         const results = await this.ctx.metadata.commitFiles(commits.filter((c) => trusted.get(c.asset.sha256)));
+        this.ctx.onAssetsCommitted?.();
         return results.flatMap((r) => r?.orphanedBlobs ?? []);
       },
     );

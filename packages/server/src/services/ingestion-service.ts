@@ -7,7 +7,7 @@ import { ApiError, FileRejection, notFound } from "../errors.js";
 import { MediaError, probeImageBytes, probeImageFile, type ImageInfo } from "../media/index.js";
 import { BlobTooLargeError, type StagedBlob } from "../store/blob/blob-store.js";
 import type { IngestionFileRecord, IngestionSessionRecord } from "../store/metadata/records.js";
-import type { FileCommit } from "../store/metadata/metadata-store.js";
+import type { FileCommit, ProcessingCounts } from "../store/metadata/metadata-store.js";
 import { normalizeFilename } from "../util/filenames.js";
 import { newId } from "../util/ids.js";
 import { Deduplication } from "./deduplication.js";
@@ -19,6 +19,8 @@ import type { DatasetService } from "./dataset-service.js";
 export interface SessionView {
   session: IngestionSessionRecord;
   files: IngestionFileRecord[];
+  /** Once the session is settled: how its committed assets stand in processing. */
+  processing?: ProcessingCounts;
 }
 
 export interface UploadTargetView {
@@ -146,13 +148,17 @@ export class IngestionService {
     return this.view(orgId, session.sessionId);
   }
 
-  /** The session as it stands; with `waitMs`, waits until it is settled or the time is up. */
+  /**
+   * The session as it stands; with `waitMs`, waits until it is settled (and with `processed`,
+   * until its assets are processed too) or the time is up.
+   */
   async status(
     orgId: string,
     datasetId: string,
     sessionId: string,
     waitMs = 0,
     signal?: AbortSignal,
+    processed = false,
   ): Promise<SessionView> {
     const deadline = Date.now() + waitMs;
     // While waiting, only the session row is read: its files (up to 10,000) once, at the end.
@@ -163,13 +169,22 @@ export class IngestionService {
       if (session.state !== "Running" || left <= 0 || signal?.aborted) break;
       await nextChange(this.ctx.sessionChanges, sessionId, Math.min(left, POLL_SLICE_MS), signal);
     }
+    while (processed) {
+      const left = deadline - Date.now();
+      if (left <= 0 || signal?.aborted) break;
+      const counts = await this.ctx.metadata.sessionProcessing(sessionId);
+      if (counts.processing === 0) break;
+      // Woken by an asset processed here; outcomes recorded by another server are polled.
+      await nextChange(this.ctx.processingEvents, "processed", Math.min(left, POLL_SLICE_MS), signal);
+    }
     return this.view(orgId, sessionId);
   }
 
   async view(orgId: string, sessionId: string): Promise<SessionView> {
     const session = await this.current(orgId, sessionId);
     const files = await this.ctx.metadata.listSessionFiles(sessionId);
-    return { session, files };
+    if (session.state === "Running") return { session, files };
+    return { session, files, processing: await this.ctx.metadata.sessionProcessing(sessionId) };
   }
 
   /** The session row, after settling it if its upload URLs have expired with files still missing. */
@@ -348,6 +363,7 @@ export class IngestionService {
       try {
         await this.ctx.blobs.publish(staged);
         const committed = await this.committer.commit(commit);
+        if (committed) this.ctx.onAssetsCommitted?.();
         if (!committed && !(await this.ctx.metadata.isBlobReferenced(staged.sha256)))
           await this.ctx.blobs.delete(staged.sha256);
         return committed;

@@ -8,6 +8,8 @@ import { DeletionService } from "./deletion-service.js";
 import { SessionJanitor } from "./session-janitor.js";
 import { IngestionService } from "./ingestion-service.js";
 import { OrganizationService } from "./organization-service.js";
+import { ProcessingService } from "./processing-service.js";
+import { createDecoderPool } from "../media/decode/index.js";
 
 export interface Services {
   auth: AuthService;
@@ -18,6 +20,7 @@ export interface Services {
   annotations: AnnotationService;
   deletions: DeletionService;
   janitor: SessionJanitor;
+  processing: ProcessingService;
 }
 
 /** Wires the services once; each gets only what it uses. */
@@ -25,6 +28,14 @@ export function createServices(ctx: ServiceContext): Services {
   const releaser = new BlobReleaser(ctx);
   const datasets = new DatasetService(ctx, releaser);
   const assets = new AssetService(ctx, datasets, releaser);
+  const { config } = ctx;
+  const processing = new ProcessingService(ctx, releaser, () =>
+    createDecoderPool({
+      concurrency: config.processingConcurrency,
+      limits: { maxPixels: config.maxPixels, timeoutMs: config.decodeTimeoutSeconds * 1000 },
+    }),
+  );
+  ctx.onAssetsCommitted = () => processing.kick();
   return {
     auth: new AuthService(ctx),
     organizations: new OrganizationService(ctx),
@@ -34,5 +45,6 @@ export function createServices(ctx: ServiceContext): Services {
     annotations: new AnnotationService(ctx, assets),
     deletions: new DeletionService(ctx, datasets, assets, releaser),
     janitor: new SessionJanitor(ctx),
+    processing,
   };
 }

@@ -62,6 +62,11 @@ export interface BlobStore {
    */
   openRead(sha256: string): Promise<BlobReader | undefined>;
   delete(sha256: string): Promise<void>;
+  /**
+   * Where the store keeps these bytes as a local file, for readers that take a path (the
+   * decoders read in place); absent where bytes are not local (S3): read() them instead.
+   */
+  localPath?(sha256: string): string;
   /** The stored size of these bytes, or undefined when they are not there. */
   size(sha256: string): Promise<number | undefined>;
   close(): Promise<void>;

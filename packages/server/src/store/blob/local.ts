@@ -219,6 +219,10 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
+  localPath(sha256: string): string {
+    return this.pathOf(sha256);
+  }
+
   /** Only ever a SHA-256 becomes a path here: no client-supplied name reaches the filesystem. */
   private pathOf(sha256: string): string {
     if (!SHA256_HEX.test(sha256)) throw new Error(`not a SHA-256 digest: ${sha256}`);

@@ -8,11 +8,14 @@ import type {
   AssetListQuery,
   AssetSelection,
   CommitResult,
+  ClaimedJob,
   CustomMetadataUpdate,
   DeleteResult,
   DeletionBatch,
   FileCommit,
   MetadataStore,
+  ProcessingCounts,
+  ProcessingOutcome,
 } from "./metadata-store.js";
 import type {
   AnnotationRecord,
@@ -33,6 +36,7 @@ import * as assets from "./kysely/assets.js";
 import * as datasets from "./kysely/datasets.js";
 import * as deletions from "./kysely/deletions.js";
 import * as ingestion from "./kysely/ingestion.js";
+import * as processing from "./kysely/processing.js";
 
 /**
  * The MetadataStore over Kysely: one implementation for SQLite and PostgreSQL. The SQL of each
@@ -345,6 +349,60 @@ export class KyselyMetadataStore implements MetadataStore {
 
   deleteNextBatch(sessionId: string, limit: number): Promise<DeletionBatch> {
     return this.write((tx) => deletions.deleteNextBatch(tx, sessionId, limit));
+  }
+
+  // ---- processing ----
+  // Claims and outcomes need no sync of their own: a claim lost in a crash is due again, and a
+  // lost outcome is made again. They become durable with the next synced write, so background
+  // work adds no flush to the upload path. Only an outcome that frees bytes is synced first.
+
+  claimProcessingJobs(owner: string, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
+    return this.db
+      .transaction()
+      .execute((tx) => processing.claimJobs(tx, this.dialect, owner, limit, leaseMs, Date.now()));
+  }
+
+  async finishProcessingJobs(
+    owner: string,
+    finished: { job: ClaimedJob; outcome: ProcessingOutcome }[],
+  ): Promise<{ applied: boolean[]; orphanedBlobs: string[] }> {
+    const result = await this.db.transaction().execute(async (tx) => {
+      const applied: boolean[] = [];
+      const orphanedBlobs: string[] = [];
+      const t = Date.now();
+      for (const { job, outcome } of finished) {
+        const r = await processing.finishJob(tx, job, owner, outcome, t);
+        applied.push(r.applied);
+        orphanedBlobs.push(...r.orphanedBlobs);
+      }
+      return { applied, orphanedBlobs };
+    });
+    if (result.orphanedBlobs.length > 0) await this.sync();
+    return result;
+  }
+
+  async retryProcessingJob(owner: string, job: ClaimedJob, error: string, runAfter: number): Promise<void> {
+    await processing.retryJob(this.db, job, owner, error, runAfter);
+  }
+
+  releaseProcessingLeases(owner: string): Promise<number> {
+    return this.write((tx) => processing.releaseLeases(tx, owner, Date.now()));
+  }
+
+  processedTwin(orgId: string, sha256: string, version: number): Promise<ProcessingOutcome | undefined> {
+    return processing.processedTwin(this.db, orgId, sha256, version);
+  }
+
+  reprocessDataset(orgId: string, datasetId: string, olderThan?: number): Promise<number> {
+    return this.write((tx) => processing.reprocessDataset(tx, orgId, datasetId, olderThan, Date.now()));
+  }
+
+  sessionProcessing(sessionId: string): Promise<ProcessingCounts> {
+    return processing.sessionProcessing(this.db, sessionId);
+  }
+
+  processingBacklog(): Promise<number> {
+    return processing.processingBacklog(this.db);
   }
 }
 

@@ -83,6 +83,42 @@ export interface CommitResult {
   orphanedBlobs: string[];
 }
 
+/** A processing job as its worker holds it: the asset's bytes to decode, and how often it was tried. */
+export interface ClaimedJob {
+  assetSeq: number;
+  assetId: string;
+  orgId: string;
+  datasetId: string;
+  /** The asset's generation the job is about: an outcome for older bytes is dropped. */
+  generation: number;
+  /** Attempts so far, this one included. */
+  attempts: number;
+  lastError: string | null;
+  sha256: string;
+  fileSize: number;
+  mimeType: string;
+  orientation: number;
+}
+
+/** What processing concluded about an asset's bytes. */
+export interface ProcessingOutcome {
+  status: "uploaded" | "error";
+  /** Why the status is `error`; null otherwise. */
+  reason: string | null;
+  /** The thumbnail's bytes, already durable in the blob store; null when none could be made. */
+  thumbnail: { sha256: string; size: number } | null;
+  /** What the decoder found (channels, bit depth, ...), shown with the asset. */
+  media: Record<string, unknown> | null;
+  /** The processing build that made it (see PROCESSING_VERSION). */
+  version: number;
+}
+
+export interface ProcessingCounts {
+  processing: number;
+  completed: number;
+  errored: number;
+}
+
 export interface DeleteResult {
   deletedAssets: number;
   orphanedBlobs: string[];
@@ -209,4 +245,27 @@ export interface MetadataStore {
   runningDeletionSessions(): Promise<DeletionSessionRecord[]>;
   /** Deletes the next batch of a session's targets, each asset whole, in one transaction. */
   deleteNextBatch(sessionId: string, limit: number): Promise<DeletionBatch>;
+
+  /** Leases up to `limit` due processing jobs to `owner` for `leaseMs`; each claim counts an attempt. */
+  claimProcessingJobs(owner: string, limit: number, leaseMs: number): Promise<ClaimedJob[]>;
+  /**
+   * Records outcomes on their assets and ends their jobs in one transaction. An outcome applies
+   * only while its job is still the owner's and about the asset's current bytes.
+   */
+  finishProcessingJobs(
+    owner: string,
+    finished: { job: ClaimedJob; outcome: ProcessingOutcome }[],
+  ): Promise<{ applied: boolean[]; orphanedBlobs: string[] }>;
+  /** Hands a job back, due again at `runAfter`. */
+  retryProcessingJob(owner: string, job: ClaimedJob, error: string, runAfter: number): Promise<void>;
+  /** Makes the owner's leased jobs due at once (a clean shutdown). */
+  releaseProcessingLeases(owner: string): Promise<number>;
+  /** An outcome this version already made for the same bytes in the organization. */
+  processedTwin(orgId: string, sha256: string, version: number): Promise<ProcessingOutcome | undefined>;
+  /** Queues a dataset's assets (all, or those processed by an older version); answers how many were queued. */
+  reprocessDataset(orgId: string, datasetId: string, olderThan?: number): Promise<number>;
+  /** How a session's committed assets stand in processing. */
+  sessionProcessing(sessionId: string): Promise<ProcessingCounts>;
+  /** Jobs queued or running. */
+  processingBacklog(): Promise<number>;
 }

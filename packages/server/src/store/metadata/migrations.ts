@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
+import { addProcessing } from "./migration-0003-processing.js";
 
 /**
  * Migrations in code, so that one build carries its own schema. Types are chosen per dialect
@@ -148,6 +149,11 @@ export function migrationProvider(dialect: "sqlite" | "postgres"): MigrationProv
     "0002_queries": {
       async up(db: Kysely<unknown>) {
         await addQueryColumns(db, big);
+      },
+    },
+    "0003_processing": {
+      async up(db: Kysely<unknown>) {
+        await addProcessing(db, big);
       },
     },
   };

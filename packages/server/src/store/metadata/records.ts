@@ -54,8 +54,15 @@ export interface AssetRecord extends ImageFacts {
   updatedAt: number;
   contentsUpdatedAt: number;
   generation: number;
-  /** Processing state as the wire shows it (`uploaded`, ...). */
+  /** `uploaded`, or `error` when processing found the bytes undecodable (`statusReason` says why). */
   status: string;
+  /** `processing` until the asset's processing ends, then `completed` (whatever it found). */
+  uploadStatus: "processing" | "completed";
+  statusReason: string | null;
+  /** The thumbnail's bytes and the generation of its signed path; null while there is none. */
+  thumbnail: { sha256: string; size: number; generation: number } | null;
+  /** What the decoder found, once processed. */
+  media: Record<string, unknown> | null;
   annotationTotal: number;
   annotationTags: Record<string, number>;
 }

@@ -40,6 +40,24 @@ export interface Database {
     status: Generated<string>;
     filename_folded: string;
     annotation_count: Generated<number>;
+    upload_status: Generated<string>;
+    status_reason: string | null;
+    thumbnail_sha256: string | null;
+    thumbnail_size: number | null;
+    thumbnail_generation: Generated<number>;
+    media: string | null;
+    processed_version: Generated<number>;
+  };
+  processing_jobs: {
+    asset_seq: number;
+    org_id: string;
+    dataset_id: string;
+    generation: number;
+    attempts: number;
+    run_after: number;
+    lease_owner: string | null;
+    last_error: string | null;
+    created_at: number;
   };
   asset_fields: {
     asset_seq: number;

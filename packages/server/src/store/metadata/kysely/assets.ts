@@ -119,7 +119,7 @@ export async function deleteAsset(
 ): Promise<DeleteResult | undefined> {
   const row = await db
     .selectFrom("assets")
-    .select(["seq", "asset_id", "sha256"])
+    .select(["seq", "asset_id", "sha256", "thumbnail_sha256"])
     .where("org_id", "=", orgId)
     .where("dataset_id", "=", datasetId)
     .where("asset_id", "=", assetId)

@@ -57,7 +57,7 @@ export async function deleteAssetRows(
   tx: Db,
   orgId: string,
   datasetId: string,
-  rows: { seq: number; asset_id: string; sha256: string }[],
+  rows: { seq: number; asset_id: string; sha256: string; thumbnail_sha256: string | null }[],
 ): Promise<string[]> {
   if (rows.length === 0) return [];
   const orphaned: string[] = [];
@@ -67,9 +67,12 @@ export async function deleteAssetRows(
     await tx.deleteFrom("annotations").where("asset_id", "in", ids).execute();
     await tx.deleteFrom("asset_fields").where("asset_seq", "in", seqs).execute();
     await tx.deleteFrom("assets").where("seq", "in", seqs).execute();
+    await tx.deleteFrom("processing_jobs").where("asset_seq", "in", seqs).execute();
   }
+  // An asset holds its bytes and its thumbnail's.
   const perBlob = new Map<string, number>();
-  for (const r of rows) perBlob.set(r.sha256, (perBlob.get(r.sha256) ?? 0) + 1);
+  for (const sha of rows.flatMap((r) => (r.thumbnail_sha256 ? [r.sha256, r.thumbnail_sha256] : [r.sha256])))
+    perBlob.set(sha, (perBlob.get(sha) ?? 0) + 1);
   for (const [sha256, n] of perBlob) if (await releaseBlob(tx, sha256, n)) orphaned.push(sha256);
   await tx
     .updateTable("datasets")
@@ -118,6 +121,13 @@ export async function toAssetRecords(db: Db, rows: AssetRow[]): Promise<AssetRec
     contentsUpdatedAt: num(r.contents_updated_at),
     generation: r.generation,
     status: r.status,
+    uploadStatus: r.upload_status === "processing" ? "processing" : "completed",
+    statusReason: r.status_reason,
+    thumbnail:
+      r.thumbnail_sha256 !== null
+        ? { sha256: r.thumbnail_sha256, size: num(r.thumbnail_size), generation: r.thumbnail_generation }
+        : null,
+    media: r.media ? (JSON.parse(r.media) as Record<string, unknown>) : null,
     annotationTotal: num(r.annotation_count),
     annotationTags: counts.get(r.asset_id) ?? {},
   }));

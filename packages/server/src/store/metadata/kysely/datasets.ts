@@ -105,10 +105,19 @@ export async function deleteDataset(tx: Db, orgId: string, datasetId: string): P
     .where("dataset_id", "=", datasetId)
     .groupBy("sha256")
     .execute();
+  const thumbnails = await tx
+    .selectFrom("assets")
+    .select(["thumbnail_sha256", (eb) => eb.fn.countAll().as("n")])
+    .where("org_id", "=", orgId)
+    .where("dataset_id", "=", datasetId)
+    .where("thumbnail_sha256", "is not", null)
+    .groupBy("thumbnail_sha256")
+    .execute();
   const orphanedBlobs: string[] = [];
-  for (const { sha256, n } of shas) {
+  for (const { sha256, n } of [...shas, ...thumbnails.map((r) => ({ sha256: r.thumbnail_sha256!, n: r.n }))]) {
     if (await releaseBlob(tx, sha256, num(n))) orphanedBlobs.push(sha256);
   }
+  await tx.deleteFrom("processing_jobs").where("org_id", "=", orgId).where("dataset_id", "=", datasetId).execute();
   await tx.deleteFrom("annotations").where("org_id", "=", orgId).where("dataset_id", "=", datasetId).execute();
   await tx.deleteFrom("asset_fields").where("org_id", "=", orgId).where("dataset_id", "=", datasetId).execute();
   await tx.deleteFrom("dataset_tags").where("org_id", "=", orgId).where("dataset_id", "=", datasetId).execute();

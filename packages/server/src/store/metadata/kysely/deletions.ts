@@ -90,7 +90,7 @@ export async function deleteNextBatch(tx: Db, sessionId: string, limit: number):
   const targets = await tx
     .selectFrom("deletion_targets as t")
     .leftJoin("assets as a", "a.seq", "t.asset_seq")
-    .select(["t.asset_seq", "a.asset_id", "a.sha256", "a.org_id", "a.dataset_id"])
+    .select(["t.asset_seq", "a.asset_id", "a.sha256", "a.thumbnail_sha256", "a.org_id", "a.dataset_id"])
     .where("t.session_id", "=", sessionId)
     .orderBy("t.asset_seq")
     .limit(limit)
@@ -98,7 +98,12 @@ export async function deleteNextBatch(tx: Db, sessionId: string, limit: number):
   // An asset deleted by other means in the meantime is simply not there any more.
   const rows = targets
     .filter((r) => r.asset_id !== null && r.org_id === session.org_id && r.dataset_id === session.dataset_id)
-    .map((r) => ({ seq: num(r.asset_seq), asset_id: r.asset_id!, sha256: r.sha256! }));
+    .map((r) => ({
+      seq: num(r.asset_seq),
+      asset_id: r.asset_id!,
+      sha256: r.sha256!,
+      thumbnail_sha256: r.thumbnail_sha256 ?? null,
+    }));
   const orphanedBlobs = await deleteAssetRows(tx, session.org_id, session.dataset_id, rows);
   if (targets.length > 0) {
     await tx

@@ -6,6 +6,18 @@ import type { IngestionFileRecord, IngestionSessionRecord } from "../records.js"
 import type { Database } from "../schema.js";
 import { fold } from "../migrations.js";
 import { num, releaseBlob, retainBlob, writeFields, type Db } from "./common.js";
+import { enqueueProcessing } from "./processing.js";
+
+/** What new bytes start with: processing is ahead of them, and nothing it made for older bytes stays. */
+const UNPROCESSED = {
+  upload_status: "processing",
+  status: "uploaded",
+  status_reason: null,
+  thumbnail_sha256: null,
+  thumbnail_size: null,
+  media: null,
+  processed_version: 0,
+} as const;
 
 /** The ingestion aggregate: sessions, their files, and committing uploaded files as assets. */
 
@@ -201,12 +213,18 @@ async function commitOne(
         .updateTable("assets")
         .set({
           ...facts,
+          ...UNPROCESSED,
           custom_metadata: customMetadata ?? previous.custom_metadata,
           generation: previous.generation + 1,
           ...(session.on_overwrite === "RemoveLinkedResource" ? { annotation_count: 0 } : {}),
         })
         .where("seq", "=", previous.seq)
         .execute();
+      // The old thumbnail showed the old bytes: it goes with them.
+      if (previous.thumbnail_sha256 && (await releaseBlob(tx, previous.thumbnail_sha256, 1)))
+        orphanedBlobs.push(previous.thumbnail_sha256);
+      const job = { seq: num(previous.seq), orgId: session.org_id, datasetId: session.dataset_id };
+      await enqueueProcessing(tx, { ...job, generation: previous.generation + 1 }, t);
       if (session.on_overwrite === "RemoveLinkedResource") {
         await tx.deleteFrom("annotations").where("asset_id", "=", previous.asset_id).execute();
       }
@@ -227,9 +245,12 @@ async function commitOne(
           custom_metadata: customMetadata ?? "{}",
           created_at: t,
           generation: 1,
+          upload_status: "processing",
         })
         .returning("seq")
         .executeTakeFirstOrThrow();
+      const job = { seq: num(inserted.seq), orgId: session.org_id, datasetId: session.dataset_id, generation: 1 };
+      await enqueueProcessing(tx, job, t);
       if (v.customMetadata) {
         await writeFields(tx, num(inserted.seq), session.org_id, session.dataset_id, v.customMetadata, false);
       }
