@@ -10,7 +10,7 @@ import { Output, type JsonError, type Writable } from "./output.js";
  */
 export interface CliClient {
   organizations: Pick<Client["organizations"], "get" | "createKey" | "listKeys" | "revokeKey">;
-  datasets: Pick<Client["datasets"], "create" | "list" | "get" | "delete" | "bulkDeleteAssets">;
+  datasets: Pick<Client["datasets"], "create" | "list" | "get" | "delete" | "bulkDeleteAssets" | "reprocess">;
   assets: Pick<
     Client["assets"],
     "upload" | "waitUntilDone" | "list" | "count" | "get" | "update" | "updateMany" | "delete" | "download"

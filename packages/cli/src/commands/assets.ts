@@ -174,8 +174,15 @@ function assetDetails(a: Asset): string[] {
       ["File size", `${m.fileSize.toLocaleString("en-US")} bytes (${formatBytes(m.fileSize)})`],
       ["MIME type", m.mimeType],
       ["Frames", m.frames],
-      ["Status", m.status],
+      ["Status", m.statusReason ? `${m.status}: ${m.statusReason}` : m.status],
       ["Upload status", m.uploadStatus],
+      ["Thumbnail", m.thumbnail],
+      [
+        "Decoded",
+        m.media
+          ? `${m.media.channels} channel(s), ${m.media.bitDepth}-bit ${m.media.colorSpace}${m.media.hasAlpha ? " with alpha" : ""} (${m.media.decoder})`
+          : undefined,
+      ],
       ["Created", formatTime(m.timeCreated)],
       ["Last updated", formatTime(m.lastUpdated)],
       ["Hash", m.hash ? `${m.hash.algorithm}:${m.hash.contents}` : undefined],
@@ -197,6 +204,7 @@ interface UploadCliOptions {
   failAfterAll?: boolean;
   keepLinkedResources?: boolean;
   wait: boolean;
+  waitProcessing?: boolean;
   concurrency?: number;
   batchSize?: number;
   progress: boolean;
@@ -308,7 +316,8 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
       "--keep-linked-resources",
       "keep the annotations of assets that a re-upload replaces (default: remove them)",
     )
-    .option("--no-wait", "return once the bytes are sent, without waiting for the server to process them")
+    .option("--no-wait", "return once the bytes are sent, without waiting for the server to commit them")
+    .option("--wait-processing", "also wait until the uploaded assets are processed (decoded, thumbnailed)")
     .option(
       "--concurrency <n>",
       `files sent in parallel, 1..${MAX_CONCURRENCY} (SDK default 16)`,
@@ -360,6 +369,7 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
             datasetId,
             paths,
             waitUntilDone: opts.wait,
+            waitForProcessing: opts.waitProcessing ? true : undefined,
             failureMode: opts.failAfterAll ? ("FailAfterAll" as const) : ("FailAfterOne" as const),
             onAssetOverwritten: opts.keepLinkedResources
               ? ("KeepLinkedResource" as const)
@@ -757,14 +767,21 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
     .argument("<datasetId>", "the dataset")
     .argument("<sessionId>", "the asset ingestion session")
     .option("--timeout <seconds>", "give up after this many seconds (exit 6)", nonNegativeNumber)
-    .addHelpText("after", helpText(`\nExit status: 0 when every file succeeded, 1 when some failed, 6 on timeout.`))
+    .option("--processing", "also wait until the uploaded assets are processed (decoded, thumbnailed)")
+    .addHelpText(
+      "after",
+      helpText(
+        `\nExit status: 0 when every file succeeded (and, with --processing, every asset decoded), 1 when some failed, 6 on timeout.`,
+      ),
+    )
     .action(
-      actionOf<{ timeout?: number }>(deps, state, async (ctx, opts, args) => {
+      actionOf<{ timeout?: number; processing?: boolean }>(deps, state, async (ctx, opts, args) => {
         const [datasetId, sessionId] = args as [string, string];
         const session = await ctx.client().assets.waitUntilDone(
           compact({
             datasetId,
             assetIngestionSessionId: sessionId,
+            processing: opts.processing ? true : undefined,
             // seconds on the command line, milliseconds in the SDK
             timeout: opts.timeout === undefined ? undefined : Math.round(opts.timeout * 1000),
             signal: ctx.signal,
@@ -781,6 +798,11 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
             ctx.out.line(`  Total:     ${counts.total}`);
             ctx.out.line(`  Succeeded: ${counts.succeeded}`);
             ctx.out.line(`  Failed:    ${counts.errored}`);
+            const processing = session.status?.processing;
+            if (processing)
+              ctx.out.line(
+                `  Processed: ${processing.completed} ok, ${processing.errored} in error, ${processing.processing} still processing`,
+              );
             if (finished?.message) ctx.out.line(`  ${finished.message}`);
             if (failures.length > 0) {
               ctx.out.errorLine(`Failed files (${failures.length}):`);
@@ -790,7 +812,9 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
           },
           () => sessionToJson(session),
         );
-        if (counts.errored > 0 || finished?.status === "FailedReach") ctx.setExitCode(ExitCode.PartialFailure);
+        const processingErrors = opts.processing ? (session.status?.processing?.errored ?? 0) : 0;
+        if (counts.errored > 0 || processingErrors > 0 || finished?.status === "FailedReach")
+          ctx.setExitCode(ExitCode.PartialFailure);
       }),
     );
 }

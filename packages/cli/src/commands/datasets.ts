@@ -133,4 +133,25 @@ export function registerDatasets(program: Command, deps: ResolvedDeps, state: Ru
         );
       }),
     );
+
+  datasets
+    .command("reprocess")
+    .description("process a dataset's assets again (decode, thumbnail, status), e.g. after a server upgrade")
+    .argument("<datasetId>", "the dataset's id")
+    .option("--all", "every asset, not only those an older server build processed")
+    .action(
+      actionOf<{ all?: boolean }>(deps, state, async (ctx, opts, args) => {
+        const [datasetId] = args as [string];
+        const result = await ctx.client().datasets.reprocess({ datasetId, all: opts.all === true, signal: ctx.signal });
+        ctx.out.result(
+          () => {
+            ctx.out.line(
+              `Queued ${result.queued} asset(s) of ${datasetId} for processing (${result.backlog} waiting in all)`,
+            );
+            ctx.out.note(`See what is left: vi-cli assets list ${datasetId} --filter '{"uploadStatus": "processing"}'`);
+          },
+          () => result,
+        );
+      }),
+    );
 }

@@ -41,6 +41,11 @@ export interface UploadOptions {
   paths: string | string[];
   /** Wait for the server to verify and commit every file (default true). */
   waitUntilDone?: boolean;
+  /**
+   * [ext] With `waitUntilDone`, also wait until the uploaded assets are processed (decoded,
+   * thumbnailed, status final). Default false.
+   */
+  waitForProcessing?: boolean;
   failureMode?: FailureMode;
   onAssetOverwritten?: OnAssetOverwritten;
   /** Files per ingestion session, at most 10 000 (default 10 000). */
@@ -82,6 +87,12 @@ export interface UploadOptions {
 export interface WaitOptions {
   datasetId: string;
   assetIngestionSessionId: string;
+  /**
+   * [ext] Also wait until the session's assets are processed (decoded, thumbnailed, their
+   * `uploadStatus` `completed` and `status` final); `status.processing` then has the counts.
+   * Default false: an upload is usable once it is committed.
+   */
+  processing?: boolean;
   /** Milliseconds to wait in all (default 30 minutes), then ViTimeoutError. */
   timeout?: number;
   signal?: AbortSignal;
@@ -118,7 +129,14 @@ export const isFinished = (session: IngestionSession): boolean => {
   return status === "Reached" || status === "FailedReach";
 };
 
-/** One long-poll: answers when the session finishes or after about `seconds`, whichever is first. */
+/**
+ * Finished, and none of its assets still processing. A server without processing (no
+ * `status.processing`) has nothing more to wait for once the session is finished.
+ */
+export const isProcessed = (session: IngestionSession): boolean =>
+  isFinished(session) && (session.status.processing?.processing ?? 0) === 0;
+
+/** One long-poll: answers when the session finishes (or is processed) or after about `seconds`. */
 export function pollSession(
   http: HttpClient,
   organizationId: string,
@@ -126,11 +144,12 @@ export function pollSession(
   sessionId: string,
   seconds: number,
   signal?: AbortSignal,
+  processing = false,
 ): Promise<IngestionSession> {
   return http.json<IngestionSession>({
     method: "GET",
     path: apiPaths.ingestionSession(organizationId, datasetId, sessionId),
-    query: { waitFor: "Finished", timeout: String(seconds) },
+    query: { waitFor: processing ? "Processed" : "Finished", timeout: String(seconds) },
     signal,
     // The server holds the answer up to `seconds`; the request timeout must outlast it.
     timeout: seconds * 1000 + http.timeout,
@@ -166,11 +185,15 @@ export async function waitForSession(
       options.assetIngestionSessionId,
       seconds,
       options.signal,
+      options.processing,
     );
-    if (isFinished(session) || early?.settled(session)) return session;
+    if ((options.processing ? isProcessed(session) : isFinished(session)) || early?.settled(session)) return session;
     if (Date.now() >= deadline) {
+      const { succeeded, errored, total } = session.status.progressCount;
+      const left = session.status.processing?.processing;
+      const processing = isFinished(session) && left !== undefined ? `, ${left} asset(s) still processing` : "";
       throw new ViTimeoutError(
-        `session ${options.assetIngestionSessionId} did not finish within ${timeout} ms (${session.status.progressCount.succeeded + session.status.progressCount.errored}/${session.status.progressCount.total} files done)`,
+        `session ${options.assetIngestionSessionId} did not finish within ${timeout} ms (${succeeded + errored}/${total} files done${processing})`,
         { code: "Timeout", details: { session } },
       );
     }
@@ -626,7 +649,13 @@ async function uploadAssetsWithin(
         const { total, succeeded, errored } = session.status.progressCount;
         return succeeded + errored + unsent.filter((f) => !reported.has(f)).length >= total;
       };
-      const wait = { datasetId, assetIngestionSessionId: sessionId, timeout: Number.POSITIVE_INFINITY, signal };
+      const wait = {
+        datasetId,
+        assetIngestionSessionId: sessionId,
+        timeout: Number.POSITIVE_INFINITY,
+        signal,
+        processing: options.waitForProcessing === true,
+      };
       batch.session = stopped
         ? await pollSession(http, organizationId, datasetId, sessionId, STOPPED_POLL_SECONDS, signal)
         : await waitForSession(

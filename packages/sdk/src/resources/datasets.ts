@@ -1,4 +1,10 @@
-import { apiPaths, type BulkAssetDeletionSession, type Dataset, type DeletedDataset } from "@vi/protocol";
+import {
+  apiPaths,
+  type BulkAssetDeletionSession,
+  type Dataset,
+  type DeletedDataset,
+  type ReprocessResult,
+} from "@vi/protocol";
 import type { ClientContext } from "../client.js";
 import { ViBulkDeleteError, ViTimeoutError, ViValidationError } from "../core/errors.js";
 import { PagePromise, type Page } from "../core/pagination.js";
@@ -153,6 +159,22 @@ export class Datasets {
     });
     if (options.waitUntilDone === false) return session;
     return this.#waitFor(datasetId, session, options.timeout, options.signal);
+  }
+
+  /**
+   * [ext] Queues the dataset's assets for processing again (decode, thumbnail, status), for
+   * example after a server upgrade changed its decoders: by default only the assets an older
+   * build processed, with `all` every asset. Idempotent: an asset already queued stays queued
+   * once. Answers at once; `assets.list({filter: {uploadStatus: "processing"}})` shows what is left.
+   */
+  reprocess(options: { datasetId: string; all?: boolean; signal?: AbortSignal }): Promise<ReprocessResult> {
+    const org = this.#ctx.organizationId;
+    return this.#ctx.http.json<ReprocessResult>({
+      method: "POST",
+      path: apiPaths.reprocess(org, plainDatasetId(org, options.datasetId)),
+      body: options.all ? { all: true } : {},
+      signal: options.signal,
+    });
   }
 
   /** A bulk delete session as it is now. */
