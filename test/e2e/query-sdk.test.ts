@@ -72,6 +72,7 @@ describe("the SDK's queries against a real server", () => {
       customMetadata: (file) => perFile[file.filename],
       showProgress: false,
       digestCache: false,
+      waitForProcessing: true,
     });
     expect(first.totalSucceeded).toBe(4);
 
@@ -85,6 +86,8 @@ describe("the SDK's queries against a real server", () => {
       metadataFile: sidecar,
       showProgress: false,
       digestCache: false,
+      // The guide's "Monitor Asset Processing": these assets are processed before the checks.
+      waitForProcessing: true,
     });
     expect(second.totalSucceeded).toBe(2);
   });

@@ -97,7 +97,9 @@ describe.skipIf(!chattrWorks())("storage that refuses writes (immutable files)",
   beforeAll(async () => {
     home = await mkdtemp(join(tmpdir(), "vi-readonly-"));
     dataDir = join(home, "data");
-    server = await startServerProcess(dataDir);
+    // Processing is off: the staging folder is checked empty at given moments, and thumbnails
+    // staged in the background would be there.
+    server = await startServerProcess(dataDir, { VI_PROCESSING_CONCURRENCY: "0" });
     const res = await api(apiPaths.datasets(org()), { method: "POST", body: JSON.stringify({ name: "ro" }) });
     const id = ((await res.json()) as { datasetId: string }).datasetId;
     datasetId = id.includes("_") ? id.slice(id.indexOf("_") + 1) : id;

@@ -52,7 +52,13 @@ describe("walking skeleton: create, upload a folder, list, get, download, delete
   });
 
   it("uploads a folder recursively, naming assets by their path in the folder", async () => {
-    const result = await t.client.assets.upload({ datasetId, paths: folder, showProgress: false });
+    const result = await t.client.assets.upload({
+      datasetId,
+      paths: folder,
+      showProgress: false,
+      // Assets are processed (decoded, thumbnailed) after upload; the checks below see the outcome.
+      waitForProcessing: true,
+    });
     expect(result.totalFiles).toBe(4);
     expect(result.totalSucceeded).toBe(4);
     expect(result.totalFailed).toBe(0);

@@ -43,7 +43,13 @@ export async function inspectStore(dataDir) {
     facts = {
       assets: all("select seq, asset_id, org_id, dataset_id, filename, sha256, file_size, generation from assets"),
       blobs: all("select sha256, size, ref_count from blobs"),
-      refs: all("select sha256, count(*) as n from assets group by sha256"),
+      // An asset references its bytes and, once processed, its thumbnail's.
+      refs: all(
+        "select sha256, count(*) as n from (select sha256 from assets union all select thumbnail_sha256 from assets where thumbnail_sha256 is not null) group by sha256",
+      ),
+      thumbnails: all(
+        "select asset_id, filename, thumbnail_sha256, thumbnail_size from assets where thumbnail_sha256 is not null",
+      ),
       counters: all(
         "select d.org_id, d.dataset_id, d.asset_count, (select count(*) from assets a where a.org_id = d.org_id and a.dataset_id = d.dataset_id) as actual from datasets d",
       ),
@@ -76,10 +82,20 @@ export async function inspectStore(dataDir) {
     else if (onDisk !== a.file_size)
       problems.push(`asset ${a.asset_id} (${a.filename}): ${onDisk} bytes on disk, the row says ${a.file_size}`);
   }
+  for (const a of facts.thumbnails) {
+    const onDisk = files.get(a.thumbnail_sha256);
+    if (!blobRows.has(a.thumbnail_sha256)) problems.push(`asset ${a.asset_id}: its thumbnail has no blobs row`);
+    if (onDisk !== a.thumbnail_size)
+      problems.push(
+        `asset ${a.asset_id} (${a.filename}): its thumbnail is ${onDisk ?? "not"} on disk (${a.thumbnail_size} bytes expected)`,
+      );
+  }
   const refs = new Map(facts.refs.map((r) => [r.sha256, r.n]));
   for (const b of facts.blobs) {
     if ((refs.get(b.sha256) ?? 0) !== b.ref_count)
-      problems.push(`blob ${b.sha256}: ref_count ${b.ref_count}, but ${refs.get(b.sha256) ?? 0} assets reference it`);
+      problems.push(
+        `blob ${b.sha256}: ref_count ${b.ref_count}, but ${refs.get(b.sha256) ?? 0} assets (or thumbnails) reference it`,
+      );
     if (!files.has(b.sha256)) problems.push(`blob ${b.sha256} has a row but no file`);
   }
   for (const c of facts.counters)
