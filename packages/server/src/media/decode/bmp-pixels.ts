@@ -38,10 +38,13 @@ function mask(value: number): Mask {
   return { shift, bits };
 }
 
-function sample(pixel: number, m: Mask, fallback: number): number {
-  if (m.bits === 0) return fallback;
-  const value = Math.floor(pixel / 2 ** m.shift) % 2 ** m.bits;
-  return Math.round((value * 255) / (2 ** m.bits - 1));
+/** A mask's sample of a pixel, scaled to 8 bits (by table up to 16 bits, by shift above). */
+function scaler(m: Mask): (pixel: number, fallback: number) => number {
+  if (m.bits === 0) return (_pixel, fallback) => fallback;
+  const ones = 2 ** m.bits - 1;
+  if (m.bits > 16) return (pixel) => (Math.floor(pixel / 2 ** m.shift) % (ones + 1)) >>> (m.bits - 8);
+  const table = Uint8Array.from({ length: ones + 1 }, (_, v) => Math.round((v * 255) / ones));
+  return (pixel) => table[(pixel >>> m.shift) & ones] ?? 0;
 }
 
 export function decodeBmp(bytes: Buffer, limits: DecoderLimits): BmpImage {
@@ -131,23 +134,31 @@ export function decodeBmp(bytes: Buffer, limits: DecoderLimits): BmpImage {
   } else {
     const stride = Math.ceil((width * bpp) / 32) * 4;
     if (dataOffset + stride * height > bytes.length) throw fail("the pixel data is truncated");
+    const plainRgb = compression === 0 && (bpp === 24 || bpp === 32);
+    const [r, g, b, a] = [scaler(masks.r), scaler(masks.g), scaler(masks.b), scaler(masks.a)];
+    const levels = 2 ** bpp - 1;
     for (let y = 0; y < height; y++) {
       const row = dataOffset + y * stride;
-      for (let x = 0; x < width; x++) {
+      let out = rowAt(y);
+      for (let x = 0; x < width; x++, out += 4) {
         if (bpp <= 8) {
           const bit = x * bpp;
-          const index = ((bytes[row + (bit >> 3)] ?? 0) >> (8 - bpp - (bit & 7))) & (2 ** bpp - 1);
+          const index = ((bytes[row + (bit >> 3)] ?? 0) >> (8 - bpp - (bit & 7))) & levels;
           put(x, y, palette[index], index);
-          continue;
+        } else if (plainRgb) {
+          // The common case, byte for byte (BGR, and X unused at 32 bits).
+          const at = row + x * (bpp >> 3);
+          rgba[out] = bytes[at + 2] ?? 0;
+          rgba[out + 1] = bytes[at + 1] ?? 0;
+          rgba[out + 2] = bytes[at] ?? 0;
+          rgba[out + 3] = 255;
+        } else {
+          const pixel = bpp === 16 ? bytes.readUInt16LE(row + x * 2) : bytes.readUInt32LE(row + x * 4);
+          rgba[out] = r(pixel, 0);
+          rgba[out + 1] = g(pixel, 0);
+          rgba[out + 2] = b(pixel, 0);
+          rgba[out + 3] = a(pixel, 255);
         }
-        const at = row + x * (bpp / 8);
-        const pixel =
-          bpp === 16 ? bytes.readUInt16LE(at) : bpp === 24 ? bytes.readUIntLE(at, 3) : bytes.readUInt32LE(at);
-        const out = rowAt(y) + x * 4;
-        rgba[out] = sample(pixel, masks.r, 0);
-        rgba[out + 1] = sample(pixel, masks.g, 0);
-        rgba[out + 2] = sample(pixel, masks.b, 0);
-        rgba[out + 3] = sample(pixel, masks.a, 255);
       }
     }
   }

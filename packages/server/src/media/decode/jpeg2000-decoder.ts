@@ -121,6 +121,9 @@ function reason(fallback: string): string {
 function toEightBit(samples: Uint8Array, siz: Siz): Buffer {
   const count = siz.components.length;
   const bits = Math.max(...siz.components.map((c) => c.bits));
+  // Unsigned 8-bit samples are the thumbnail's already.
+  if (siz.components.every((c) => c.bits === 8 && !c.signed))
+    return Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
   const wide = bits > 8;
   const total = siz.width * siz.height * count;
   const out = Buffer.allocUnsafe(total);

@@ -258,7 +258,10 @@ export function createDecoderPool(options: DecoderPoolOptions = {}): DecoderProc
       const error = new DecodeError("ECRASH", "the decoder pool closed");
       for (const job of queue.splice(0)) job.reject(error);
       const pending = [...exits.values()];
-      for (const slot of slots) kill(slot, error);
+      for (const slot of slots) {
+        slot.child.ref(); // idle ones are unref'd: without this a caller's event loop could end before their exit
+        kill(slot, error);
+      }
       await Promise.all(pending);
     },
 
