@@ -3,10 +3,10 @@
  * broken files, and the limits. The decoder processes run compiled JS from packages/server/dist
  * (see workerEntry), so `npm run build` comes first, as `npm test` does.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,6 +17,7 @@ import {
   type DecodedImage,
   type DecoderProcessPool,
   type DecodeRequest,
+  workerEntry,
 } from "../src/media/decode/index.js";
 import { decodeBmp } from "../src/media/decode/bmp-pixels.js";
 import { orient } from "../src/media/decode/thumbnail.js";
@@ -41,9 +42,28 @@ async function rejection(promise: Promise<unknown>): Promise<DecodeError> {
   return error;
 }
 
+/**
+ * The decoder processes run dist's compiled worker, not this source: a source file newer than its
+ * build means the test would exercise old code. Stop with the fix instead.
+ */
+function assertBuilt(): void {
+  const source = fileURLToPath(new URL("../src/media/decode/", import.meta.url));
+  const built = dirname(workerEntry());
+  // tsc -b leaves an unchanged output alone but stamps its build info: either counts as built.
+  const info = fileURLToPath(new URL("../dist/.tsbuildinfo", import.meta.url));
+  const stamp = existsSync(info) ? statSync(info).mtimeMs : 0;
+  for (const file of readdirSync(source).filter((name) => name.endsWith(".ts"))) {
+    const js = join(built, file.replace(/\.ts$/, ".js"));
+    if (!existsSync(js) || Math.max(stamp, statSync(js).mtimeMs) < statSync(join(source, file)).mtimeMs) {
+      throw new Error(`${js} is missing or older than its source: run npm run build first`);
+    }
+  }
+}
+
 let pool: DecoderProcessPool;
 let scratch = "";
 beforeAll(async () => {
+  assertBuilt();
   pool = createDecoderPool({ concurrency: 2 });
   scratch = await mkdtemp(join(tmpdir(), "vi-decode-test-"));
 });

@@ -141,9 +141,10 @@ export function createDecoderPool(options: DecoderPoolOptions = {}): DecoderProc
           pump();
         };
         child.once("exit", onExit);
-        // fork failed outright (no such file, no memory): no exit event follows.
-        child.once("error", (error) => {
-          if (child.exitCode === null && child.signalCode === null && child.pid === undefined) {
+        // Always listened to: an unheard 'error' would throw in the server. A failed fork (no
+        // pid) gets no exit event; a failed send or kill is followed by the exit that settles it.
+        child.on("error", (error) => {
+          if (child.pid === undefined && slots.has(slot)) {
             slot.killReason ??= new DecodeError("ECRASH", `decoder process did not start: ${error.message}`);
             onExit(null, null);
           }
@@ -256,7 +257,10 @@ export function createDecoderPool(options: DecoderPoolOptions = {}): DecoderProc
     async close(): Promise<void> {
       closed = true;
       const error = new DecodeError("ECRASH", "the decoder pool closed");
-      for (const job of queue.splice(0)) job.reject(error);
+      for (const job of queue.splice(0)) {
+        if (job.onAbort) job.signal?.removeEventListener("abort", job.onAbort);
+        job.reject(error);
+      }
       const pending = [...exits.values()];
       for (const slot of slots) {
         slot.child.ref(); // idle ones are unref'd: without this a caller's event loop could end before their exit
