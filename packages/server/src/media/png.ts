@@ -1,12 +1,16 @@
+import { crc32 } from "node:zlib";
 import { fourCC } from "./bytes.js";
 import { malformed, truncated } from "./errors.js";
 import type { ImageInfo } from "./image-info.js";
+import { displayedSize, orientationFromExif } from "./orientation.js";
 import type { ImageReader } from "./reader.js";
 
 const FORMAT = "PNG";
 const MAX_CHUNK_LENGTH = 0x7fffffff; // the PNG spec's limit on a chunk's data length
 /** A 4 GiB PNG in 1 KiB IDATs has 4M chunks; more than that is a hostile file spinning the walk. */
 const MAX_CHUNKS = 1 << 22;
+/** IFD0 and its Orientation entry sit at the start of an EXIF block; its thumbnail, often tens of KB, does not matter. */
+const MAX_EXIF_READ = 64 * 1024;
 
 /** Bit depths allowed per colour type (PNG spec, table 11.1). */
 const BIT_DEPTHS: Record<number, readonly number[]> = {
@@ -18,9 +22,12 @@ const BIT_DEPTHS: Record<number, readonly number[]> = {
 };
 
 /**
- * Reads IHDR (which must come first), then walks every chunk header to IEND,
- * checking each declared length against the file size; the chunk data itself
- * (and its CRC) is skipped, never inflated. An APNG's acTL gives the frame count.
+ * Reads IHDR (which must come first), then walks every chunk to IEND, checking
+ * each declared length against the file size and each chunk's CRC: a bad CRC
+ * is the one cheap sign of corrupted bytes that PNG gives (the pixel data is
+ * never inflated; a broken zlib stream is the decoder's to find). The CRCs need
+ * every byte, which the reader streams in large sequential reads. An APNG's
+ * acTL gives the frame count, an eXIf chunk the orientation.
  */
 export async function parsePng(reader: ImageReader): Promise<ImageInfo> {
   reader.format = FORMAT;
@@ -56,6 +63,9 @@ export async function parsePng(reader: ImageReader): Promise<ImageInfo> {
   let sawPalette = false;
   let sawImageData = false;
   let animationFrames = 0;
+  let orientation = 1;
+  let sawExif = false;
+  await checkCrc(reader, 8, 13, "IHDR");
   for (let chunks = 1; ; chunks++) {
     if (chunks > MAX_CHUNKS) throw malformed(FORMAT, `more than ${MAX_CHUNKS} chunks`);
     if (offset + 8 > size) {
@@ -74,12 +84,19 @@ export async function parsePng(reader: ImageReader): Promise<ImageInfo> {
       throw malformed(FORMAT, `chunk ${type} at offset ${offset} declares ${length} bytes`);
     const end = offset + 12 + length;
     if (end > size) throw truncated(FORMAT, `no IEND chunk (file ends at ${size} bytes inside chunk ${type})`);
+    await checkCrc(reader, offset, length, type);
 
     if (type === "PLTE") {
       sawPalette = true;
     } else if (type === "acTL" && !sawImageData && length === 8) {
       // Only an acTL before the first IDAT makes an APNG; decoders ignore a late or broken one.
       animationFrames = (await reader.read(offset + 8, 4, "acTL chunk")).readUInt32BE(0);
+    } else if (type === "eXIf" && !sawExif) {
+      // The PNG 1.5 spec puts eXIf before IDAT, but decoders and viewers honour it after IDAT too.
+      sawExif = true;
+      const exif = await reader.read(offset + 8, Math.min(length, MAX_EXIF_READ), "eXIf chunk");
+      // Some writers copy the JPEG APP1 "Exif\0\0" prefix in; the chunk should hold the TIFF header itself.
+      orientation = orientationFromExif(exif.toString("latin1", 0, 6) === "Exif\0\0" ? exif.subarray(6) : exif);
     } else if (type === "IDAT") {
       if (colourType === 3 && !sawPalette)
         throw malformed(FORMAT, "an indexed-colour image has no PLTE chunk before its image data");
@@ -94,11 +111,32 @@ export async function parsePng(reader: ImageReader): Promise<ImageInfo> {
 
   return {
     mimeType: "image/png",
-    width,
-    height,
+    ...displayedSize(width, height, orientation),
     rawWidth: width,
     rawHeight: height,
-    orientation: 1,
+    orientation,
     frames: animationFrames > 0 ? animationFrames : 1,
   };
 }
+
+/** The CRC of the chunk at `offset` covers its type and data; the 4 bytes after the data hold it. */
+async function checkCrc(reader: ImageReader, offset: number, length: number, type: string): Promise<void> {
+  const end = offset + 8 + length;
+  let crc: number;
+  if (end <= reader.head.length) {
+    // Most chunks of most files lie in the head already read: no generator, no I/O.
+    crc = crc32(reader.head.subarray(offset + 4, end));
+  } else {
+    crc = 0;
+    for await (const piece of reader.pieces(offset + 4, end, `chunk ${type}`)) crc = crc32(piece, crc);
+  }
+  const stored = (await reader.read(end, 4, `CRC of chunk ${type}`)).readUInt32BE(0);
+  if (crc !== stored) {
+    throw malformed(
+      FORMAT,
+      `chunk ${type} at offset ${offset} fails its CRC check (stored ${hex(stored)}, computed ${hex(crc)}): its bytes are damaged`,
+    );
+  }
+}
+
+const hex = (value: number): string => value.toString(16).padStart(8, "0");

@@ -10,6 +10,12 @@ export const HEAD_SIZE = 64 * 1024;
 const WINDOW_SIZE = 64 * 1024;
 /** No parser needs a single read larger than this; a bigger request means a hostile length slipped through. */
 const MAX_SINGLE_READ = 16 * 1024 * 1024;
+/**
+ * Checks that need every byte (PNG chunk CRCs, the JPEG scan for its end
+ * marker) read the file in blocks of this size: one syscall per MiB instead
+ * of one per 64 KiB window or per chunk.
+ */
+const BLOCK_SIZE = 1024 * 1024;
 
 /**
  * Positioned, bounds-checked reads of one file. Every read is checked against
@@ -20,6 +26,8 @@ export class ImageReader {
   /** The format being parsed, for the messages of reads past the end of file. */
   format = "file";
   private window: { offset: number; bytes: Buffer } | undefined;
+  /** The last block read by pieces(); plain reads are served from it too, so a walk that streams does not re-read. */
+  private block: { offset: number; bytes: Buffer } | undefined;
 
   private constructor(
     /** Absent when the whole file is in `head` (a small upload probed from memory). */
@@ -74,10 +82,8 @@ export class ImageReader {
       );
     }
     if (offset + length <= this.head.length) return this.head.subarray(offset, offset + length);
-    const window = this.window;
-    if (window && offset >= window.offset && offset + length <= window.offset + window.bytes.length) {
-      return window.bytes.subarray(offset - window.offset, offset - window.offset + length);
-    }
+    const cached = within(this.window, offset, length) ?? within(this.block, offset, length);
+    if (cached) return cached;
     // Reads past the head are bounds-checked above; a reader over memory holds the whole file in it.
     const file = this.file!;
     if (length > MAX_SINGLE_READ) {
@@ -92,6 +98,39 @@ export class ImageReader {
     const bytes = Buffer.alloc(length);
     await readFully(file, bytes, offset);
     return bytes;
+  }
+
+  /**
+   * The bytes [start, end) in order, as pieces of at most BLOCK_SIZE bytes read
+   * with large sequential reads (views of the head when the range lies in it).
+   * Each piece may be a view of a shared buffer: use it before asking for the next.
+   */
+  async *pieces(start: number, end: number, what = "data"): AsyncGenerator<Buffer> {
+    if (!this.has(start, end - start)) {
+      throw truncated(
+        this.format,
+        `${what} at bytes ${start}..${end} lies past the end of the file (${this.size} bytes)`,
+      );
+    }
+    let at = start;
+    while (at < end) {
+      if (at < this.head.length) {
+        const stop = Math.min(end, this.head.length);
+        yield this.head.subarray(at, stop);
+        at = stop;
+        continue;
+      }
+      let block = this.block;
+      if (!block || at < block.offset || at >= block.offset + block.bytes.length) {
+        // Past the head a reader over memory has nothing more: has() above kept `at` inside the file.
+        const bytes = Buffer.allocUnsafe(Math.min(BLOCK_SIZE, this.size - at));
+        await readFully(this.file!, bytes, at);
+        block = this.block = { offset: at, bytes };
+      }
+      const stop = Math.min(end, block.offset + block.bytes.length);
+      yield block.bytes.subarray(at - block.offset, stop - block.offset);
+      at = stop;
+    }
   }
 
   /** Up to `length` bytes at `offset`, fewer when the file ends first (empty past the end). */
@@ -112,6 +151,16 @@ export class ImageReader {
     while (last > 0 && tail[last - 1] === 0) last--;
     return from + last;
   }
+}
+
+/** The bytes [offset, offset+length) from a cached read, if it holds them all. */
+function within(
+  cached: { offset: number; bytes: Buffer } | undefined,
+  offset: number,
+  length: number,
+): Buffer | undefined {
+  if (!cached || offset < cached.offset || offset + length > cached.offset + cached.bytes.length) return undefined;
+  return cached.bytes.subarray(offset - cached.offset, offset - cached.offset + length);
 }
 
 /** fs reads may return fewer bytes than asked even for regular files; loop until full or EOF. */
