@@ -518,7 +518,7 @@ describe("TIFF structure", () => {
   });
 });
 
-/** CRC-32 as PNG chunks use it (the probe does not check CRCs, but a synthetic file should be valid). */
+/** CRC-32 as PNG chunks use it (the probe checks them, so a synthetic chunk needs a right one). */
 function crc32(bytes: Buffer): number {
   let crc = 0xffffffff;
   for (const byte of bytes) {
@@ -564,10 +564,14 @@ describe("other format details", () => {
     });
   });
 
-  it("tolerates zero padding after a JPEG's end-of-image marker, but not other trailing bytes", async () => {
+  it("accepts zero padding and other bytes after a JPEG's end-of-image marker, but not a cut image with bytes after it", async () => {
     const jpeg = await readFile(join(FIXTURES, "valid", "legacy.jfif"));
     await expect(probeBytes(Buffer.concat([jpeg, Buffer.alloc(4096)]))).resolves.toMatchObject({ width: 160 });
-    expect((await refusal(probeBytes(Buffer.concat([jpeg, ascii("junk")])))).code).toBe("ECORRUPT");
+    // Camera and editor trailers follow EOI in real files (issue 9); decoders stop at EOI.
+    await expect(probeBytes(Buffer.concat([jpeg, ascii("junk")]))).resolves.toMatchObject({ width: 160 });
+    const cut = await refusal(probeBytes(Buffer.concat([jpeg.subarray(0, jpeg.length - 100), ascii("junk")])));
+    expect(cut.code).toBe("ECORRUPT");
+    expect(cut.message).toMatch(/without the end-of-image marker FFD9/);
   });
 
   it("refuses a WebP whose RIFF size does not match the file", async () => {

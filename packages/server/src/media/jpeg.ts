@@ -38,9 +38,10 @@ function markerName(marker: number): string {
 
 /**
  * Walks the marker segments from SOI to the first SOS (start of scan), taking
- * the frame size from SOFn and the orientation from an EXIF APP1 segment. The
- * entropy-coded data after SOS is never read: completeness is judged by an SOS
- * being present and the file ending with the EOI marker FFD9.
+ * the frame size from SOFn and the orientation from an EXIF APP1 segment.
+ * Completeness is judged by an SOS being present and an EOI marker FFD9: at
+ * the end of the file (the common case, the entropy-coded data is never read),
+ * or, when other bytes follow the image, found by walking the scans to it.
  */
 export async function parseJpeg(reader: ImageReader): Promise<ImageInfo> {
   reader.format = FORMAT;
@@ -121,9 +122,13 @@ export async function parseJpeg(reader: ImageReader): Promise<ImageInfo> {
   }
 
   if (!frame) throw malformed(FORMAT, "no frame header (SOFn)");
+  // Most files end with EOI (zero padding after it tolerated): two bytes read settle it.
   const end = await reader.endBeforeZeroPadding(scanStart, size);
   const tail = end - scanStart >= 2 ? await reader.read(end - 2, 2, "end-of-image marker") : Buffer.alloc(0);
-  if (tail.length !== 2 || tail[0] !== 0xff || tail[1] !== 0xd9) {
+  const endsWithEoi = tail.length === 2 && tail[0] === 0xff && tail[1] === 0xd9;
+  // Otherwise bytes may follow EOI: camera and editor trailers, the video of a "motion photo". Decoders stop at
+  // EOI, so the image is whole if EOI is there; only walking the scans to it can tell a trailer from a cut.
+  if (!endsWithEoi && (await findEndOfImage(reader, scanStart)) === undefined) {
     throw truncated(
       FORMAT,
       `the image data is cut off: the file ends at ${size} bytes without the end-of-image marker FFD9` +
@@ -167,4 +172,55 @@ async function findMarker(reader: ImageReader, offset: number): Promise<number> 
   if ((await reader.read(at + 1, 1))[0] === 0xff)
     throw malformed(FORMAT, `a run of over ${MAX_FILL_BYTES} fill bytes at offset ${offset}`);
   return at;
+}
+
+/**
+ * Offset just past the EOI marker that ends the image whose first scan's data
+ * starts at `from`, or undefined if the file ends first. Inside entropy-coded
+ * data a 0xFF byte is always followed by a stuffed 0x00, a restart marker or a
+ * real marker, so FFD9 cannot occur there by chance; the marker segments
+ * between scans (DHT, SOS, DRI, COM, ... in progressive files) are skipped by
+ * their lengths, since their payloads may hold any bytes. One sequential pass
+ * over the scans, in the reader's large blocks; the bytes after EOI are never read.
+ */
+async function findEndOfImage(reader: ImageReader, from: number): Promise<number | undefined> {
+  let state: "data" | "marker" | "length" | "length2" = "data";
+  let lengthHigh = 0;
+  let skipUntil = from;
+  let base = from;
+  for await (const piece of reader.pieces(from, reader.size, "image data")) {
+    let i = Math.max(0, skipUntil - base);
+    while (i < piece.length) {
+      const byte = piece[i] ?? 0;
+      if (state === "data") {
+        const next = piece.indexOf(0xff, i);
+        if (next < 0) break;
+        state = "marker";
+        i = next + 1;
+      } else if (state === "marker") {
+        if (byte === 0xd9) return base + i + 1;
+        // FF fill bytes, a stuffed zero, restart markers and other markers without a length.
+        if (byte !== 0xff) state = byte === 0x00 || byte === 0x01 || (byte >= 0xd0 && byte <= 0xd8) ? "data" : "length";
+        i++;
+      } else if (state === "length") {
+        lengthHigh = byte;
+        state = "length2";
+        i++;
+      } else {
+        // The segment started 3 bytes back (FF, marker, high length byte); its length counts the length bytes.
+        const length = (lengthHigh << 8) | byte;
+        if (length < 2) {
+          throw malformed(
+            FORMAT,
+            `the marker segment at offset ${base + i - 3} declares an impossible length of ${length}`,
+          );
+        }
+        skipUntil = base + i - 1 + length;
+        state = "data";
+        i = skipUntil - base;
+      }
+    }
+    base += piece.length;
+  }
+  return undefined;
 }
