@@ -1,6 +1,7 @@
 import { type Box, BoxCursor, readChildBoxes, readTopLevelBoxes } from "./boxes.js";
 import { malformed, notAnImage, truncated } from "./errors.js";
 import type { ImageInfo } from "./image-info.js";
+import { countSequenceFrames } from "./isobmff-sequence.js";
 import { type HeifTransform, orientationFromHeifTransforms } from "./orientation.js";
 import type { ImageReader } from "./reader.js";
 
@@ -33,6 +34,7 @@ interface ItemLocation {
  * gets its stored size from its 'ispe' property, its displayed size from the
  * 'clap' crop and 'irot' rotation associated with it (in ipma order). Complete
  * means every top-level box and every item's iloc extents lie within the file.
+ * An image sequence ('moov' beside 'meta') reports its track's sample count as frames.
  */
 export async function parseIsobmff(reader: ImageReader): Promise<ImageInfo> {
   reader.format = "HEIF";
@@ -57,14 +59,15 @@ export async function parseIsobmff(reader: ImageReader): Promise<ImageInfo> {
     if (!meta.children.has(child.type)) meta.children.set(child.type, child);
   }
 
+  // HEIF requires the handler (ISO/IEC 23008-12, 9.2): without it nothing says 'meta' describes images, and
+  // libheif refuses the file.
   const handler = meta.children.get("hdlr");
-  if (handler) {
-    const cursor = cursorOf(meta, handler, format);
-    cursor.u32(); // version and flags
-    cursor.u32(); // pre_defined
-    const handlerType = cursor.fourCC();
-    if (handlerType !== "pict") throw malformed(format, `the 'meta' handler is '${handlerType}', not 'pict' (image)`);
-  }
+  if (!handler) throw malformed(format, "the 'meta' box has no handler ('hdlr' box)");
+  const handlerCursor = cursorOf(meta, handler, format);
+  handlerCursor.u32(); // version and flags
+  handlerCursor.u32(); // pre_defined
+  const handlerType = handlerCursor.fourCC();
+  if (handlerType !== "pict") throw malformed(format, `the 'meta' handler is '${handlerType}', not 'pict' (image)`);
 
   const primary = readPrimaryItem(meta, format);
   const itemTypes = readItemTypes(meta, format);
@@ -84,6 +87,8 @@ export async function parseIsobmff(reader: ImageReader): Promise<ImageInfo> {
   checkItemLocations(reader, meta, locations, format);
 
   const geometry = readPrimaryGeometry(meta, format, primary);
+  const moov = boxes.find((box) => box.type === "moov");
+  const frames = moov ? await countSequenceFrames(reader, moov, format) : undefined;
   return {
     mimeType: mimeTypeOf(major, brands, coding),
     width: geometry.width,
@@ -91,7 +96,7 @@ export async function parseIsobmff(reader: ImageReader): Promise<ImageInfo> {
     rawWidth: geometry.rawWidth,
     rawHeight: geometry.rawHeight,
     orientation: geometry.orientation,
-    frames: 1,
+    frames: frames ?? 1,
   };
 }
 
