@@ -15,13 +15,24 @@ export interface Box {
   payload: number;
   /** Offset just past the box. */
   end: number;
+  /** Set when the box's declared size ran past the end of the file and `end` was clamped to it (see readTopLevelBoxes). */
+  declaredEnd?: number;
 }
 
 /** Hostile files could otherwise declare millions of empty top-level boxes. */
 const MAX_TOP_LEVEL_BOXES = 1 << 16;
 
-/** Reads the top-level boxes of a file, checking each lies within it. */
-export async function readTopLevelBoxes(reader: ImageReader, start: number, format: string): Promise<Box[]> {
+/**
+ * Reads the top-level boxes of a file, checking each lies within it. A box of
+ * a type in `mayOverrun` whose size runs past the end of the file is kept as
+ * the last box, clamped to the file, for the caller to judge its contents.
+ */
+export async function readTopLevelBoxes(
+  reader: ImageReader,
+  start: number,
+  format: string,
+  mayOverrun: ReadonlySet<string> = new Set(),
+): Promise<Box[]> {
   const size = reader.size;
   const boxes: Box[] = [];
   let offset = start;
@@ -50,6 +61,10 @@ export async function readTopLevelBoxes(reader: ImageReader, start: number, form
     if (boxSize < payload - offset)
       throw malformed(format, `box '${type}' at offset ${offset} declares an impossible size of ${boxSize}`);
     const end = offset + boxSize;
+    if (end > size && mayOverrun.has(type)) {
+      boxes.push({ type, start: offset, payload, end: size, declaredEnd: end });
+      break;
+    }
     if (end > size) {
       throw truncated(
         format,

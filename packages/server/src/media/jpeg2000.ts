@@ -8,8 +8,17 @@ const SOC = 0xff4f; // start of codestream
 const SIZ = 0xff51; // image and tile size
 const SOT = 0xff90; // start of tile-part
 const EOC = 0xffd9; // end of codestream
-/** A 16384^2 image in the smallest sensible tiles, times a few tile-parts each. */
-const MAX_TILE_PARTS = 1 << 22;
+const SOD = 0xff93; // start of data: ends a tile-part header
+/** Isot is 16 bits and 65535 is reserved: a codestream can address no more tiles than this. */
+const MAX_TILES = 65535;
+/**
+ * The walk verifies this many tile-parts (a few small reads each, most served
+ * by the reader's cached window: a 16384^2 image in 64^2 tiles is 65,536);
+ * past that, only the end-of-codestream marker at the end is checked.
+ */
+const MAX_WALKED_TILE_PARTS = 1 << 16;
+/** Marker segments in one tile-part header (COD, QCD, POC, PLT, COM...) checked before its SOD; more are not read. */
+const MAX_TILE_PART_HEADER_SEGMENTS = 64;
 const MAX_MAIN_HEADER_SEGMENTS = 4096;
 const MAX_JP2_HEADER_SIZE = 16 * 1024 * 1024;
 
@@ -21,7 +30,9 @@ const MAX_JP2_HEADER_SIZE = 16 * 1024 * 1024;
 export async function parseJp2(reader: ImageReader): Promise<ImageInfo> {
   const format = "JPEG 2000 (JP2)";
   reader.format = format;
-  const boxes = await readTopLevelBoxes(reader, 0, format);
+  // Writers that set the codestream box's length before knowing it leave it running past the end; decoders read the
+  // codestream inside regardless, so such a 'jp2c' is kept and its codestream judged as it is (see walkCodestream).
+  const boxes = await readTopLevelBoxes(reader, 0, format, new Set(["jp2c"]));
   const ftyp = boxes[1];
   if (!ftyp || ftyp.type !== "ftyp") throw malformed(format, "the signature box is not followed by an 'ftyp' box");
   if (ftyp.end - ftyp.payload < 8 || ftyp.end - ftyp.payload > 4096)
@@ -68,7 +79,8 @@ export async function parseJ2k(reader: ImageReader): Promise<ImageInfo> {
  * Reads SIZ (image area = Xsiz - XOsiz by Ysiz - YOsiz), skips the main header
  * marker segments to the first SOT, then hops from tile-part to tile-part by
  * their declared lengths (Psot) until EOC, which must end the codestream (in a
- * file, zero padding after it is tolerated). No coded data is read.
+ * file, zero padding after it is tolerated), or whose last two bytes stand
+ * in for it after a complete set of tile-parts (see walkTileParts). No coded data is read.
  */
 async function walkCodestream(
   reader: ImageReader,
@@ -119,7 +131,7 @@ async function walkCodestream(
     throw malformed(format, `SIZ declares ${components} components in a ${sizLength}-byte segment`);
   }
   const size = { width: xsiz - xosiz, height: ysiz - yosiz };
-
+  const tiles = tileCount(siz, format);
   // The main header: marker segments up to the first tile-part.
   let at = start + 4 + sizLength;
   for (let segments = 0; ; segments++) {
@@ -133,13 +145,73 @@ async function walkCodestream(
     at += 2 + (await segmentLength(at));
   }
 
-  // Tile-parts, hopped over by their Psot lengths.
+  at = await walkTileParts({ reader, format, start, end, tiles, paddingAllowed, marker, segmentLength }, at);
+  if (at === end) return size;
+
+  const dataEnd = paddingAllowed ? await reader.endBeforeZeroPadding(at, end) : end;
+  if (at < dataEnd)
+    throw malformed(format, `${dataEnd - at} bytes of data follow the end-of-codestream marker at offset ${at - 2}`);
+  return size;
+}
+
+/** The number of tiles of SIZ's tile grid (ISO/IEC 15444-1, B.3), after checking the grid covers the image. */
+function tileCount(siz: Buffer, format: string): number {
+  const [xsiz, ysiz, xosiz, yosiz, xtsiz, ytsiz, xtosiz, ytosiz] = [2, 6, 10, 14, 18, 22, 26, 30].map((at) =>
+    siz.readUInt32BE(at),
+  ) as [number, number, number, number, number, number, number, number];
+  if (xtsiz === 0 || ytsiz === 0) throw malformed(format, `SIZ declares tiles of ${xtsiz}x${ytsiz}`);
+  if (xtosiz > xosiz || ytosiz > yosiz || xtosiz + xtsiz <= xosiz || ytosiz + ytsiz <= yosiz) {
+    throw malformed(format, `SIZ places the first tile (at ${xtosiz},${ytosiz}) where it does not cover the image`);
+  }
+  const tiles = Math.ceil((xsiz - xtosiz) / xtsiz) * Math.ceil((ysiz - ytosiz) / ytsiz);
+  if (tiles > MAX_TILES) throw malformed(format, `SIZ declares ${tiles} tiles, more than a codestream can address`);
+  return tiles;
+}
+
+interface Walk {
+  reader: ImageReader;
+  format: string;
+  start: number;
+  end: number;
+  tiles: number;
+  paddingAllowed: boolean;
+  marker: (at: number) => Promise<number>;
+  segmentLength: (at: number) => Promise<number>;
+}
+
+/**
+ * Hops over the tile-parts from the first SOT by their Psot lengths and returns
+ * the offset just past EOC, or `end` when the last two bytes of the codestream
+ * hold something else where EOC should be, which OpenJPEG reads as the end
+ * (it cannot read a codestream that stops right after a tile-part), accepted
+ * when the tile-parts walked are complete: every tile has one and those that
+ * declare their number (TNsot) have them all. Each tile-part's tile index
+ * (Isot) must exist in SIZ's grid, its parts come in order (TPsot, as
+ * OpenJPEG requires), and its header must end (SOD) inside its own length:
+ * otherwise tile-parts overlap. A few small reads per tile-part, for at most
+ * MAX_WALKED_TILE_PARTS of them.
+ */
+async function walkTileParts(walk: Walk, first: number): Promise<number> {
+  const { reader, format, end, tiles, marker, segmentLength } = walk;
+  const partsSeen = new Map<number, number>();
+  const partsDeclared = new Map<number, number>();
+  let at = first;
   for (let parts = 0; ; parts++) {
-    if (parts >= MAX_TILE_PARTS) throw malformed(format, `more than ${MAX_TILE_PARTS} tile-parts`);
+    if (parts >= MAX_WALKED_TILE_PARTS) return endMarker(walk, end);
+    if (at + 2 > end) {
+      // OpenJPEG reads two more bytes after a tile-part and fails ("Stream too short") when there are none.
+      throw truncated(
+        format,
+        `the codestream ends at ${end} bytes after its last tile-part, without the end-of-codestream marker FFD9`,
+      );
+    }
     const code = await marker(at);
-    if (code === EOC) {
-      at += 2;
-      break;
+    if (code === EOC) return at + 2;
+    if (code !== SOT && at + 2 === end) {
+      // The last two bytes hold something else where EOC should be: OpenJPEG warns "Stream does not end with
+      // EOC" and decodes what the tile-parts hold, so accept them if they are complete.
+      checkTilesComplete(format, end, tiles, partsSeen, partsDeclared);
+      return end;
     }
     if (code !== SOT)
       throw malformed(
@@ -148,30 +220,107 @@ async function walkCodestream(
       );
     if ((await segmentLength(at)) !== 10)
       throw malformed(format, `the SOT marker segment at offset ${at} is not 10 bytes`);
-    const psot = (await reader.read(at + 6, 4, "SOT marker segment")).readUInt32BE(0);
+    const sot = await reader.read(at + 4, 8, "SOT marker segment");
+    const tile = sot.readUInt16BE(0);
+    const psot = sot.readUInt32BE(2);
+    const part = sot.readUInt8(6);
+    const declared = sot.readUInt8(7);
+    if (tile >= tiles) {
+      throw malformed(format, `the tile-part at offset ${at} is for tile ${tile}, but SIZ declares ${tiles} tiles`);
+    }
+    const seen = partsSeen.get(tile) ?? 0;
+    if (part !== seen) {
+      throw malformed(
+        format,
+        `the tile-part at offset ${at} is part ${part} of tile ${tile}, expected part ${seen}: tile-parts repeat or are out of order`,
+      );
+    }
+    // TNsot 0 means "not said here". One writer's TNsot is one short, which OpenJPEG detects and corrects,
+    // so only a part index past the declared count is impossible.
+    if (declared !== 0 && part > declared) {
+      throw malformed(
+        format,
+        `the tile-part at offset ${at} is part ${part} of tile ${tile}, which declares ${declared}`,
+      );
+    }
+    partsSeen.set(tile, seen + 1);
+    if (declared !== 0) partsDeclared.set(tile, Math.max(declared, partsDeclared.get(tile) ?? 0));
     if (psot === 0) {
       // Psot 0: this last tile-part runs up to the EOC marker that ends the codestream.
-      at = paddingAllowed ? await reader.endBeforeZeroPadding(at, end) : end;
-      if (at - 2 < start || (await marker(at - 2)) !== EOC) {
-        throw truncated(
-          format,
-          `the codestream is cut off: it ends at ${end} bytes without the end-of-codestream marker FFD9`,
-        );
-      }
-      break;
+      return endMarker(walk, at);
     }
-    if (psot < 12) throw malformed(format, `the tile-part at offset ${at} declares a length of ${psot}`);
+    // The SOT segment (12 bytes) and SOD (2) at the least; OpenJPEG reads an empty 12-byte tile-part too (Kakadu).
+    if (psot < 14 && psot !== 12) throw malformed(format, `the tile-part at offset ${at} declares a length of ${psot}`);
     if (at + psot > end) {
       throw truncated(
         format,
         `the tile-part at offset ${at} declares ${psot} bytes but the codestream ends at ${end} bytes`,
       );
     }
+    if (psot > 12) await checkTilePartHeader(walk, at, at + psot);
     at += psot;
   }
+}
 
-  const dataEnd = paddingAllowed ? await reader.endBeforeZeroPadding(at, end) : end;
-  if (at < dataEnd)
-    throw malformed(format, `${dataEnd - at} bytes of data follow the end-of-codestream marker at offset ${at - 2}`);
-  return size;
+/** The tile-part header's marker segments, from just past SOT, must reach SOD before the tile-part's end. */
+async function checkTilePartHeader(walk: Walk, tilePart: number, tilePartEnd: number): Promise<void> {
+  const { format, marker, reader } = walk;
+  const overlap = (): Error =>
+    malformed(
+      format,
+      `the tile-part at offset ${tilePart} declares ${tilePartEnd - tilePart} bytes, but its header runs past them (no SOD marker before offset ${tilePartEnd}): tile-parts overlap`,
+    );
+  let at = tilePart + 12;
+  // More header segments than this are left unchecked, to the decoder.
+  for (let segments = 0; segments < MAX_TILE_PART_HEADER_SEGMENTS; segments++) {
+    if (at + 2 > tilePartEnd) throw overlap();
+    const code = await marker(at);
+    if (code === SOD) return;
+    if (code >>> 8 !== 0xff) {
+      throw malformed(
+        format,
+        `the header of the tile-part at offset ${tilePart} holds ${hexPreview(await reader.readUpTo(at, 2))} at offset ${at} where a marker or SOD should be`,
+      );
+    }
+    if (at + 4 > tilePartEnd) throw overlap();
+    at += 2 + (await reader.read(at + 2, 2, "marker segment length")).readUInt16BE(0);
+  }
+}
+
+/** The codestream whose tile-parts were not all walked must end with EOC (zero padding after it tolerated in a file). */
+async function endMarker(walk: Walk, from: number): Promise<number> {
+  const { reader, format, start, end, paddingAllowed, marker } = walk;
+  const at = paddingAllowed ? await reader.endBeforeZeroPadding(from, end) : end;
+  if (at - 2 < start || (await marker(at - 2)) !== EOC) {
+    throw truncated(
+      format,
+      `the codestream is cut off: it ends at ${end} bytes without the end-of-codestream marker FFD9`,
+    );
+  }
+  return at;
+}
+
+function checkTilesComplete(
+  format: string,
+  at: number,
+  tiles: number,
+  partsSeen: ReadonlyMap<number, number>,
+  partsDeclared: ReadonlyMap<number, number>,
+): void {
+  const missing = (tile: number): string | undefined => {
+    const seen = partsSeen.get(tile) ?? 0;
+    const declared = partsDeclared.get(tile) ?? 0;
+    if (seen === 0) return `tile ${tile} has no tile-part`;
+    if (declared !== 0 && seen < declared) return `tile ${tile} has ${seen} of its ${declared} tile-parts`;
+    return undefined;
+  };
+  for (let tile = 0; tile < tiles; tile++) {
+    const gap = missing(tile);
+    if (gap) {
+      throw truncated(
+        format,
+        `the codestream is cut off: it ends at ${at} bytes without the end-of-codestream marker FFD9, and ${gap}`,
+      );
+    }
+  }
 }
