@@ -79,6 +79,8 @@ heif-enc -q 60 "$tmp/base.png" -o heic-basic.heic >/dev/null
 heif-enc -q 60 "$tmp/base-rgba.png" -o heic-alpha.heic >/dev/null
 heif-enc -q 60 -b 10 "$tmp/base-rgb16.png" -o heic-10bit.heic >/dev/null
 heif-enc -q 60 "$tmp/frame1.png" "$tmp/frame2.png" -o heic-collection.heic >/dev/null
+# irot by hand (heif-enc 1.15 cannot write it): libheif turns the image itself, once.
+node mangle.mjs heif-irot heic-basic.heic heic-irot.heic 1
 
 # JPEG 2000 (JP2 boxes, and raw codestreams named .j2c)
 opj_compress -i "$tmp/base.png" -o jp2-rgb8.jp2 >/dev/null

@@ -73,6 +73,46 @@ function jp2TileIndex(file) {
   return out;
 }
 
+/**
+ * Adds an irot property (anticlockwise quarter turns) to the primary item of an HEIC that
+ * heif-enc wrote (libheif 1.15 has no option for it): the box goes at the end of ipco, its
+ * association into ipma, the parents grow, and iloc's base offset follows the moved mdat.
+ * Refuses any layout other than heif-enc's (one item, 4-byte offsets, version 0 ipma).
+ */
+function heifIrot(file, turns = "1") {
+  const find = (start, end, type) => {
+    for (let at = start; at + 8 <= end; at += file.readUInt32BE(at)) {
+      if (file.toString("latin1", at + 4, at + 8) === type) return { at, end: at + file.readUInt32BE(at) };
+    }
+    throw new Error(`no ${type} box`);
+  };
+  const meta = find(0, file.length, "meta");
+  const iloc = find(meta.at + 12, meta.end, "iloc");
+  const iprp = find(meta.at + 12, meta.end, "iprp");
+  const ipco = find(iprp.at + 8, iprp.end, "ipco");
+  const ipma = find(iprp.at + 8, iprp.end, "ipma");
+  if (file.readUInt16BE(iloc.at + 12) !== 0x4440 || file.readUInt16BE(iloc.at + 14) !== 1) throw new Error("unexpected iloc");
+  if (file[ipma.at + 8] !== 0 || file.readUInt32BE(ipma.at + 12) !== 1 || ipma.end !== iprp.end) throw new Error("unexpected ipma");
+  let index = 0;
+  for (let at = ipco.at + 8; at < ipco.end; at += file.readUInt32BE(at)) index++;
+  const irot = Buffer.from([0, 0, 0, 9, 0x69, 0x72, 0x6f, 0x74, Number(turns) & 3]);
+  const out = Buffer.concat([
+    file.subarray(0, ipco.end),
+    irot,
+    file.subarray(ipco.end, ipma.end),
+    Buffer.from([0x80 | (index + 1)]),
+    file.subarray(ipma.end),
+  ]);
+  const grow = (at, by) => out.writeUInt32BE(out.readUInt32BE(at) + by, at);
+  grow(meta.at, 10);
+  grow(iprp.at, 10);
+  grow(ipco.at, 9);
+  grow(ipma.at + 9, 1);
+  out[ipma.at + 9 + 18] += 1; // the item's association count (after size, header, count, item id)
+  grow(iloc.at + 20, 10); // base_offset of the one item
+  return out;
+}
+
 /** A bottom-up BMP turned top-down: negative height, rows in reading order. */
 function bmpTopDown(bmp) {
   const out = Buffer.from(bmp);
@@ -123,6 +163,6 @@ function bmpRle4(bmp) {
   return out;
 }
 
-const operations = { "png-zlib": pngZlib, "isobmff-garbage": isobmffGarbage, "jp2-tile-index": jp2TileIndex, "bmp-topdown": bmpTopDown, "bmp-rle4": bmpRle4 };
+const operations = { "png-zlib": pngZlib, "isobmff-garbage": isobmffGarbage, "jp2-tile-index": jp2TileIndex, "bmp-topdown": bmpTopDown, "heif-irot": heifIrot, "bmp-rle4": bmpRle4 };
 if (!operations[what]) throw new Error(`unknown operation ${what}`);
 writeFileSync(output, operations[what](bytes, ...rest));
