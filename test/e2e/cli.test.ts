@@ -113,6 +113,34 @@ describe("vi-cli end to end against `vi-cli serve`", () => {
     expect(gone.stderr).toMatch(/error: .*not found/i);
   });
 
+  it("waits for processing, shows the thumbnail and decoded facts, and reprocesses a dataset", async () => {
+    const dir = join(home, "processing");
+    await mkdir(dir, { recursive: true });
+    await cp(join(FIXTURES, "valid", "phone.heic"), join(dir, "phone.heic"));
+    const up = await vi(["assets", "upload", datasetId, dir, "--no-wait", "--json"], home);
+    expect(up.code).toBe(0);
+    const [sessionId] = json<{ sessionIds: string[] }>(up).sessionIds;
+    const waited = await vi(["assets", "wait", datasetId, sessionId!, "--processing"], home);
+    expect(waited.code).toBe(0);
+    expect(waited.stdout).toMatch(/Processed: 1 ok, 0 in error, 0 still processing/);
+
+    const list = await vi(["assets", "list", datasetId, "--json", "--all"], home);
+    const phone = json<{ items: { assetId: string; filename: string }[] }>(list).items.find(
+      (a) => a.filename === "phone.heic",
+    )!;
+    const got = await vi(["assets", "get", datasetId, phone.assetId, "--contents"], home);
+    expect(got.stdout).toMatch(/Upload status:\s+completed/);
+    expect(got.stdout).toMatch(/Thumbnail:\s+ready/);
+    expect(got.stdout).toMatch(/Decoded:\s+.*libheif/);
+    expect(got.stdout).toMatch(/Thumbnail URL:\s+http\S+\/thumbnail\.webp\?/);
+
+    const again = await vi(["datasets", "reprocess", datasetId, "--all", "--json"], home);
+    expect(again.code).toBe(0);
+    expect(json<{ queued: number }>(again).queued).toBeGreaterThan(0);
+    const latest = await vi(["datasets", "reprocess", datasetId], home);
+    expect(latest.stdout).toMatch(/^Queued 0 asset\(s\)/);
+  });
+
   it("a broken image is a partial failure (exit 1) naming the file and the reason", async () => {
     const r = await vi(
       ["assets", "upload", datasetId, join(home, "broken.png"), join(home, "images", "day.jpg"), "--fail-after-all"],
