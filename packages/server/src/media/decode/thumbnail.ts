@@ -42,7 +42,8 @@ export async function encodeThumbnail(image: Sharp, spec: ThumbnailSpec): Promis
   const encoded =
     spec.format === "jpeg"
       ? resized.flatten({ background: "#ffffff" }).jpeg({ quality: spec.quality })
-      : resized.webp({ quality: spec.quality });
+      : // Effort 2 of 6: a third less CPU than the default for a thumbnail a few percent larger.
+        resized.webp({ quality: spec.quality, effort: 2 });
   const { data, info } = await encoded.toBuffer({ resolveWithObject: true });
   return { bytes: data, mimeType: `image/${spec.format}`, width: info.width, height: info.height };
 }
