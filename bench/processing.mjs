@@ -104,7 +104,7 @@ await rm(kept.dataDir, { recursive: true, force: true });
 const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const offS = median(off);
 const onS = median(on);
-console.log(`processing: ${files} distinct 640x480 JPEGs (~100 KB), one decoder process at nice 10, ${rounds} round(s)`);
+console.log(`processing: ${files} distinct 640x480 JPEGs (~100 KB), one decoder process at nice ${process.env.VI_PROCESSING_NICE ?? 19}, ${rounds} round(s)`);
 console.log(
   `  upload, processing off : ${off.map((s) => fmt(s, 2)).join(" / ")} s  (median ${fmt(files / offS, 0)} files/s)`,
 );

@@ -35,6 +35,11 @@ export interface ServerConfig {
    * background; 0 turns processing off (assets then stay `processing` until it runs again).
    */
   processingConcurrency: number;
+  /**
+   * Scheduling niceness of the decoder processes (0..19): 19, the lowest priority, gives them
+   * the CPU that uploads and requests leave over.
+   */
+  processingNice: number;
   /** Longest side of thumbnails, in pixels. */
   thumbnailSize: number;
   /** Seconds one decode may take before its decoder is stopped. */
@@ -56,6 +61,7 @@ export const DEFAULTS = {
   headersTimeoutSeconds: 10,
   sessionRetentionHours: 168,
   processingConcurrency: 1,
+  processingNice: 19,
   thumbnailSize: 256,
   decodeTimeoutSeconds: 30,
 } as const;
@@ -103,6 +109,10 @@ export function resolveConfig(options: Partial<ServerConfig> = {}, env: NodeJS.P
     processingConcurrency:
       options.processingConcurrency ??
       intFrom("VI_PROCESSING_CONCURRENCY", env.VI_PROCESSING_CONCURRENCY, DEFAULTS.processingConcurrency, 0),
+    processingNice: Math.min(
+      19,
+      options.processingNice ?? intFrom("VI_PROCESSING_NICE", env.VI_PROCESSING_NICE, DEFAULTS.processingNice, 0),
+    ),
     thumbnailSize:
       options.thumbnailSize ?? intFrom("VI_THUMBNAIL_SIZE", env.VI_THUMBNAIL_SIZE, DEFAULTS.thumbnailSize, 16),
     decodeTimeoutSeconds:

@@ -41,6 +41,8 @@ export class ProcessingService {
   private stopping = new AbortController();
   private inFlight = new Set<Promise<void>>();
   private wake: (() => void) | undefined;
+  /** A kick that came while the loop was busy: the next idle returns at once. */
+  private kicked = false;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -70,6 +72,7 @@ export class ProcessingService {
 
   /** New jobs were committed: look now rather than at the next poll. */
   kick(): void {
+    this.kicked = true;
     this.wake?.();
   }
 
@@ -120,10 +123,16 @@ export class ProcessingService {
 
   private idle(ms: number, signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
+      if (this.kicked || signal.aborted) {
+        this.kicked = false;
+        resolve();
+        return;
+      }
       const done = () => {
         clearTimeout(timer);
         signal.removeEventListener("abort", done);
         this.wake = undefined;
+        this.kicked = false;
         resolve();
       };
       const timer = setTimeout(done, ms);
@@ -140,9 +149,7 @@ export class ProcessingService {
         return;
       }
       if (await this.reuseTwin(job)) return;
-      const decoded = await this.decode(job);
-      if (!decoded) return;
-      await this.storeAndFinish(job, decoded);
+      await this.storeAndFinish(job, await this.decode(job));
     } catch (err) {
       await this.failed(job, err);
     }
@@ -165,7 +172,7 @@ export class ProcessingService {
     });
   }
 
-  private async decode(job: ClaimedJob): Promise<DecodedImage | undefined> {
+  private async decode(job: ClaimedJob): Promise<DecodedImage> {
     this.pool ??= this.makePool();
     const spec = { maxSide: this.ctx.config.thumbnailSize, format: "webp" as const, quality: 80 };
     const request = (path: string) => ({ path, mimeType: job.mimeType, orientation: job.orientation, thumbnail: spec });

@@ -32,6 +32,7 @@ export function createServices(ctx: ServiceContext): Services {
   const processing = new ProcessingService(ctx, releaser, () =>
     createDecoderPool({
       concurrency: config.processingConcurrency,
+      nice: config.processingNice,
       limits: { maxPixels: config.maxPixels, timeoutMs: config.decodeTimeoutSeconds * 1000 },
     }),
   );

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import type { ClaimedJob, ProcessingCounts, ProcessingOutcome } from "../metadata-store.js";
 import { num, releaseBlob, retainBlob, type Db } from "./common.js";
 
@@ -215,14 +216,15 @@ export async function reprocessDataset(
 ): Promise<number> {
   let selection = tx
     .selectFrom("assets")
-    .select((eb) => [
+    // Typed literals: PostgreSQL would take bare parameters in a select list for text.
+    .select([
       "seq",
       "org_id",
       "dataset_id",
       "generation",
-      eb.val(0).as("attempts"),
-      eb.val(t).as("run_after"),
-      eb.val(t).as("created_at"),
+      sql<number>`cast(0 as integer)`.as("attempts"),
+      sql<number>`cast(${t} as bigint)`.as("run_after"),
+      sql<number>`cast(${t} as bigint)`.as("created_at"),
     ])
     .where("org_id", "=", orgId)
     .where("dataset_id", "=", datasetId);
