@@ -55,4 +55,20 @@ describe("DigestCache", () => {
     await writeFile(file, "x");
     expect(await (await DigestCache.open(cachePath)).digest(file)).toEqual(await digestFile(file));
   });
+
+  it("two uploads sharing the cache file keep each other's digests", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "vi-digest-"));
+    const cachePath = join(dir, "digests.json");
+    await writeFile(join(dir, "one.bin"), "one");
+    await writeFile(join(dir, "two.bin"), "two");
+    // Both open the (empty) cache before either saves, as two terminals would.
+    const first = await DigestCache.open(cachePath);
+    const second = await DigestCache.open(cachePath);
+    await first.digest(join(dir, "one.bin"));
+    await second.digest(join(dir, "two.bin"));
+    await first.save();
+    await second.save();
+    const saved = JSON.parse(await readFile(cachePath, "utf8")) as { entries: Record<string, unknown> };
+    expect(Object.keys(saved.entries).sort()).toEqual([join(dir, "one.bin"), join(dir, "two.bin")]);
+  });
 });

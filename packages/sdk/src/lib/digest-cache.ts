@@ -1,4 +1,5 @@
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { digestFile, type FileDigest } from "./checksum.js";
@@ -24,18 +25,15 @@ export function defaultDigestCachePath(env: NodeJS.ProcessEnv = process.env): st
  */
 export class DigestCache {
   private entries = new Map<string, Entry>();
+  /** Paths digested by this process: on save they win over what another process wrote meanwhile. */
+  private readonly learned = new Map<string, Entry>();
   private dirty = false;
 
   private constructor(private readonly path: string) {}
 
   static async open(path: string): Promise<DigestCache> {
     const cache = new DigestCache(path);
-    try {
-      const parsed = JSON.parse(await readFile(path, "utf8")) as { version?: number; entries?: Record<string, Entry> };
-      if (parsed.version === VERSION && parsed.entries) cache.entries = new Map(Object.entries(parsed.entries));
-    } catch {
-      // No cache yet, or an unreadable one: start afresh, it is only a cache.
-    }
+    cache.entries = await readEntries(path);
     return cache;
   }
 
@@ -47,8 +45,10 @@ export class DigestCache {
     const digest = await digestFile(key, signal);
     const after = await fingerprint(key);
     if (sameFingerprint(before, after) && digest.size === after[2]) {
+      const entry: Entry = [...after, digest.crc32c, digest.sha256];
       this.entries.delete(key);
-      this.entries.set(key, [...after, digest.crc32c, digest.sha256]);
+      this.entries.set(key, entry);
+      this.learned.set(key, entry);
       this.dirty = true;
     }
     return digest;
@@ -57,14 +57,23 @@ export class DigestCache {
   /** Writes the cache atomically; failures are ignored (a read-only home must not fail uploads). */
   async save(): Promise<void> {
     if (!this.dirty) return;
+    // Two uploads at once (two terminals, or parallel jobs) share the file: what the other one
+    // saved since this one opened it is kept, and this one's own digests are added over it.
+    const merged = await readEntries(this.path);
+    for (const [key, entry] of this.learned) {
+      merged.delete(key);
+      merged.set(key, entry);
+    }
+    this.entries = merged;
     const excess = this.entries.size - MAX_ENTRIES;
     if (excess > 0) for (const key of [...this.entries.keys()].slice(0, excess)) this.entries.delete(key);
     try {
       await mkdir(dirname(this.path), { recursive: true });
-      const tmp = `${this.path}.${process.pid}.tmp`;
+      const tmp = `${this.path}.${process.pid}.${randomUUID()}.tmp`;
       await writeFile(tmp, JSON.stringify({ version: VERSION, entries: Object.fromEntries(this.entries) }));
       await rename(tmp, this.path);
       this.dirty = false;
+      this.learned.clear();
     } catch {
       // Best effort.
     }
@@ -74,6 +83,16 @@ export class DigestCache {
 async function fingerprint(path: string): Promise<Fingerprint> {
   const s = await stat(path);
   return [s.dev, s.ino, s.size, s.mtimeMs, s.ctimeMs];
+}
+
+async function readEntries(path: string): Promise<Map<string, Entry>> {
+  try {
+    const parsed = JSON.parse(await readFile(path, "utf8")) as { version?: number; entries?: Record<string, Entry> };
+    if (parsed.version === VERSION && parsed.entries) return new Map(Object.entries(parsed.entries));
+  } catch {
+    // No cache yet, or an unreadable one: start afresh, it is only a cache.
+  }
+  return new Map();
 }
 
 function sameFingerprint(a: readonly (number | string)[], b: Fingerprint): boolean {
