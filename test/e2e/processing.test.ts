@@ -2,6 +2,7 @@ import { crc32 } from "node:zlib";
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, fsck, type RunningServer } from "@vi/server";
@@ -223,6 +224,38 @@ describe("processing: decode, thumbnail and status after upload", () => {
     expect(done.find((a) => a.filename === "later-fresh.png")!.metadata).toMatchObject({
       media: { decodedWidth: 90, decodedHeight: 60, channels: 3 },
     });
+  });
+
+  it("fsck finds a lost thumbnail, and reprocessing makes it again", async () => {
+    const [asset] = (await listAll(run.client, datasetId)).filter((a) => a.filename === "later-fresh.png");
+    await run.server.close();
+    const db = new Database(join(dataDir, "metadata.sqlite"), { readonly: true });
+    const { thumbnail_sha256: sha } = db
+      .prepare("select thumbnail_sha256 from assets where asset_id = ?")
+      .get(asset!.assetId) as { thumbnail_sha256: string };
+    db.close();
+    await rm(join(dataDir, "blobs", sha.slice(0, 2), sha));
+    const lost = await fsck({ dataDir });
+    expect(lost.clean).toBe(false);
+    expect(lost.assetsWithoutBytes).toEqual([]);
+    expect(lost.thumbnailsWithoutBytes).toEqual([
+      expect.objectContaining({ assetId: asset!.assetId, sha256: sha, problem: "missing" }),
+    ]);
+
+    run = await start(dataDir, 1);
+    await run.client.datasets.reprocess({ datasetId, all: true });
+    for (
+      let i = 0;
+      i < 600 && (await run.client.assets.count({ datasetId, filter: { uploadStatus: "processing" } })) > 0;
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 100));
+    const thumb = (await run.client.assets.get({ datasetId, assetId: asset!.assetId, contents: true })).contents!
+      .thumbnail!;
+    expect((await fetch(thumb.url)).status).toBe(200);
+    await run.server.close();
+    expect((await fsck({ dataDir })).clean).toBe(true);
+    run = await start(dataDir, 1);
   });
 
   it("deleting the dataset leaves no thumbnail behind: fsck finds the store clean", async () => {

@@ -57,6 +57,7 @@ export interface FsckReport {
   bytesChecked: number;
   damaged: { sha256: string; problem: string; quarantinedTo?: string }[];
   assetsWithoutBytes: { orgId: string; datasetId: string; assetId: string; filename: string; problem: string }[];
+  thumbnailsWithoutBytes: { orgId: string; datasetId: string; assetId: string; filename: string; problem: string }[];
   unreferencedBlobs: { sha256: string; size: number }[];
   strayFiles: string[];
   stagingFiles: number;

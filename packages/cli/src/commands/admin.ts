@@ -48,6 +48,7 @@ export function registerAdmin(program: Command, deps: ResolvedDeps, state: RunSt
               ["Blobs checked", `${report.blobsChecked} (${formatBytes(report.bytesChecked)})`],
               ["Damaged blobs", report.damaged.length],
               ["Assets without their bytes", report.assetsWithoutBytes.length],
+              ["Thumbnails without their bytes", report.thumbnailsWithoutBytes.length],
               ["Bytes without an asset", report.unreferencedBlobs.length],
               ["Stray files", report.strayFiles.length],
               ["Leftover staging files", report.stagingFiles],
@@ -57,11 +58,18 @@ export function registerAdmin(program: Command, deps: ResolvedDeps, state: RunSt
               ctx.out.line(`damaged: ${d.sha256} (${d.problem})${d.quarantinedTo ? ` -> ${d.quarantinedTo}` : ""}`);
             for (const a of report.assetsWithoutBytes)
               ctx.out.line(`no bytes: ${a.datasetId}/${a.assetId} ${a.filename} (${a.problem})`);
+            for (const a of report.thumbnailsWithoutBytes)
+              ctx.out.line(`no thumbnail bytes: ${a.datasetId}/${a.assetId} ${a.filename} (${a.problem})`);
             ctx.out.line(
               report.clean
                 ? "clean: every asset has its bytes and every blob matches its SHA-256"
-                : "problems found: re-upload the listed files (the same upload command) to restore their bytes",
+                : report.assetsWithoutBytes.length > 0 || report.damaged.length > 0
+                  ? "problems found: re-upload the listed files (the same upload command) to restore their bytes"
+                  : "problems found",
             );
+            const datasets = [...new Set(report.thumbnailsWithoutBytes.map((a) => a.datasetId))];
+            for (const d of datasets)
+              ctx.out.line(`to make lost thumbnails again: vi-cli datasets reprocess ${d} --all`);
           },
           () => report,
         );

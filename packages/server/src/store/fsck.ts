@@ -46,6 +46,11 @@ export interface FsckReport {
   damaged: DamagedBlob[];
   /** Rows without bytes: assets whose blob is missing or damaged. */
   assetsWithoutBytes: AssetWithoutBytes[];
+  /**
+   * Assets whose thumbnail's bytes are missing or damaged (their own bytes may be fine):
+   * `vi-cli datasets reprocess <dataset> --all` makes them again.
+   */
+  thumbnailsWithoutBytes: Omit<AssetWithoutBytes, "fileSize">[];
   /** Bytes without rows: blobs no asset references (a server's crash sweep removes these). */
   unreferencedBlobs: { sha256: string; size: number }[];
   /** Files under `blobs/` that are not a SHA-256 in its shard folder (not the server's). */
@@ -84,6 +89,7 @@ export async function fsck(options: FsckOptions): Promise<FsckReport> {
       bytesChecked: 0,
       damaged: [],
       assetsWithoutBytes: [],
+      thumbnailsWithoutBytes: [],
       unreferencedBlobs: [],
       strayFiles: [],
       stagingFiles: 0,
@@ -184,6 +190,31 @@ export async function fsck(options: FsckOptions): Promise<FsckReport> {
       }
     }
 
+    if (missing.size > 0 || damagedReferenced.size > 0) {
+      const thumbnails = db.prepare(
+        "select org_id, dataset_id, asset_id, filename, thumbnail_sha256 from assets where thumbnail_sha256 is not null order by org_id, dataset_id, seq",
+      );
+      for (const a of thumbnails.iterate() as Iterable<{
+        org_id: string;
+        dataset_id: string;
+        asset_id: string;
+        filename: string;
+        thumbnail_sha256: string;
+      }>) {
+        const sha = a.thumbnail_sha256;
+        const problem = missing.has(sha) ? "missing" : damagedReferenced.has(sha) ? "damaged" : undefined;
+        if (!problem) continue;
+        report.thumbnailsWithoutBytes.push({
+          orgId: a.org_id,
+          datasetId: a.dataset_id,
+          assetId: a.asset_id,
+          filename: a.filename,
+          sha256: sha,
+          problem,
+        });
+      }
+    }
+
     report.stagingFiles = (await fs.readdir(join(dataDir, "staging")).catch(() => [])).length;
     const bySha = (x: { sha256: string }, y: { sha256: string }) => x.sha256.localeCompare(y.sha256);
     report.damaged.sort(bySha);
@@ -192,6 +223,7 @@ export async function fsck(options: FsckOptions): Promise<FsckReport> {
     report.clean =
       report.damaged.length === 0 &&
       report.assetsWithoutBytes.length === 0 &&
+      report.thumbnailsWithoutBytes.length === 0 &&
       report.unreferencedBlobs.length === 0 &&
       report.strayFiles.length === 0;
     return report;
