@@ -98,7 +98,7 @@ export const heifDecoder: Decoder = {
 
       const ids = lib.heif_js_context_get_list_of_top_level_image_IDs(context);
       const images = Array.isArray(ids) ? ids.length : 1;
-      const frames = (isSequence(brandsOf(bytes)) ? sequenceSampleCount(bytes) : undefined) ?? images;
+      const frames = (isSequence(brandsOf(bytes)) ? await sequenceSampleCount(bytes) : undefined) ?? images;
       const channels = hasAlpha ? 4 : 3;
       const thumbnail = await thumbnailFromPixels(
         pixels,

@@ -91,7 +91,7 @@ async function decodeFully(
 async function sharpInput(request: DecodeRequest): Promise<{ input: string | Buffer; samples?: number }> {
   if (request.mimeType !== "image/avif" || !isSequence(await readBrands(request.path))) return { input: request.path };
   const bytes = await readFile(request.path);
-  const samples = sequenceSampleCount(bytes);
+  const samples = await sequenceSampleCount(bytes);
   if (bytes.toString("latin1", 8, 12) === "avis") bytes.write("avif", 8, "latin1");
   return { input: bytes, samples };
 }
