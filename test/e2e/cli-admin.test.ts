@@ -45,7 +45,8 @@ describe("vi-cli fsck and orgs create", () => {
     await mkdir(images);
     const files = [uniqueJpeg(60_000), uniqueJpeg(61_000), uniqueJpeg(62_000)];
     for (const [i, b] of files.entries()) await writeFile(join(images, `img-${i}.jpg`), b);
-    server = await startServerProcess(dataDir);
+    // Processing is off: fsck's counts below are of the uploaded bytes (no thumbnails).
+    server = await startServerProcess(dataDir, { VI_PROCESSING_CONCURRENCY: "0" });
     const first = new Client({ ...server.creds, endpoint: server.url });
     const datasetId = (await first.datasets.create({ name: "first org's" })).datasetId;
     expect((await first.assets.upload({ datasetId, paths: images, showProgress: false })).totalSucceeded).toBe(3);
@@ -83,7 +84,7 @@ describe("vi-cli fsck and orgs create", () => {
     expect(existsSync(damagedPath)).toBe(false);
 
     // The new organization works, and sees nothing of the first.
-    server = await startServerProcess(dataDir);
+    server = await startServerProcess(dataDir, { VI_PROCESSING_CONCURRENCY: "0" });
     const other = new Client({
       endpoint: server.url,
       organizationId: second.organizationId,
