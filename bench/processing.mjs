@@ -13,6 +13,7 @@
 //
 //   npm run build && node bench/processing.mjs [files=10000] [rounds=2]
 import { readFile, rm } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { Client } from "@vi/sdk";
 import { cpuSeconds, fmt, makeJpegs, startServerProcess, TMP } from "./lib.mjs";
@@ -77,7 +78,7 @@ for (let round = 0; round < rounds; round++) {
   const b = await upload(`on-${round}`, 1);
   on.push(b.seconds);
   const left = await stillProcessing(b.client, b.datasetId);
-  while ((await stillProcessing(b.client, b.datasetId)) > 0) await new Promise((r) => setTimeout(r, 250));
+  while ((await stillProcessing(b.client, b.datasetId)) > 0) await sleep(250);
   drains.push({ afterUpload: (performance.now() - b.t0) / 1000 - b.seconds, leftAtEnd: left });
   await b.client.close();
   await b.server.stop();
@@ -90,11 +91,11 @@ await kept.server.stop();
 const alone = await open(kept.dataDir, 1);
 const cpu0 = await cpuSeconds(alone.server.pid);
 const t0 = performance.now();
-while ((await stillProcessing(alone.client, kept.datasetId)) > 0) await new Promise((r) => setTimeout(r, 100));
+while ((await stillProcessing(alone.client, kept.datasetId)) > 0) await sleep(100);
 const processSeconds = (performance.now() - t0) / 1000;
 const serverCpu = (await cpuSeconds(alone.server.pid)) - cpu0;
 // Decoder processes stop after 10 idle seconds; their CPU then counts as the server's children's.
-await new Promise((r) => setTimeout(r, 11_000));
+await sleep(11_000);
 const decoderCpu = await childCpuSeconds(alone.server.pid);
 const errored = await alone.client.assets.count({ datasetId: kept.datasetId, filter: { status: "error" } });
 await alone.client.close();
@@ -104,7 +105,9 @@ await rm(kept.dataDir, { recursive: true, force: true });
 const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const offS = median(off);
 const onS = median(on);
-console.log(`processing: ${files} distinct 640x480 JPEGs (~100 KB), one decoder process at nice ${process.env.VI_PROCESSING_NICE ?? 19}, ${rounds} round(s)`);
+console.log(
+  `processing: ${files} distinct 640x480 JPEGs (~100 KB), one decoder process at nice ${process.env.VI_PROCESSING_NICE ?? 19}, ${rounds} round(s)`,
+);
 console.log(
   `  upload, processing off : ${off.map((s) => fmt(s, 2)).join(" / ")} s  (median ${fmt(files / offS, 0)} files/s)`,
 );
