@@ -67,6 +67,8 @@ describe("processing: decode, thumbnail and status after upload", () => {
     work = await mkdtemp(join(tmpdir(), "vi-processing-work-"));
     await cp(join(FIXTURES, "valid"), join(work, "set"), { recursive: true });
     await writeFile(join(work, "set", "undecodable.png"), await undecodablePng());
+    // Valid, but a variant the JPEG 2000 decoder cannot read (4 components): no thumbnail, no error.
+    await cp(join(FIXTURES, "decode-corpus", "jp2-rgba.jp2"), join(work, "set", "rgba.jp2"));
     run = await start(dataDir, 1);
     datasetId = (await run.client.datasets.create({ name: "processing" })).datasetId;
   });
@@ -85,7 +87,7 @@ describe("processing: decode, thumbnail and status after upload", () => {
       digestCache: false,
     });
     // The header probe accepts the undecodable PNG: its structure is sound.
-    expect(upload.totalSucceeded).toBe(Object.keys(manifest.valid).length + 1);
+    expect(upload.totalSucceeded).toBe(Object.keys(manifest.valid).length + 2);
     const [sessionId] = upload.sessionIds;
     const session = await run.client.assets.waitUntilDone({
       datasetId,
@@ -95,7 +97,7 @@ describe("processing: decode, thumbnail and status after upload", () => {
     });
     expect(session.status.processing).toEqual({
       processing: 0,
-      completed: Object.keys(manifest.valid).length,
+      completed: Object.keys(manifest.valid).length + 1,
       errored: 1,
     });
 
@@ -117,6 +119,11 @@ describe("processing: decode, thumbnail and status after upload", () => {
       expect(Math.sign(thumb.width - thumb.height), name).toBe(Math.sign(expected.width - expected.height));
     }
 
+    const rgba = assets.get("rgba.jp2")!;
+    expect(rgba.metadata).toMatchObject({ status: "uploaded", uploadStatus: "completed", thumbnail: "none" });
+    expect(rgba.metadata.statusReason).toMatch(/4 components/);
+    expect(rgba.contents?.thumbnail).toBeUndefined();
+
     const bad = assets.get("undecodable.png")!;
     expect(bad.metadata).toMatchObject({ status: "error", uploadStatus: "completed", thumbnail: "none" });
     expect(bad.metadata.statusReason).toMatch(/\S/);
@@ -132,7 +139,7 @@ describe("processing: decode, thumbnail and status after upload", () => {
     const deleted = await run.client.datasets.bulkDeleteAssets({ datasetId, filter: '{"status": "error"}' });
     expect(deleted.status.deleted).toBe(1);
     expect(await listAll(run.client, datasetId, { status: "error" })).toEqual([]);
-    expect((await listAll(run.client, datasetId)).length).toBe(Object.keys(manifest.valid).length);
+    expect((await listAll(run.client, datasetId)).length).toBe(Object.keys(manifest.valid).length + 1);
   });
 
   it("a tampered thumbnail URL is refused; a replaced asset's old thumbnail URL answers 404", async () => {

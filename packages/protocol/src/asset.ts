@@ -55,7 +55,7 @@ export const AssetMetadata = Type.Object({
   status: Type.String(),
   /** `processing` until the asset's processing (decode, thumbnail) ends, then `completed`. */
   uploadStatus: Type.String(),
-  /** [ext] Why `status` is `error`. */
+  /** [ext] Why `status` is `error`, or why a processed asset has no thumbnail (a variant no decoder here reads). */
   statusReason: Type.Optional(Type.String()),
   /** [ext] `ready` (contents.thumbnail has its URL), `pending` (processing) or `none` (it cannot be made). */
   thumbnail: Type.Optional(ThumbnailState),

@@ -94,7 +94,7 @@ const NOT_IN_EXIFTOOL: Record<string, string> = {
   "image/bmp bitDepth at 16 bpp": "it gives bits per pixel; the 5- and 6-bit masks are read by the decoder",
 };
 
-/** Known gaps of the decoders, each failing with EDECODE and a message that says so. */
+/** Known gaps of the decoders, each failing with EUNSUPPORTED and a message that says so. */
 const UNREADABLE: Record<string, RegExp> = {
   // @cornerstonejs/codec-openjpeg's C++ converts 1 or 3 components only.
   "jp2-rgba.jp2": /4 components; the decoder .* reads 1 or 3/,
@@ -173,7 +173,8 @@ describe("decode corpus compared with exiftool", () => {
 
   it.each(Object.entries(UNREADABLE))("%s fails with a message naming the gap", async (file, message) => {
     const error = await rejection(pool.decode(request(join(CORPUS, file), mimeOf(file))));
-    expect(error.code).toBe("EDECODE");
+    expect(error.code).toBe("EUNSUPPORTED");
+    expect(error.retryable).toBe(false);
     expect(error.message).toMatch(message);
   });
 });
@@ -353,8 +354,15 @@ describe("limits", () => {
       const error = await rejection(quick.decode(request(big, "image/png")));
       expect(error.code).toBe("ETIMEOUT");
       expect(error.retryable).toBe(true);
-      const image = await quick.decode(request(join(CORPUS, "gif-static.gif"), "image/gif"));
-      expect(image.width).toBe(160);
+      // The replacement process decodes a small file; on a loaded machine even that can pass
+      // 25 ms, so it gets a few tries: one success shows the pool recovered.
+      let image: DecodedImage | undefined;
+      for (let i = 0; i < 5 && !image; i++)
+        image = await quick.decode(request(join(CORPUS, "gif-static.gif"), "image/gif")).catch((e: unknown) => {
+          if (e instanceof DecodeError && e.code === "ETIMEOUT") return undefined;
+          throw e;
+        });
+      expect(image?.width).toBe(160);
     } finally {
       await quick.close();
     }

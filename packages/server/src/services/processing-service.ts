@@ -230,7 +230,10 @@ export class ProcessingService {
     if (this.stopping.signal.aborted) return; // the lease is released on close
     const message = err instanceof Error ? err.message : String(err);
     try {
-      if (err instanceof DecodeError && !err.retryable) {
+      if (err instanceof DecodeError && err.code === "EUNSUPPORTED") {
+        // Not the file's fault: the asset stays good, without a thumbnail, and says why.
+        await this.finish(job, { ...failed(message), status: "uploaded" });
+      } else if (err instanceof DecodeError && !err.retryable) {
         await this.finish(job, failed(message));
       } else if (
         (err as NodeJS.ErrnoException).code === "ENOENT" &&

@@ -20,6 +20,11 @@ export function undecodable(format: string, reason: string): DecodeError {
   return new DecodeError("EDECODE", `${format}: ${reason}`);
 }
 
+/** A variant the decoder cannot read, though the bytes may be fine (not the file's fault). */
+export function unsupported(format: string, reason: string): DecodeError {
+  return new DecodeError("EUNSUPPORTED", `${format}: ${reason}`);
+}
+
 /** Checked before decoding, so a decompression bomb costs a header read, never its pixels. */
 export function checkPixels(format: string, width: number, height: number, limits: DecoderLimits): void {
   if (!(width > 0 && height > 0)) throw undecodable(format, `impossible size ${width}x${height}`);

@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { checkPixels, type Decoder, type DecoderLimits, displayed, undecodable } from "./decoder.js";
+import { checkPixels, type Decoder, type DecoderLimits, displayed, undecodable, unsupported } from "./decoder.js";
 import { codestreamOf, readSiz, type Siz } from "./jpeg2000-codestream.js";
 import { thumbnailFromPixels } from "./thumbnail.js";
 import type { DecodedImage, DecodeRequest } from "./types.js";
@@ -56,10 +56,10 @@ export const jpeg2000Decoder: Decoder = {
     const count = siz.components.length;
     // This build converts 1 or 3 components only (its C++ throws on others, with no message).
     if (count !== 1 && count !== 3) {
-      throw undecodable(FORMAT, `${count} components; the decoder (OpenJPEG in codec-openjpeg) reads 1 or 3`);
+      throw unsupported(FORMAT, `${count} components; the decoder (OpenJPEG in codec-openjpeg) reads 1 or 3`);
     }
     if (siz.components.some((c) => c.dx !== 1 || c.dy !== 1)) {
-      throw undecodable(FORMAT, "subsampled components (XRsiz/YRsiz > 1) are not read by this decoder");
+      throw unsupported(FORMAT, "subsampled components (XRsiz/YRsiz > 1) are not read by this decoder");
     }
     const samples = await decodeSamples(codestream, siz);
     const bits = Math.max(...siz.components.map((c) => c.bits));

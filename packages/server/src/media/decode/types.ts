@@ -45,11 +45,13 @@ export interface DecodedImage {
 
 /**
  * Why a decode failed. `EDECODE`: the bytes do not decode (permanent: the asset is in error).
+ * `EUNSUPPORTED`: a variant of the format these decoders cannot read (e.g. a 4-component JPEG
+ * 2000): the bytes may well be fine, so the asset is not put in error; it gets no thumbnail.
  * `ELIMIT`: over the pixel or memory limit (permanent). `ETIMEOUT`: over the time limit
  * (permanent after the job's retries). `ECRASH`: the decoder process died for another reason
  * (retried; an infrastructure fault, not necessarily the file's).
  */
-export type DecodeErrorCode = "EDECODE" | "ELIMIT" | "ETIMEOUT" | "ECRASH";
+export type DecodeErrorCode = "EDECODE" | "EUNSUPPORTED" | "ELIMIT" | "ETIMEOUT" | "ECRASH";
 
 export class DecodeError extends Error {
   readonly code: DecodeErrorCode;

@@ -103,7 +103,7 @@ export interface ClaimedJob {
 /** What processing concluded about an asset's bytes. */
 export interface ProcessingOutcome {
   status: "uploaded" | "error";
-  /** Why the status is `error`; null otherwise. */
+  /** Why the status is `error` (or, with `uploaded`, why there is no thumbnail); null otherwise. */
   reason: string | null;
   /** The thumbnail's bytes, already durable in the blob store; null when none could be made. */
   thumbnail: { sha256: string; size: number } | null;

@@ -58,6 +58,7 @@ export interface AssetRecord extends ImageFacts {
   status: string;
   /** `processing` until the asset's processing ends, then `completed` (whatever it found). */
   uploadStatus: "processing" | "completed";
+  /** Why `status` is `error`, or why an asset processed without error has no thumbnail. */
   statusReason: string | null;
   /** The thumbnail's bytes and the generation of its signed path; null while there is none. */
   thumbnail: { sha256: string; size: number; generation: number } | null;
