@@ -554,7 +554,7 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
     .option("--overwrite", "replace files that already exist (default: skip them)")
     .option(
       "--concurrency <n>",
-      `files fetched in parallel, 1..${MAX_CONCURRENCY} (SDK default 8)`,
+      `files fetched in parallel, 1..${MAX_CONCURRENCY} (SDK default 16)`,
       intInRange(1, MAX_CONCURRENCY),
     )
     .option("--no-progress", "no progress bar (default: shown when stderr is a terminal)")
@@ -580,6 +580,13 @@ export function registerAssets(program: Command, deps: ResolvedDeps, state: RunS
             );
             if (result.skipped > 0)
               ctx.out.line(`Skipped ${result.skipped} file(s) already there (use --overwrite to replace them)`);
+            const differing = result.differing ?? [];
+            if (differing.length > 0) {
+              ctx.out.errorLine(
+                `Kept ${differing.length} file(s) that differ from the dataset's (--overwrite replaces them):`,
+              );
+              for (const f of differing) ctx.out.errorLine(`  ${f}`);
+            }
             if (result.failed.length > 0) {
               ctx.out.errorLine(`Failed (${result.failed.length}):`);
               for (const f of result.failed) ctx.out.errorLine(`  ${f.filename}: ${f.reason}`);

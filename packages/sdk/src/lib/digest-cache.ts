@@ -1,3 +1,4 @@
+import type { Stats } from "node:fs";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import { homedir } from "node:os";
@@ -54,6 +55,30 @@ export class DigestCache {
     return digest;
   }
 
+  /**
+   * The remembered digest of a file whose stat the caller took (one stat per file, no read), or
+   * undefined when it is not known at that fingerprint.
+   */
+  known(path: string, stats: FileStats): FileDigest | undefined {
+    const hit = this.entries.get(resolve(path));
+    if (!hit || !sameFingerprint(hit, toFingerprint(stats))) return undefined;
+    return { size: stats.size, crc32c: hit[5], sha256: hit[6] };
+  }
+
+  /**
+   * Remembers the digest of a file this process wrote and verified itself (a download), with its
+   * stat taken after it was renamed into place, so that a later run need not read it again.
+   */
+  remember(path: string, stats: FileStats, digest: FileDigest): void {
+    if (digest.size !== stats.size) return;
+    const key = resolve(path);
+    const entry: Entry = [...toFingerprint(stats), digest.crc32c, digest.sha256];
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    this.learned.set(key, entry);
+    this.dirty = true;
+  }
+
   /** Writes the cache atomically; failures are ignored (a read-only home must not fail uploads). */
   async save(): Promise<void> {
     if (!this.dirty) return;
@@ -80,9 +105,13 @@ export class DigestCache {
   }
 }
 
+/** The fields of a stat that make a fingerprint. */
+export type FileStats = Pick<Stats, "dev" | "ino" | "size" | "mtimeMs" | "ctimeMs">;
+
+const toFingerprint = (s: FileStats): Fingerprint => [s.dev, s.ino, s.size, s.mtimeMs, s.ctimeMs];
+
 async function fingerprint(path: string): Promise<Fingerprint> {
-  const s = await stat(path);
-  return [s.dev, s.ino, s.size, s.mtimeMs, s.ctimeMs];
+  return toFingerprint(await stat(path));
 }
 
 async function readEntries(path: string): Promise<Map<string, Entry>> {

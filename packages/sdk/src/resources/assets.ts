@@ -292,9 +292,11 @@ export class Assets {
   }
 
   /**
-   * Downloads the dataset's assets into `saveDir`, verifying each file's size and SHA-256: every
-   * asset, or with `filter` / `metadataQuery` only the selection (the server selects; nothing
-   * else is listed).
+   * Downloads the dataset's assets into `saveDir`, verifying each file's size and SHA-256 before
+   * it is renamed into place: every asset, or with `filter` / `metadataQuery` only the selection
+   * (the server selects; nothing else is listed). Files already there are checked (size, then
+   * SHA-256 from the digest cache or read once) and kept; a large file's `.part` left by an
+   * interrupted run is continued with a byte range; expired URLs are renewed.
    */
   download(options: DownloadOptions): Promise<DownloadResult> {
     const datasetId = this.#id(options.datasetId);
