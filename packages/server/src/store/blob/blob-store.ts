@@ -11,12 +11,19 @@ export interface StagedBlob {
   readonly crc32c: number;
   /** The whole body, when it was small enough to keep in memory. */
   readonly bytes?: Buffer;
+  /** False when staged with `deferSync`: publishing makes the bytes durable first. */
+  readonly durable?: boolean;
 }
 
 export interface StageOptions {
   /** Stop reading and fail once the body passes this many bytes. */
   maxBytes: number;
   signal?: AbortSignal;
+  /**
+   * Write the bytes without waiting for them to be durable: `publishMany` then makes a whole
+   * group durable at once (group durability, one wait for many files).
+   */
+  deferSync?: boolean;
 }
 
 export class BlobTooLargeError extends Error {
@@ -54,6 +61,11 @@ export interface BlobStore {
   stage(body: Readable, options: StageOptions): Promise<StagedBlob>;
   /** Makes staged bytes durable under their SHA-256; idempotent when they are already there. */
   publish(staged: StagedBlob): Promise<void>;
+  /**
+   * Publishes a group: every file made durable, renamed, and each folder they went to synced
+   * once, so the group shares its waits. Absent: `publish` each in turn.
+   */
+  publishMany?(staged: StagedBlob[]): Promise<void>;
   discard(staged: StagedBlob): Promise<void>;
   read(sha256: string, range?: ByteRange): Readable;
   /**

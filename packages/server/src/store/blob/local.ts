@@ -137,9 +137,17 @@ export class LocalBlobStore implements BlobStore {
       if (batch.length > 0) await writeAllv(file, batch);
       const bytes = held ? Buffer.concat(held, size) : undefined;
       if (bytes) await writeAll(file, bytes);
-      await file.sync();
+      if (!options.deferSync) await file.sync();
       await file.close();
-      return { stagingId, localPath, size, sha256: sha.digest("hex"), crc32c: crc | 0, ...(bytes ? { bytes } : {}) };
+      return {
+        stagingId,
+        localPath,
+        size,
+        sha256: sha.digest("hex"),
+        crc32c: crc | 0,
+        ...(bytes ? { bytes } : {}),
+        durable: !options.deferSync,
+      };
     } catch (err) {
       await inFlight.catch(() => undefined);
       await file.close().catch(() => undefined);
@@ -151,7 +159,26 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async publish(staged: StagedBlob): Promise<void> {
-    const shard = staged.sha256.slice(0, 2);
+    await this.moveIntoPlace(staged);
+    await this.syncShard(staged.sha256.slice(0, 2));
+  }
+
+  async publishMany(staged: StagedBlob[]): Promise<void> {
+    // Every file durable and renamed (their waits overlap), then each folder synced once.
+    await Promise.all(staged.map((s) => this.moveIntoPlace(s)));
+    await Promise.all([...new Set(staged.map((s) => s.sha256.slice(0, 2)))].map((shard) => this.syncShard(shard)));
+  }
+
+  /** Makes staged bytes durable (if they were staged without) and renames them to their digest. */
+  private async moveIntoPlace(staged: StagedBlob): Promise<void> {
+    if (staged.durable === false) {
+      const file = await fs.open(staged.localPath, "r+");
+      try {
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+    }
     // What was measured must be what the disk holds: a blob shorter than its row would be
     // served cut (and deduplicated against). Costs one stat.
     const { size } = await fs.stat(staged.localPath);
@@ -160,6 +187,9 @@ export class LocalBlobStore implements BlobStore {
     }
     // Same bytes under the same name: renaming over an existing blob is harmless and atomic.
     await fs.rename(staged.localPath, this.pathOf(staged.sha256));
+  }
+
+  private async syncShard(shard: string): Promise<void> {
     let handle = this.shardHandles.get(shard);
     if (!handle) {
       handle = fs.open(join(this.blobsDir, shard), "r");
