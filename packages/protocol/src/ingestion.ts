@@ -80,6 +80,32 @@ export const ProcessingCount = Type.Object({
 });
 export type ProcessingCount = Static<typeof ProcessingCount>;
 
+export const BatchUploadTarget = Type.Object({
+  url: Type.String(),
+  expiry: EpochMs,
+  method: Type.Literal("PUT"),
+  /** Files in one request. */
+  maxFiles: Type.Integer({ minimum: 1 }),
+  /** Largest file sent this way; larger ones take their own PUT. */
+  maxFileBytes: Type.Integer({ minimum: 1 }),
+  /** Largest request, frame headers included. */
+  maxBytes: Type.Integer({ minimum: 1 }),
+});
+export type BatchUploadTarget = Static<typeof BatchUploadTarget>;
+
+/** [ext] What became of each file of an upload batch, in the order of its frames. */
+export const BatchUploadResult = Type.Object({
+  files: Type.Array(
+    Type.Object({
+      fileIndex: Type.Integer(),
+      filename: Type.Optional(Type.String()),
+      assetId: Type.Optional(Type.String()),
+      error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+    }),
+  ),
+});
+export type BatchUploadResult = Static<typeof BatchUploadResult>;
+
 export const IngestionSession = Type.Object({
   kind: Type.Literal("AssetIngestionSession"),
   workspaceId: Id,
@@ -109,6 +135,11 @@ export const IngestionSession = Type.Object({
      * `processing`, `completed` without error, `errored`), as they are now.
      */
     processing: Type.Optional(ProcessingCount),
+    /**
+     * [ext] While the session runs: where many small files go in one request (frames of a
+     * 4-byte big-endian file index, a 4-byte big-endian size, the bytes), made durable together.
+     */
+    batchUpload: Type.Optional(BatchUploadTarget),
   }),
 });
 export type IngestionSession = Static<typeof IngestionSession>;

@@ -20,7 +20,7 @@ import type {
 } from "../store/metadata/records.js";
 import type { AssetContents } from "../services/asset-service.js";
 import type { DatasetView } from "../services/dataset-service.js";
-import type { SessionView, UploadTargetView } from "../services/ingestion-service.js";
+import type { BatchTargetView, SessionView, UploadTargetView } from "../services/ingestion-service.js";
 import type { ServerConfig } from "../config.js";
 
 /**
@@ -146,6 +146,7 @@ export function escapeControls(s: string): string {
 export function presentSession(
   view: SessionView,
   targetOf: (file: SessionView["files"][number]) => UploadTargetView,
+  batchTarget?: () => BatchTargetView,
 ): IngestionSession {
   const { session: s, files } = view;
   const failed = files.filter((f) => f.state === "failed");
@@ -211,6 +212,7 @@ export function presentSession(
           : [],
       deduplicated: files.filter((f) => f.deduplicated).map((f) => f.filename),
       ...(view.processing ? { processing: view.processing } : {}),
+      ...(s.state === "Running" && batchTarget ? { batchUpload: batchTarget() } : {}),
     },
   };
 }

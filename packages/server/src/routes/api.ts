@@ -235,7 +235,8 @@ export const apiRoutes =
       async (request, reply) => {
         const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
         const view = await ingestion.create(orgId, datasetId, request.body.spec);
-        return reply.code(201).send(presentSession(view, (f) => ingestion.uploadTarget(view.session, f)));
+        const batch = () => ingestion.batchTarget(view.session);
+        return reply.code(201).send(presentSession(view, (f) => ingestion.uploadTarget(view.session, f), batch));
       },
     );
     app.get(
@@ -258,7 +259,8 @@ export const apiRoutes =
         const { sessionId } = request.params;
         const processed = waitFor === "Processed";
         const view = await ingestion.status(orgId, datasetId, sessionId, waitMs, closed.signal, processed);
-        return presentSession(view, (f) => ingestion.uploadTarget(view.session, f));
+        const batch = () => ingestion.batchTarget(view.session);
+        return presentSession(view, (f) => ingestion.uploadTarget(view.session, f), batch);
       },
     );
 

@@ -3,7 +3,7 @@ import { pipeline, Transform, type Readable, type TransformCallback } from "node
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { ApiError } from "../errors.js";
 import { basename } from "../util/filenames.js";
-import { uploadPath } from "../services/ingestion-service.js";
+import { batchPath, uploadPath } from "../services/ingestion-service.js";
 import { AssetService, type ServedBlob } from "../services/asset-service.js";
 import type { Services } from "../services/services.js";
 import type { ServiceContext } from "../services/context.js";
@@ -54,6 +54,25 @@ export const signedRoutes =
         const body = (request.body as Readable | undefined) ?? request.raw;
         const result = await services.ingestion.receive(sessionId, index, body, declared, closed.signal);
         return reply.code(200).send(result);
+      },
+    );
+
+    // [ext] Many small files of one session in one request (services/batch-upload.ts).
+    app.put<{ Params: { sessionId: string }; Querystring: SignedQuery }>(
+      "/uploads/:sessionId/batch",
+      { schema: { hide: true } },
+      async (request, reply) => {
+        const { sessionId } = request.params;
+        const check = ctx.signer.verify("upload", batchPath(sessionId), request.query.expires, request.query.signature);
+        if (check === "invalid") throw forbidden("The upload URL's signature is not valid");
+        if (check === "expired") throw forbidden("The upload URL has expired");
+        const closed = new AbortController();
+        request.raw.once("close", () => {
+          if (!request.raw.complete) closed.abort();
+        });
+        const body = (request.body as Readable | undefined) ?? request.raw;
+        const files = await services.batchUpload.receive(sessionId, body, closed.signal);
+        return reply.code(200).send({ files });
       },
     );
 

@@ -12,6 +12,7 @@ import { normalizeFilename } from "../util/filenames.js";
 import { newId } from "../util/ids.js";
 import { Deduplication } from "./deduplication.js";
 import { GroupCommitter } from "./group-committer.js";
+import { BATCH_LIMITS } from "./batch-upload.js";
 import type { BlobReleaser } from "./blob-releaser.js";
 import type { ServiceContext } from "./context.js";
 import type { DatasetService } from "./dataset-service.js";
@@ -28,6 +29,15 @@ export interface UploadTargetView {
   expiry: number;
   method: "PUT";
   headers: Record<string, string>;
+}
+
+export interface BatchTargetView {
+  url: string;
+  expiry: number;
+  method: "PUT";
+  maxFiles: number;
+  maxFileBytes: number;
+  maxBytes: number;
 }
 
 export interface ReceivedFile {
@@ -196,6 +206,16 @@ export class IngestionService {
     return (await this.ctx.metadata.getSession(orgId, sessionId))!;
   }
 
+  /** [ext] Where the SDK sends many small files of the session in one request (see BatchUpload). */
+  batchTarget(session: IngestionSessionRecord): BatchTargetView {
+    return {
+      url: this.ctx.signer.sign("upload", batchPath(session.sessionId), session.expiresAt),
+      expiry: session.expiresAt,
+      method: "PUT",
+      ...BATCH_LIMITS,
+    };
+  }
+
   uploadTarget(session: IngestionSessionRecord, file: IngestionFileRecord): UploadTargetView {
     const path = uploadPath(session.sessionId, file.fileIndex);
     return {
@@ -257,25 +277,28 @@ export class IngestionService {
         );
       }
       staged = await this.stage(body, file.size, signal);
-      this.check(file, staged);
-      const info = await this.probe(staged);
+      const info = await this.verify(file, staged);
       const result = await this.publishAndCommit(session, file, staged, info);
       staged = undefined;
       return result;
     } catch (err) {
       if (staged) await this.ctx.blobs.discard(staged);
-      if (err instanceof FileRejection) {
-        await this.ctx.metadata.failFile(
-          sessionId,
-          fileIndex,
-          err.code,
-          err.reason,
-          session.failureMode === "FailAfterOne",
-        );
-        this.ctx.sessionChanges.emit(sessionId);
-      }
+      if (err instanceof FileRejection) await this.reject(session, file, err);
       throw err;
     }
+  }
+
+  /** Fails a file whose bytes broke a rule (and with FailAfterOne its session). */
+  async reject(session: IngestionSessionRecord, file: IngestionFileRecord, err: FileRejection): Promise<void> {
+    const failSession = session.failureMode === "FailAfterOne";
+    await this.ctx.metadata.failFile(session.sessionId, file.fileIndex, err.code, err.reason, failSession);
+    this.ctx.sessionChanges.emit(session.sessionId);
+  }
+
+  /** Checks staged bytes against their manifest entry and the image rules; throws FileRejection. */
+  async verify(file: IngestionFileRecord, staged: StagedBlob): Promise<ImageInfo> {
+    this.check(file, staged);
+    return this.probe(staged);
   }
 
   /** A PUT whose URL has expired fails its file, as the contract's ETIMEOUT says. */
@@ -333,13 +356,14 @@ export class IngestionService {
     }
   }
 
-  private async publishAndCommit(
+  /** What committing verified bytes as the file's asset writes. */
+  commitOf(
     session: IngestionSessionRecord,
     file: IngestionFileRecord,
     staged: StagedBlob,
     info: ImageInfo,
-  ): Promise<ReceivedFile> {
-    const commit: FileCommit = {
+  ): FileCommit {
+    return {
       sessionId: session.sessionId,
       fileIndex: file.fileIndex,
       newAssetId: newId(),
@@ -357,6 +381,15 @@ export class IngestionService {
         frames: info.frames,
       },
     };
+  }
+
+  private async publishAndCommit(
+    session: IngestionSessionRecord,
+    file: IngestionFileRecord,
+    staged: StagedBlob,
+    info: ImageInfo,
+  ): Promise<ReceivedFile> {
+    const commit = this.commitOf(session, file, staged, info);
     // Durable bytes first, then the row: a crash between the two leaves an unreferenced blob
     // (swept at start), never a row without its bytes.
     const result = await this.ctx.blobLocks.run(staged.sha256, async () => {
@@ -390,6 +423,7 @@ export class IngestionService {
 }
 
 export const uploadPath = (sessionId: string, fileIndex: number): string => `/uploads/${sessionId}/${fileIndex}`;
+export const batchPath = (sessionId: string): string => `/uploads/${sessionId}/batch`;
 
 /** Size and CRC-32C of a body, read without keeping it; reading stops once it passes `limit` bytes. */
 async function measure(body: Readable, limit: number): Promise<{ size: number; crc32c: number }> {

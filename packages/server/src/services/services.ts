@@ -9,6 +9,7 @@ import { SessionJanitor } from "./session-janitor.js";
 import { IngestionService } from "./ingestion-service.js";
 import { OrganizationService } from "./organization-service.js";
 import { ProcessingService } from "./processing-service.js";
+import { BatchUpload } from "./batch-upload.js";
 import { createDecoderPool } from "../media/decode/index.js";
 
 export interface Services {
@@ -21,6 +22,7 @@ export interface Services {
   deletions: DeletionService;
   janitor: SessionJanitor;
   processing: ProcessingService;
+  batchUpload: BatchUpload;
 }
 
 /** Wires the services once; each gets only what it uses. */
@@ -37,12 +39,14 @@ export function createServices(ctx: ServiceContext): Services {
     }),
   );
   ctx.onAssetsCommitted = () => processing.kick();
+  const ingestion = new IngestionService(ctx, datasets, releaser);
   return {
     auth: new AuthService(ctx),
     organizations: new OrganizationService(ctx),
     datasets,
     assets,
-    ingestion: new IngestionService(ctx, datasets, releaser),
+    ingestion,
+    batchUpload: new BatchUpload(ctx, ingestion, releaser),
     annotations: new AnnotationService(ctx, assets),
     deletions: new DeletionService(ctx, datasets, assets, releaser),
     janitor: new SessionJanitor(ctx),

@@ -1,0 +1,206 @@
+import { Readable } from "node:stream";
+import { ApiError, FileRejection, notFound } from "../errors.js";
+import type { ImageInfo } from "../media/index.js";
+import { BlobTooLargeError, type StagedBlob } from "../store/blob/blob-store.js";
+import type { IngestionFileRecord } from "../store/metadata/records.js";
+import type { BlobReleaser } from "./blob-releaser.js";
+import type { ServiceContext } from "./context.js";
+import type { IngestionService } from "./ingestion-service.js";
+
+/**
+ * [ext] Many small files of one session in one request, made durable together. The body is a
+ * sequence of frames, each a 4-byte big-endian file index, a 4-byte big-endian size, then that
+ * many bytes. Every frame is staged and checked first; then the good ones are made durable as a
+ * group (one wait for all their fsyncs, each folder synced once) and committed in one
+ * transaction, before the answer says what became of each. The per-file signed PUT stays what
+ * the Python client uses; this is the SDK's path for small files.
+ */
+export const BATCH_LIMITS = {
+  /** Files in one request. */
+  maxFiles: 256,
+  /** Bytes of one file sent this way (larger ones take the per-file PUT). */
+  maxFileBytes: 4 * 1024 * 1024,
+  /** Bytes of one request, frames included. */
+  maxBytes: 64 * 1024 * 1024,
+} as const;
+
+export const BATCH_CONTENT_TYPE = "application/vnd.vi.upload-batch";
+
+export type BatchFileResult =
+  | { fileIndex: number; filename: string; assetId: string }
+  | { fileIndex: number; filename?: string; error: { code: string; message: string } };
+
+interface Frame {
+  fileIndex: number;
+  bytes: Buffer;
+}
+
+interface Verified {
+  file: IngestionFileRecord;
+  staged: StagedBlob;
+  info: ImageInfo;
+  at: number;
+}
+
+export class BatchUpload {
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly ingestion: IngestionService,
+    private readonly releaser: BlobReleaser,
+  ) {}
+
+  async receive(sessionId: string, body: Readable, signal?: AbortSignal): Promise<BatchFileResult[]> {
+    const session = await this.ctx.metadata.getSessionById(sessionId);
+    if (!session) throw notFound("Upload session", sessionId);
+    const frames = await readFrames(body, signal);
+    // Only the files sent: a session may hold 10,000, and a request carries a few dozen.
+    const files = new Map<number, IngestionFileRecord>();
+    for (const { fileIndex } of frames) {
+      const file = await this.ctx.metadata.getSessionFile(sessionId, fileIndex);
+      if (file) files.set(fileIndex, file);
+    }
+    const results: BatchFileResult[] = new Array(frames.length);
+    const verified: Verified[] = [];
+    for (const [at, frame] of frames.entries()) {
+      const file = files.get(frame.fileIndex);
+      if (!file) {
+        results[at] = failure(frame.fileIndex, undefined, "ResourceNotFound", "no such file in this session");
+        continue;
+      }
+      if (file.state !== "pending" || session.state !== "Running") {
+        // A retried or settled file: the per-file path knows every answer (same asset, conflict).
+        results[at] = await this.ingestion
+          .receive(sessionId, frame.fileIndex, Readable.from([frame.bytes]), frame.bytes.length, signal)
+          .then((r) => ({ fileIndex: file.fileIndex, ...r }))
+          .catch((err: unknown) => failureOf(file, err));
+        continue;
+      }
+      let staged: StagedBlob | undefined;
+      try {
+        if (frame.bytes.length !== file.size)
+          throw new FileRejection(
+            "EBADSIZE",
+            `${frame.bytes.length} bytes arrived but the manifest declared ${file.size}`,
+          );
+        staged = await this.ctx.blobs.stage(Readable.from([frame.bytes]), {
+          maxBytes: file.size,
+          deferSync: true,
+          ...(signal ? { signal } : {}),
+        });
+        verified.push({ file, staged, info: await this.ingestion.verify(file, staged), at });
+      } catch (err) {
+        if (staged) await this.ctx.blobs.discard(staged);
+        if (err instanceof FileRejection) await this.ingestion.reject(session, file, err);
+        else if (err instanceof BlobTooLargeError) {
+          await this.ingestion.reject(session, file, new FileRejection("EBADSIZE", err.message));
+        } else {
+          await this.discardAll(verified);
+          throw err;
+        }
+        results[at] = failureOf(file, err);
+      }
+    }
+    await this.commit(session.sessionId, verified, results);
+    return results;
+  }
+
+  /** Durable bytes first, then the rows, as for one file: a crash leaves unreferenced blobs, never rows without bytes. */
+  private async commit(sessionId: string, verified: Verified[], results: BatchFileResult[]): Promise<void> {
+    if (verified.length === 0) return;
+    const session = (await this.ctx.metadata.getSessionById(sessionId))!;
+    const staged = verified.map((v) => v.staged);
+    const orphaned = await this.ctx.blobLocks.runAll(
+      staged.map((s) => s.sha256),
+      async () => {
+        try {
+          if (this.ctx.blobs.publishMany) await this.ctx.blobs.publishMany(staged);
+          else for (const s of staged) await this.ctx.blobs.publish(s);
+          const commits = verified.map((v) => this.ingestion.commitOf(session, v.file, v.staged, v.info));
+          const committed = await this.ctx.metadata.commitFiles(commits);
+          const freed: string[] = [];
+          for (const [i, result] of committed.entries()) {
+            const v = verified[i]!;
+            if (result) {
+              results[v.at] = { fileIndex: v.file.fileIndex, filename: v.file.filename, assetId: result.assetId };
+              freed.push(...result.orphanedBlobs);
+            } else {
+              const message = "this upload session stopped taking bytes before the file was committed";
+              results[v.at] = failure(v.file.fileIndex, v.file.filename, "ResourceConflict", message);
+              if (!(await this.ctx.metadata.isBlobReferenced(v.staged.sha256)))
+                await this.ctx.blobs.delete(v.staged.sha256);
+            }
+          }
+          return freed;
+        } catch (err) {
+          // A storage fault left bytes no row may reference: they go too.
+          for (const s of staged) {
+            await this.ctx.blobs.discard(s).catch(() => undefined);
+            if (!(await this.ctx.metadata.isBlobReferenced(s.sha256).catch(() => true)))
+              await this.ctx.blobs.delete(s.sha256).catch(() => undefined);
+          }
+          throw err;
+        }
+      },
+    );
+    this.ctx.onAssetsCommitted?.();
+    this.ctx.sessionChanges.emit(sessionId);
+    await this.releaser.release(orphaned);
+  }
+
+  private async discardAll(verified: Verified[]): Promise<void> {
+    for (const v of verified) await this.ctx.blobs.discard(v.staged).catch(() => undefined);
+  }
+}
+
+const failure = (fileIndex: number, filename: string | undefined, code: string, message: string): BatchFileResult => ({
+  fileIndex,
+  ...(filename !== undefined ? { filename } : {}),
+  error: { code, message },
+});
+
+function failureOf(file: IngestionFileRecord, err: unknown): BatchFileResult {
+  if (err instanceof FileRejection) return failure(file.fileIndex, file.filename, err.code, err.reason);
+  if (err instanceof ApiError) return failure(file.fileIndex, file.filename, err.code, err.message);
+  if (err instanceof BlobTooLargeError) return failure(file.fileIndex, file.filename, "EBADSIZE", err.message);
+  throw err;
+}
+
+/**
+ * Reads the whole body as frames, within the limits: a malformed body is refused as a whole
+ * (400) before anything is staged, so a cut request commits nothing.
+ */
+async function readFrames(body: Readable, signal?: AbortSignal): Promise<Frame[]> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    signal?.throwIfAborted();
+    total += chunk.length;
+    if (total > BATCH_LIMITS.maxBytes) {
+      body.destroy();
+      throw badBatch(`the request passes ${BATCH_LIMITS.maxBytes} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  const all = Buffer.concat(chunks, total);
+  const frames: Frame[] = [];
+  for (let at = 0; at < all.length;) {
+    if (at + 8 > all.length) throw badBatch(`a frame header is cut at byte ${at}`);
+    const fileIndex = all.readUInt32BE(at);
+    const size = all.readUInt32BE(at + 4);
+    if (size > BATCH_LIMITS.maxFileBytes)
+      throw badBatch(`file ${fileIndex} is ${size} bytes, over ${BATCH_LIMITS.maxFileBytes} (use its own PUT)`);
+    if (at + 8 + size > all.length) throw badBatch(`file ${fileIndex} is cut: ${size} bytes declared`);
+    frames.push({ fileIndex, bytes: all.subarray(at + 8, at + 8 + size) });
+    at += 8 + size;
+    if (frames.length > BATCH_LIMITS.maxFiles) throw badBatch(`more than ${BATCH_LIMITS.maxFiles} files`);
+  }
+  if (new Set(frames.map((f) => f.fileIndex)).size !== frames.length) throw badBatch("a file is sent twice");
+  return frames;
+}
+
+const badBatch = (detail: string) =>
+  new ApiError(
+    "InvalidParameter",
+    `Malformed upload batch: ${detail}; nothing in it was stored`,
+    "Send well-formed frames (see docs/PROTOCOL.md), or each file with its own PUT.",
+  );
