@@ -137,6 +137,8 @@ describe.skipIf(!shim)("a disk that fills up under a running server (ENOSPC from
       VI_ENOSPC_DIR: dataDir,
       // Node's fs calls go through libc's write calls, not io_uring.
       UV_USE_IO_URING: "0",
+      // Processing is off: fsck's counts below are of the uploaded bytes (no thumbnails).
+      VI_PROCESSING_CONCURRENCY: "0",
     });
     const created = await api(apiPaths.datasets(org()), { method: "POST", body: JSON.stringify({ name: "full" }) });
     const id = ((await created.json()) as { datasetId: string }).datasetId;

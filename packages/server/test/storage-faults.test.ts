@@ -260,12 +260,14 @@ describe("storage faults behind the store interfaces", () => {
     try {
       // I/O errors and short writes are retried through; a full disk (507) is not worth retrying
       // in seconds, so its files fail as ENOQUOTA and the rest go on (FailAfterAll).
+      // One PUT per file (the Python client's path): the faults are planned by call count.
       const first = await client.assets.upload({
         datasetId: ds,
         paths: folder,
         concurrency: 4,
         failureMode: "FailAfterAll",
         showProgress: false,
+        batchSmallFiles: false,
       });
       expect(plan.injected.length).toBeGreaterThanOrEqual(5);
       // Which files the two disk-full faults hit (one file's staging, or a group commit of one or
@@ -297,6 +299,38 @@ describe("storage faults behind the store interfaces", () => {
     await t.stop({ keep: true });
     const report = await fsck({ dataDir: t.dataDir });
     expect(report).toMatchObject({ clean: true, blobsChecked: files.length - 2, stagingFiles: 0 });
+    await rm(t.dataDir, { recursive: true, force: true });
+    h = undefined;
+  });
+  it("a batched SDK upload through storage faults retries the batch and loses nothing", async () => {
+    const plan = new FaultPlan();
+    const t = await start(plan);
+    const ds = await t.datasetId("batched");
+    const folder = await mkdtemp(join(tmpdir(), "vi-faults-batch-"));
+    const files = Array.from({ length: 30 }, (_, i) => image(`b-${String(i).padStart(2, "0")}.jpg`, 55_000 + i));
+    for (const f of files) await writeFile(join(folder, f.filename), f.bytes);
+    // A short write of one staged file (found before publishing) and a failed commit: each fails
+    // its whole batch with a 5xx, which the SDK sends again (the batch PUT is idempotent).
+    plan
+      .fail({ store: "blobs", op: "stage", at: 4, kind: "short" })
+      .fail({ store: "metadata", op: "commitFiles", at: 1, kind: "EIO" });
+    const client = new Client({ endpoint: t.url, organizationId: t.org, secretKey: t.key, maxRetries: 3 });
+    try {
+      const result = await client.assets.upload({ datasetId: ds, paths: folder, concurrency: 2, showProgress: false });
+      expect(plan.injected.length).toBe(2);
+      expect(result.failedFiles).toEqual([]);
+      expect(result.totalSucceeded).toBe(files.length);
+    } finally {
+      await client.close();
+      await rm(folder, { recursive: true, force: true });
+    }
+    const assets = await t.listAssets(ds);
+    expect(assets.map((a) => a.filename).sort()).toEqual(files.map((f) => f.filename).sort());
+    for (const a of assets)
+      expect(a.metadata.hash.contents).toBe(sha256(files.find((f) => f.filename === a.filename)!.bytes));
+    await t.stop({ keep: true });
+    const report = await fsck({ dataDir: t.dataDir });
+    expect(report).toMatchObject({ clean: true, blobsChecked: files.length, stagingFiles: 0 });
     await rm(t.dataDir, { recursive: true, force: true });
     h = undefined;
   });
