@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Benchmark: a folder of distinct ~100 KB JPEGs uploaded through the SDK to a server in its own
 // process, against `cp -r` (+ sync) of the same folder onto the same disk, measured in the same
-// run; then the same upload again, which should send no bytes.
+// run; then the same upload again, which should send no bytes; then the same files into a second
+// dataset the way the Python client sends them (one signed PUT per file, no batching), so the
+// gain of the batch upload ([ext]) shows against the same baseline. Processing is off
+// (VI_PROCESSING_CONCURRENCY=0): bench/processing.mjs measures uploads beside it.
 //
 //   node bench/upload-many.mjs [files=10000] [concurrency=32]
 import { rm } from "node:fs/promises";
@@ -22,7 +25,7 @@ await rm(copy, { recursive: true, force: true });
 
 const dataDir = join(TMP, "data-upload-many");
 await rm(dataDir, { recursive: true, force: true });
-const server = await startServerProcess(dataDir);
+const server = await startServerProcess(dataDir, { VI_PROCESSING_CONCURRENCY: "0" });
 const client = new Client({
   endpoint: server.url,
   organizationId: server.creds.organizationId,
@@ -42,13 +45,43 @@ t0 = performance.now();
 const again = await client.assets.upload({ datasetId, paths: src, concurrency, showProgress: false, digestCache });
 await rm(digestCache, { force: true });
 const againSeconds = (performance.now() - t0) / 1000;
+// The Python client's wire path: every file its own PUT, into a server of its own (the first one
+// holds these bytes already and would deduplicate them).
+const perFileDir = join(TMP, "data-upload-many-per-file");
+await rm(perFileDir, { recursive: true, force: true });
+const perFileServer = await startServerProcess(perFileDir, { VI_PROCESSING_CONCURRENCY: "0" });
+const perFileClient = new Client({
+  endpoint: perFileServer.url,
+  organizationId: perFileServer.creds.organizationId,
+  secretKey: perFileServer.creds.secretKey,
+});
+const second = await perFileClient.datasets.create({ name: "bench, one PUT per file" });
+t0 = performance.now();
+const cpu1 = { server: await cpuSeconds(perFileServer.pid), client: process.cpuUsage() };
+const single = await perFileClient.assets.upload({
+  datasetId: second.datasetId,
+  paths: src,
+  concurrency,
+  showProgress: false,
+  digestCache: false,
+  batchSmallFiles: false,
+});
+const singleSeconds = (performance.now() - t0) / 1000;
+const singleClientCpu = process.cpuUsage(cpu1.client);
+const singleCpu = {
+  server: (await cpuSeconds(perFileServer.pid)) - cpu1.server,
+  client: (singleClientCpu.user + singleClientCpu.system) / 1e6,
+};
+await perFileClient.close();
+await perFileServer.stop();
+await rm(perFileDir, { recursive: true, force: true });
 const serverRss = await peakRssMb(server.pid);
 await client.close();
 await server.stop();
 await rm(dataDir, { recursive: true, force: true });
 
-if (first.totalSucceeded !== files || again.totalSucceeded !== files)
-  throw new Error(`uploads incomplete: ${first.totalSucceeded}, ${again.totalSucceeded}`);
+if (first.totalSucceeded !== files || again.totalSucceeded !== files || single.totalSucceeded !== files)
+  throw new Error(`uploads incomplete: ${first.totalSucceeded}, ${again.totalSucceeded}, ${single.totalSucceeded}`);
 const rate = (s) => `${fmt(files / s, 0)} files/s, ${fmt(megabytes / s)} MB/s`;
 console.log(`upload-many: ${files} distinct JPEGs, ${fmt(megabytes)} MB, PUT concurrency ${concurrency}`);
 console.log(`  baseline cp -r + sync : ${fmt(cpSeconds, 2)} s  (${rate(cpSeconds)})`);
@@ -60,5 +93,11 @@ console.log(
 );
 console.log(
   `  same upload again     : ${fmt(againSeconds, 2)} s  (${fmt(files / againSeconds, 0)} files/s), bytes sent: ${again.bytesSent}`,
+);
+console.log(
+  `  one PUT per file       : ${fmt(singleSeconds, 2)} s  (${rate(singleSeconds)}) = ${fmt((cpSeconds / singleSeconds) * 100)}% of cp's rate (the Python client's path)`,
+);
+console.log(
+  `                          CPU per file: server ${fmt((singleCpu.server / files) * 1000, 2)} ms, client ${fmt((singleCpu.client / files) * 1000, 2)} ms (batched: server ${fmt((cpu.server / files) * 1000, 2)} ms, client ${fmt((cpu.client / files) * 1000, 2)} ms)`,
 );
 console.log(`  peak RSS: server ${fmt(serverRss, 0)} MB, client ${fmt(process.resourceUsage().maxRSS / 1024, 0)} MB`);
