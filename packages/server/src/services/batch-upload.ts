@@ -170,8 +170,27 @@ function failureOf(file: IngestionFileRecord, err: unknown): BatchFileResult {
  * (400) before anything is staged, so a cut request commits nothing.
  */
 async function readFrames(body: Readable, signal?: AbortSignal): Promise<Frame[]> {
-  const chunks: Buffer[] = [];
+  const frames: Frame[] = [];
+  // Frames are cut from the chunks as they come; only a frame split across chunks is copied.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
   let total = 0;
+  let head: { fileIndex: number; size: number } | undefined;
+  const take = (n: number): Buffer => {
+    const first = pending[0]!;
+    if (first.length >= n) {
+      const out = first.subarray(0, n);
+      if (first.length === n) pending.shift();
+      else pending[0] = first.subarray(n);
+      pendingBytes -= n;
+      return out;
+    }
+    const joined = Buffer.concat(pending, pendingBytes);
+    const out = joined.subarray(0, n);
+    pending = joined.length > n ? [joined.subarray(n)] : [];
+    pendingBytes -= n;
+    return out;
+  };
   for await (const chunk of body as AsyncIterable<Buffer>) {
     signal?.throwIfAborted();
     total += chunk.length;
@@ -179,21 +198,26 @@ async function readFrames(body: Readable, signal?: AbortSignal): Promise<Frame[]
       body.destroy();
       throw badBatch(`the request passes ${BATCH_LIMITS.maxBytes} bytes`);
     }
-    chunks.push(chunk);
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    for (;;) {
+      if (!head) {
+        if (pendingBytes < 8) break;
+        const bytes = take(8);
+        head = { fileIndex: bytes.readUInt32BE(0), size: bytes.readUInt32BE(4) };
+        if (head.size > BATCH_LIMITS.maxFileBytes)
+          throw badBatch(
+            `file ${head.fileIndex} is ${head.size} bytes, over ${BATCH_LIMITS.maxFileBytes} (use its own PUT)`,
+          );
+        if (frames.length >= BATCH_LIMITS.maxFiles) throw badBatch(`more than ${BATCH_LIMITS.maxFiles} files`);
+      }
+      if (pendingBytes < head.size) break;
+      frames.push({ fileIndex: head.fileIndex, bytes: head.size === 0 ? Buffer.alloc(0) : take(head.size) });
+      head = undefined;
+    }
   }
-  const all = Buffer.concat(chunks, total);
-  const frames: Frame[] = [];
-  for (let at = 0; at < all.length;) {
-    if (at + 8 > all.length) throw badBatch(`a frame header is cut at byte ${at}`);
-    const fileIndex = all.readUInt32BE(at);
-    const size = all.readUInt32BE(at + 4);
-    if (size > BATCH_LIMITS.maxFileBytes)
-      throw badBatch(`file ${fileIndex} is ${size} bytes, over ${BATCH_LIMITS.maxFileBytes} (use its own PUT)`);
-    if (at + 8 + size > all.length) throw badBatch(`file ${fileIndex} is cut: ${size} bytes declared`);
-    frames.push({ fileIndex, bytes: all.subarray(at + 8, at + 8 + size) });
-    at += 8 + size;
-    if (frames.length > BATCH_LIMITS.maxFiles) throw badBatch(`more than ${BATCH_LIMITS.maxFiles} files`);
-  }
+  if (head) throw badBatch(`file ${head.fileIndex} is cut: ${head.size} bytes declared`);
+  if (pendingBytes > 0) throw badBatch(`a frame header is cut at byte ${total - pendingBytes}`);
   if (new Set(frames.map((f) => f.fileIndex)).size !== frames.length) throw badBatch("a file is sent twice");
   return frames;
 }

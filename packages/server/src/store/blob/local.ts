@@ -60,6 +60,8 @@ export class LocalBlobStore implements BlobStore {
   readonly kind = "local" as const;
   private readonly stagingDir: string;
   private readonly blobsDir: string;
+  /** Files staged with deferSync, still open until they are made durable (or discarded). */
+  private readonly unsynced = new WeakMap<StagedBlob, FileHandle>();
   /** One open handle per shard folder, to fsync it after a rename without reopening it. */
   private readonly shardHandles = new Map<string, Promise<FileHandle>>();
 
@@ -135,11 +137,10 @@ export class LocalBlobStore implements BlobStore {
       }
       await inFlight;
       if (batch.length > 0) await writeAllv(file, batch);
-      const bytes = held ? Buffer.concat(held, size) : undefined;
+      // A body that came in one piece (a batch frame) is kept as it is, not copied.
+      const bytes = held ? (held.length === 1 ? held[0]! : Buffer.concat(held, size)) : undefined;
       if (bytes) await writeAll(file, bytes);
-      if (!options.deferSync) await file.sync();
-      await file.close();
-      return {
+      const staged: StagedBlob = {
         stagingId,
         localPath,
         size,
@@ -148,6 +149,14 @@ export class LocalBlobStore implements BlobStore {
         ...(bytes ? { bytes } : {}),
         durable: !options.deferSync,
       };
+      if (options.deferSync) {
+        // Kept open for publishMany's fsync: reopening each file cost an open and a close more.
+        this.unsynced.set(staged, file);
+      } else {
+        await file.sync();
+        await file.close();
+      }
+      return staged;
     } catch (err) {
       await inFlight.catch(() => undefined);
       await file.close().catch(() => undefined);
@@ -172,7 +181,8 @@ export class LocalBlobStore implements BlobStore {
   /** Makes staged bytes durable (if they were staged without) and renames them to their digest. */
   private async moveIntoPlace(staged: StagedBlob): Promise<void> {
     if (staged.durable === false) {
-      const file = await fs.open(staged.localPath, "r+");
+      const file = this.unsynced.get(staged) ?? (await fs.open(staged.localPath, "r+"));
+      this.unsynced.delete(staged);
       try {
         await file.sync();
       } finally {
@@ -199,6 +209,9 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async discard(staged: StagedBlob): Promise<void> {
+    const open = this.unsynced.get(staged);
+    this.unsynced.delete(staged);
+    await open?.close().catch(() => undefined);
     await fs.rm(staged.localPath, { force: true });
   }
 
