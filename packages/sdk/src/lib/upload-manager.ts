@@ -275,6 +275,8 @@ export async function metadataForFiles(
 const GROUP_FILES = 64;
 /** and this many bytes. Groups this size keep every PUT slot busy without long requests. */
 const GROUP_BYTES = 8 * 1024 * 1024;
+/** Groups in flight at most (within `concurrency`): 512 files, 64 MiB held by the server at most. */
+const GROUPS_IN_FLIGHT = 8;
 
 /** A file's frame in a batch body: 4-byte big-endian file index, 4-byte big-endian size. */
 function frameHead(fileIndex: number, size: number): Buffer {
@@ -496,6 +498,7 @@ async function uploadAssetsWithin(
   const progress = new Progress({ enabled: options.showProgress });
   const totalBytes = sendable.reduce((n, f) => n + f.size, 0);
   const puts = new Semaphore(options.concurrency ?? 16);
+  const groups = new Semaphore(Math.min(options.concurrency ?? 16, GROUPS_IN_FLIGHT));
 
   const putFile = async (file: WalkedFile, digest: FileDigest, target: UploadTarget): Promise<void> => {
     const release = await puts.acquire(signal);
@@ -556,7 +559,11 @@ async function uploadAssetsWithin(
    */
   type Sendable = { file: WalkedFile; digest: FileDigest; fileIndex: number };
   const putGroup = async (group: Sendable[], target: BatchUploadTarget): Promise<void> => {
-    const release = await puts.acquire(signal);
+    const releaseGroup = await groups.acquire(signal);
+    const release = await puts.acquire(signal).catch((error: unknown) => {
+      releaseGroup();
+      throw error;
+    });
     try {
       if (stopped) return;
       const frames: Buffer[] = [];
@@ -616,6 +623,7 @@ async function uploadAssetsWithin(
       }
     } finally {
       release();
+      releaseGroup();
     }
   };
 
