@@ -117,10 +117,27 @@ export async function getSessionFile(
   return row && toFile(row);
 }
 
+/** What one commitFiles call keeps across its files, so that per-file statements become per-call ones. */
+interface CommitBatch {
+  /** Assets by `org/dataset/filename`, read for the whole call at once; undefined: none. */
+  previous: Map<string, Selectable<Database["assets"]> | undefined>;
+  /** New assets per `org\u0000dataset`, added to the dataset counters once at the end. */
+  added: Map<string, number>;
+}
+
+const assetKey = (orgId: string, datasetId: string, filename: string) => `${orgId}\u0000${datasetId}\u0000${filename}`;
+
 export async function commitFiles(tx: Db, entries: FileCommit[]): Promise<(CommitResult | undefined)[]> {
   const sessions = new Map<string, Selectable<Database["ingestion_sessions"]> | undefined>();
   const succeeded = new Map<string, number>();
   const results: (CommitResult | undefined)[] = [];
+  for (const sessionId of new Set(entries.map((e) => e.sessionId))) {
+    sessions.set(
+      sessionId,
+      await tx.selectFrom("ingestion_sessions").selectAll().where("session_id", "=", sessionId).executeTakeFirst(),
+    );
+  }
+  const batch: CommitBatch = { previous: await previousAssets(tx, entries, sessions), added: new Map() };
   for (const entry of entries) {
     if (!sessions.has(entry.sessionId)) {
       sessions.set(
@@ -133,9 +150,18 @@ export async function commitFiles(tx: Db, entries: FileCommit[]): Promise<(Commi
       );
     }
     const session = sessions.get(entry.sessionId);
-    const result = session?.state === "Running" ? await commitOne(tx, session, entry) : undefined;
+    const result = session?.state === "Running" ? await commitOne(tx, session, entry, batch) : undefined;
     if (result) succeeded.set(entry.sessionId, (succeeded.get(entry.sessionId) ?? 0) + 1);
     results.push(result);
+  }
+  for (const [key, n] of batch.added) {
+    const [orgId, datasetId] = key.split("\u0000") as [string, string];
+    await tx
+      .updateTable("datasets")
+      .set((eb) => ({ asset_count: eb("asset_count", "+", n) }))
+      .where("org_id", "=", orgId)
+      .where("dataset_id", "=", datasetId)
+      .execute();
   }
   const t = Date.now();
   for (const [sessionId, done] of succeeded) {
@@ -149,20 +175,58 @@ export async function commitFiles(tx: Db, entries: FileCommit[]): Promise<(Commi
   return results;
 }
 
+/** The current asset of every filename the entries commit, in one query per dataset and 500 names. */
+async function previousAssets(
+  tx: Db,
+  entries: FileCommit[],
+  sessions: Map<string, Selectable<Database["ingestion_sessions"]> | undefined>,
+): Promise<CommitBatch["previous"]> {
+  const names = new Map<string, { orgId: string; datasetId: string; filenames: Set<string> }>();
+  for (const e of entries) {
+    const s = sessions.get(e.sessionId);
+    if (!s) continue;
+    const key = `${s.org_id}\u0000${s.dataset_id}`;
+    const group = names.get(key) ?? { orgId: s.org_id, datasetId: s.dataset_id, filenames: new Set<string>() };
+    group.filenames.add(e.asset.filename);
+    names.set(key, group);
+  }
+  const previous: CommitBatch["previous"] = new Map();
+  for (const { orgId, datasetId, filenames } of names.values()) {
+    const all = [...filenames];
+    for (const name of all) previous.set(assetKey(orgId, datasetId, name), undefined);
+    for (let i = 0; i < all.length; i += 500) {
+      const rows = await tx
+        .selectFrom("assets")
+        .selectAll()
+        .where("org_id", "=", orgId)
+        .where("dataset_id", "=", datasetId)
+        .where("filename", "in", all.slice(i, i + 500))
+        .execute();
+      for (const row of rows) previous.set(assetKey(orgId, datasetId, row.filename), row);
+    }
+  }
+  return previous;
+}
+
 async function commitOne(
   tx: Db,
   session: Selectable<Database["ingestion_sessions"]>,
   { fileIndex, asset: v, newAssetId, deduplicated }: FileCommit,
+  batch: CommitBatch,
 ): Promise<CommitResult | undefined> {
   const t = Date.now();
   const orphanedBlobs: string[] = [];
-  const previous = await tx
-    .selectFrom("assets")
-    .selectAll()
-    .where("org_id", "=", session.org_id)
-    .where("dataset_id", "=", session.dataset_id)
-    .where("filename", "=", v.filename)
-    .executeTakeFirst();
+  const key = assetKey(session.org_id, session.dataset_id, v.filename);
+  // Read for the whole call; a filename committed twice in one call is read again after the first.
+  const previous = batch.previous.has(key)
+    ? batch.previous.get(key)
+    : await tx
+        .selectFrom("assets")
+        .selectAll()
+        .where("org_id", "=", session.org_id)
+        .where("dataset_id", "=", session.dataset_id)
+        .where("filename", "=", v.filename)
+        .executeTakeFirst();
   // Claiming the file first makes a second commit of it (a retried PUT) a no-op.
   const claimed = await tx
     .updateTable("ingestion_files")
@@ -177,6 +241,8 @@ async function commitOne(
     .where("state", "=", "pending")
     .executeTakeFirst();
   if (num(claimed.numUpdatedRows) === 0) return undefined;
+  // This commit changes the filename's asset: a later entry for it in this call reads it again.
+  batch.previous.delete(key);
   const customMetadata = v.customMetadata ? JSON.stringify(v.customMetadata) : undefined;
   let assetId = newAssetId;
   if (previous && previous.sha256 === v.sha256) {
@@ -254,12 +320,8 @@ async function commitOne(
       if (v.customMetadata) {
         await writeFields(tx, num(inserted.seq), session.org_id, session.dataset_id, v.customMetadata, false);
       }
-      await tx
-        .updateTable("datasets")
-        .set((eb) => ({ asset_count: eb("asset_count", "+", 1) }))
-        .where("org_id", "=", session.org_id)
-        .where("dataset_id", "=", session.dataset_id)
-        .execute();
+      const counter = `${session.org_id}\u0000${session.dataset_id}`;
+      batch.added.set(counter, (batch.added.get(counter) ?? 0) + 1);
     }
   }
   return { assetId, replaced: previous !== undefined, orphanedBlobs };
