@@ -5,6 +5,7 @@ import { basename, dirname, isAbsolute, resolve, sep } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Asset } from "@vi/protocol";
+import type { Dispatcher } from "undici";
 import { ViError, ViValidationError } from "../core/errors.js";
 import type { HttpClient } from "../core/http.js";
 import type { Page } from "../core/pagination.js";
@@ -159,6 +160,30 @@ async function hashPrefix(path: string, length: number, signal: AbortSignal): Pr
   }
 }
 
+/**
+ * A small body whole. With a Content-Length (undici holds the body to it) one read; without,
+ * chunk by chunk, never past the expected size.
+ */
+async function readSmall(res: Dispatcher.ResponseData, expected: number | undefined): Promise<Buffer> {
+  const declared = Number(res.headers["content-length"]);
+  if (expected !== undefined && res.headers["content-length"] !== undefined && declared !== expected) {
+    res.body.destroy();
+    throw new IntegrityError(`the server announced ${declared} bytes, expected ${expected}`, { code: "SizeMismatch" });
+  }
+  if (expected !== undefined && declared === expected) return Buffer.from(await res.body.arrayBuffer());
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (expected !== undefined && size > expected) {
+      res.body.destroy();
+      throw new IntegrityError(`received more than the ${expected} bytes expected`, { code: "SizeMismatch" });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
 interface Fetched {
   digest: FileDigest;
   /** Bytes a partial file already held. */
@@ -240,40 +265,22 @@ async function downloadAssetsWithin(
     expected: Expected,
   ): Promise<Fetched> =>
     http.transfer({ method: "GET", url, headers, signal }, async (res) => {
-      const sha = createHash("sha256");
-      const chunks: Buffer[] = [];
-      let crc = 0;
-      let size = 0;
-      let done = false;
+      const data = await readSmall(res, expected.size);
+      const digest: FileDigest = {
+        size: data.length,
+        crc32c: toSigned32(crc32c(data)),
+        sha256: createHash("sha256").update(data).digest("hex"),
+      };
+      verify(expected, data.length, digest.sha256);
       try {
-        for await (const chunk of res.body as AsyncIterable<Buffer>) {
-          size += chunk.length;
-          progress.update(0, chunk.length);
-          if (expected.size !== undefined && size > expected.size) {
-            res.body.destroy();
-            throw new IntegrityError(`received more than the ${expected.size} bytes expected`, {
-              code: "SizeMismatch",
-            });
-          }
-          sha.update(chunk);
-          crc = crc32c(chunk, crc);
-          chunks.push(chunk);
-        }
-        const digest: FileDigest = { size, crc32c: toSigned32(crc), sha256: sha.digest("hex") };
-        verify(expected, size, digest.sha256);
-        try {
-          await writeFile(part, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-          await rename(part, target);
-        } catch (error) {
-          await unlink(part).catch(() => undefined);
-          throw error;
-        }
-        done = true;
-        return { digest, resumed: 0 };
-      } finally {
-        // A failed attempt takes back what it counted.
-        if (!done) progress.update(0, -size);
+        await writeFile(part, data);
+        await rename(part, target);
+      } catch (error) {
+        await unlink(part).catch(() => undefined);
+        throw error;
       }
+      progress.update(0, data.length);
+      return { digest, resumed: 0 };
     });
 
   /**
