@@ -9,11 +9,19 @@
 //   VI_BENCH_CPU_PROF=dir node --cpu-prof --cpu-prof-dir=dir bench/download-many.mjs
 //                          also profiles the server (its profile is written when it stops)
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Client } from "@vi/sdk";
 import { cpuSeconds, fmt, makeJpegs, peakRssMb, ROOT, startServerProcess, timeCommand, TMP } from "./lib.mjs";
+
+/** CPU seconds (user + system) of this process's waited-for children so far (cp, sync): /proc/self/stat cutime + cstime. */
+function childCpuSeconds() {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
 
 /** startServerProcess with --cpu-prof (which NODE_OPTIONS may not carry). */
 async function startProfiledServer(dataDir, profDir) {
@@ -73,7 +81,9 @@ if (uploaded.totalSucceeded !== files) throw new Error(`upload incomplete: ${upl
 const copy = join(TMP, "cp-blobs");
 await rm(copy, { recursive: true, force: true });
 await timeCommand("sync", []);
+const cpCpu0 = childCpuSeconds();
 const cpSeconds = await timeCommand("sh", ["-c", `cp -r '${join(dataDir, "blobs")}' '${copy}' && sync`]);
+const cpCpu = childCpuSeconds() - cpCpu0;
 await rm(copy, { recursive: true, force: true });
 
 const saveDir = join(TMP, "download-many");
@@ -86,7 +96,11 @@ let t0 = performance.now();
 const first = await client.assets.download({ datasetId, saveDir, concurrency, showProgress: false, digestCache });
 const firstSeconds = (performance.now() - t0) / 1000;
 const clientCpu = process.cpuUsage(cpu0.client);
-const cpu = { server: (await cpuSeconds(server.pid)) - cpu0.server, client: (clientCpu.user + clientCpu.system) / 1e6 };
+const cpu = {
+  server: (await cpuSeconds(server.pid)) - cpu0.server,
+  client: (clientCpu.user + clientCpu.system) / 1e6,
+  clientSystem: clientCpu.system / 1e6,
+};
 const syncSeconds = await timeCommand("sync", []);
 
 t0 = performance.now();
@@ -121,7 +135,9 @@ const rate = (s) => `${fmt(files / s, 0)} files/s, ${fmt(megabytes / s)} MB/s`;
 console.log(
   `download-many: ${files} distinct JPEGs, ${fmt(megabytes)} MB, GET concurrency ${concurrency}, every SHA-256 verified`,
 );
-console.log(`  baseline cp -r blobs + sync : ${fmt(cpSeconds, 2)} s  (${rate(cpSeconds)})`);
+console.log(
+  `  baseline cp -r blobs + sync : ${fmt(cpSeconds, 2)} s  (${rate(cpSeconds)}), CPU ${fmt(cpCpu, 2)} s (${fmt((cpCpu / files) * 1e6, 0)} µs/file)`,
+);
 console.log(
   `  download                    : ${fmt(firstSeconds, 2)} s  (${rate(firstSeconds)}) = ${fmt((cpSeconds / firstSeconds) * 100)}% of cp's rate`,
 );
@@ -129,7 +145,7 @@ console.log(
   `    + sync after it           : ${fmt(syncSeconds, 2)} s  (${rate(firstSeconds + syncSeconds)}) = ${fmt((cpSeconds / (firstSeconds + syncSeconds)) * 100)}% of cp's rate`,
 );
 console.log(
-  `                                CPU: server ${fmt(cpu.server, 2)} s (${fmt((cpu.server / files) * 1e6, 0)} µs/file), client ${fmt(cpu.client, 2)} s (${fmt((cpu.client / files) * 1e6, 0)} µs/file) = ${fmt(((cpu.server + cpu.client) / firstSeconds / 2) * 100, 0)}% of both cores`,
+  `                                CPU: server ${fmt(cpu.server, 2)} s (${fmt((cpu.server / files) * 1e6, 0)} µs/file), client ${fmt(cpu.client, 2)} s (${fmt((cpu.client / files) * 1e6, 0)} µs/file, ${fmt((cpu.clientSystem / cpu.client) * 100, 0)}% system) = ${fmt(((cpu.server + cpu.client) / firstSeconds / 2) * 100, 0)}% of both cores`,
 );
 console.log(`  again, all present (cache)  : ${fmt(againSeconds, 2)} s  (${fmt(files / againSeconds, 0)} files/s)`);
 console.log(
