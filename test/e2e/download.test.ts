@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -113,7 +113,12 @@ async function startProxy(): Promise<Proxy> {
 }
 
 /** Sends what the server answered, with `body` in place of its body (the same Content-Length unless cut). */
-function answer(res: ServerResponse, hit: Hit, up: Upstream, body: Buffer, cutAfter?: number): void {
+/**
+ * Sends what the server answered, with `body` in place of its body (the same Content-Length), or
+ * only its first `cutAfter` bytes and then a closed connection, once `landed` (if given) holds
+ * them all: so that the client surely wrote them before it learns that the rest will not come.
+ */
+function answer(res: ServerResponse, hit: Hit, up: Upstream, body: Buffer, cutAfter?: number, landed?: string): void {
   hit.status = up.status;
   res.writeHead(up.status, up.headers);
   if (cutAfter === undefined) {
@@ -122,7 +127,13 @@ function answer(res: ServerResponse, hit: Hit, up: Upstream, body: Buffer, cutAf
     return;
   }
   hit.bytes += cutAfter;
-  res.write(body.subarray(0, cutAfter), () => res.socket?.destroy());
+  const deadline = Date.now() + 5_000;
+  const cut = () => {
+    const size = landed === undefined || !existsSync(landed) ? -1 : statSync(landed).size;
+    if (landed === undefined || size === cutAfter || Date.now() > deadline) res.socket?.destroy();
+    else setTimeout(cut, 10);
+  };
+  res.write(body.subarray(0, cutAfter), cut);
 }
 
 function fail(res: ServerResponse, hit: Hit, status: number, headers: Record<string, string> = {}): void {
@@ -254,9 +265,12 @@ describe("downloads", () => {
     expect(sha256(await readFile(join(saveDir, "large-b.jpg")))).toBe(sha256(files.get("large-b.jpg")!));
   });
 
+  const cutAt = (attempt: number) => 1024 * 1024 + 1000 * attempt;
+
   it("a body cut short is retried; with every retry cut, the file fails and the next run continues its part", async () => {
     const cutOnce = new Set<string>();
     let cutLarge = true;
+    let largeAttempts = 0;
     proxy.hook = async (hit, res, upstream) => {
       if (!isBlob(hit)) return false;
       const name = hit.path.slice(hit.path.lastIndexOf("/") + 1);
@@ -264,7 +278,10 @@ describe("downloads", () => {
       if (!small && !(name === "large-a.jpg" && cutLarge)) return false;
       cutOnce.add(name);
       const up = await upstream();
-      answer(res, hit, up, up.body, small ? 1000 : 1024 * 1024 + 12_345);
+      // Each attempt cuts elsewhere, so that the part the previous one left never looks like this one's.
+      if (small) answer(res, hit, up, up.body, 1000);
+      else
+        answer(res, hit, up, up.body, cutAt(++largeAttempts), partPath(join(saveDir, name), sha256(files.get(name)!)));
       return true;
     };
     const first = await download({ concurrency: 4 });
@@ -275,8 +292,7 @@ describe("downloads", () => {
     expect(proxy.of("large-a.jpg")).toHaveLength(4);
     const part = partPath(join(saveDir, "large-a.jpg"), sha256(files.get("large-a.jpg")!));
     const kept = await readFile(part);
-    expect(kept.length).toBeGreaterThan(0);
-    expect(kept.length).toBeLessThanOrEqual(1024 * 1024 + 12_345);
+    expect(kept.length).toBe(cutAt(4));
     expect(kept.equals(files.get("large-a.jpg")!.subarray(0, kept.length))).toBe(true);
 
     cutLarge = false;
@@ -420,7 +436,7 @@ describe("downloads whose URLs expire mid-run", () => {
 
   beforeAll(async () => {
     proxy = await startProxy();
-    t = await startTestServer({ publicUrl: proxy.url, processingConcurrency: 0, downloadUrlTtlSeconds: 1 });
+    t = await startTestServer({ publicUrl: proxy.url, processingConcurrency: 0, downloadUrlTtlSeconds: 2 });
     proxy.target = listening(t);
     work = await mkdtemp(join(tmpdir(), "vi-dl-expiry-"));
   });
@@ -445,7 +461,7 @@ describe("downloads whose URLs expire mid-run", () => {
     proxy.hook = async (hit) => {
       if (isBlob(hit) && first) {
         first = false;
-        await new Promise((r) => setTimeout(r, 1_300));
+        await new Promise((r) => setTimeout(r, 2_300));
       }
       return false;
     };
