@@ -6,6 +6,7 @@ import type { IngestionFileRecord } from "../store/metadata/records.js";
 import type { BlobReleaser } from "./blob-releaser.js";
 import type { ServiceContext } from "./context.js";
 import type { IngestionService } from "./ingestion-service.js";
+import { forEachLimit } from "../util/for-each-limit.js";
 
 /**
  * [ext] Many small files of one session in one request, made durable together. The body is a
@@ -23,6 +24,9 @@ export const BATCH_LIMITS = {
   /** Bytes of one request, frames included. */
   maxBytes: 64 * 1024 * 1024,
 } as const;
+
+/** Frames of one request staged and checked at once. */
+const STAGE_CONCURRENCY = 8;
 
 export const BATCH_CONTENT_TYPE = "application/vnd.vi.upload-batch";
 
@@ -61,45 +65,50 @@ export class BatchUpload {
     }
     const results: BatchFileResult[] = new Array(frames.length);
     const verified: Verified[] = [];
-    for (const [at, frame] of frames.entries()) {
-      const file = files.get(frame.fileIndex);
-      if (!file) {
-        results[at] = failure(frame.fileIndex, undefined, "ResourceNotFound", "no such file in this session");
-        continue;
-      }
-      if (file.state !== "pending" || session.state !== "Running") {
-        // A retried or settled file: the per-file path knows every answer (same asset, conflict).
-        results[at] = await this.ingestion
-          .receive(sessionId, frame.fileIndex, Readable.from([frame.bytes]), frame.bytes.length, signal)
-          .then((r) => ({ fileIndex: file.fileIndex, ...r }))
-          .catch((err: unknown) => failureOf(file, err));
-        continue;
-      }
-      let staged: StagedBlob | undefined;
-      try {
-        if (frame.bytes.length !== file.size)
-          throw new FileRejection(
-            "EBADSIZE",
-            `${frame.bytes.length} bytes arrived but the manifest declared ${file.size}`,
-          );
-        staged = await this.ctx.blobs.stage(Readable.from([frame.bytes]), {
-          maxBytes: file.size,
-          deferSync: true,
-          ...(signal ? { signal } : {}),
-        });
-        verified.push({ file, staged, info: await this.ingestion.verify(file, staged), at });
-      } catch (err) {
-        if (staged) await this.ctx.blobs.discard(staged);
-        if (err instanceof FileRejection) await this.ingestion.reject(session, file, err);
-        else if (err instanceof BlobTooLargeError) {
-          await this.ingestion.reject(session, file, new FileRejection("EBADSIZE", err.message));
-        } else {
-          await this.discardAll(verified);
-          throw err;
+    // Frames are staged and checked several at once: each waits on the disk (create, write).
+    try {
+      await forEachLimit(frames, STAGE_CONCURRENCY, async (frame, at) => {
+        const file = files.get(frame.fileIndex);
+        if (!file) {
+          results[at] = failure(frame.fileIndex, undefined, "ResourceNotFound", "no such file in this session");
+          return;
         }
-        results[at] = failureOf(file, err);
-      }
+        if (file.state !== "pending" || session.state !== "Running") {
+          // A retried or settled file: the per-file path knows every answer (same asset, conflict).
+          results[at] = await this.ingestion
+            .receive(sessionId, frame.fileIndex, Readable.from([frame.bytes]), frame.bytes.length, signal)
+            .then((r) => ({ fileIndex: file.fileIndex, ...r }))
+            .catch((err: unknown) => failureOf(file, err));
+          return;
+        }
+        let staged: StagedBlob | undefined;
+        try {
+          if (frame.bytes.length !== file.size)
+            throw new FileRejection(
+              "EBADSIZE",
+              `${frame.bytes.length} bytes arrived but the manifest declared ${file.size}`,
+            );
+          staged = await this.ctx.blobs.stage(Readable.from([frame.bytes]), {
+            maxBytes: file.size,
+            deferSync: true,
+            ...(signal ? { signal } : {}),
+          });
+          const info = await this.ingestion.verify(file, staged);
+          verified.push({ file, staged, info, at });
+        } catch (err) {
+          if (staged) await this.ctx.blobs.discard(staged);
+          const rejection = err instanceof BlobTooLargeError ? new FileRejection("EBADSIZE", err.message) : err;
+          if (!(rejection instanceof FileRejection)) throw err;
+          await this.ingestion.reject(session, file, rejection);
+          results[at] = failureOf(file, rejection);
+        }
+      });
+    } catch (err) {
+      await this.discardAll(verified);
+      throw err;
     }
+    // One commit in frame order, whatever order the checks finished in.
+    verified.sort((a, b) => a.at - b.at);
     await this.commit(session.sessionId, verified, results);
     return results;
   }

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, promises as fs } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
+import { forEachLimit } from "../util/for-each-limit.js";
 
 export interface FsckOptions {
   /** The data dir of a stopped server: `metadata.sqlite`, `blobs/`, `staging/`. */
@@ -275,12 +276,4 @@ async function moveToQuarantine(path: string, dir: string, sha256: string): Prom
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
   }
-}
-
-async function forEachLimit<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
