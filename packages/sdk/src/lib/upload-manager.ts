@@ -1,11 +1,10 @@
 import { createReadStream } from "node:fs";
-import { open as openFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import {
   apiPaths,
   FAILURE_MODES,
-  FILE_ERROR_CODES,
   MAX_FILES_PER_SESSION,
   OVERWRITE_POLICIES,
   type IngestionSpec,
@@ -15,8 +14,6 @@ import {
   type OnAssetOverwritten,
   type Organization,
   type UploadTarget,
-  type BatchUploadResult,
-  type BatchUploadTarget,
 } from "@vi/protocol";
 import { ViError, ViFileTooLargeError, ViTimeoutError, ViUploadError, ViValidationError } from "../core/errors.js";
 import type { HttpClient } from "../core/http.js";
@@ -34,6 +31,15 @@ import {
 import { DigestCache, defaultDigestCachePath } from "./digest-cache.js";
 import { mapBounded, Semaphore, withLinkedSignal } from "./concurrency.js";
 import { Progress } from "./progress.js";
+import {
+  fileCodeForPutError,
+  GROUP_BYTES,
+  GROUP_FILES,
+  GROUPS_IN_FLIGHT,
+  putGroup,
+  type GroupItem,
+  type GroupSender,
+} from "./upload-groups.js";
 import { AssetUploadResult, type FailedFile } from "./upload-result.js";
 import { mimeForFilename, walk, type SkippedFile, type WalkedFile } from "./walk.js";
 
@@ -270,54 +276,6 @@ export async function metadataForFiles(
   );
 }
 
-/** A wire file error code for a PUT the upload target refused: the body's own code when it names one. */
-/** Small files go several to a request (the server's [ext] batch upload): this many at most, */
-const GROUP_FILES = 64;
-/** and this many bytes. Groups this size keep every PUT slot busy without long requests. */
-const GROUP_BYTES = 8 * 1024 * 1024;
-/** Groups in flight at most (within `concurrency`): 512 files, 64 MiB held by the server at most. */
-const GROUPS_IN_FLIGHT = 8;
-
-/** A file's frame in a batch body: 4-byte big-endian file index, 4-byte big-endian size. */
-function frameHead(fileIndex: number, size: number): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(fileIndex, 0);
-  head.writeUInt32BE(size, 4);
-  return head;
-}
-
-/** Exactly the first `size` bytes of a file, as hashed; a file that shrank since fails. */
-async function readHashedBytes(path: string, size: number): Promise<Buffer> {
-  const file = await openFile(path, "r");
-  try {
-    const bytes = Buffer.allocUnsafe(size);
-    let at = 0;
-    while (at < size) {
-      const { bytesRead } = await file.read(bytes, at, size - at, at);
-      if (bytesRead === 0) throw new Error(`${path} is shorter than when it was hashed (${at} of ${size} bytes)`);
-      at += bytesRead;
-    }
-    return bytes;
-  } finally {
-    await file.close();
-  }
-}
-
-function fileCodeForPutError(error: ViError, filename: string): string {
-  const details = error.details ?? {};
-  const files = details.files as Record<string, unknown> | undefined;
-  for (const candidate of [details.code, details.fileErrorCode, files?.[filename], error.code]) {
-    if (typeof candidate === "string" && (FILE_ERROR_CODES as readonly string[]).includes(candidate)) return candidate;
-  }
-  if (error.status === 413) return "EBADSIZE";
-  if (error.status === 507) return "ENOQUOTA";
-  if (error.status === 403) return "ETIMEOUT";
-  if (error.status === 409) return "EALREADY";
-  if (error.code === "InvalidFileFormat") return "EBADMIME";
-  if (error.status === undefined) return "ENOASSET";
-  return "EUNKNOWN";
-}
-
 /**
  * The request body. Protocol's CreateIngestionSessionRequest cannot be used as is: its enum
  * fields are unions built from arrays, which TypeBox's Static types as `undefined`.
@@ -552,79 +510,20 @@ async function uploadAssetsWithin(
     }
   };
 
-  /**
-   * Sends small files in one request to the session's batch target, one read per file. Each
-   * file's outcome comes back on its own, as if each had its own PUT; a failed request fails
-   * the files it carried.
-   */
-  type Sendable = { file: WalkedFile; digest: FileDigest; fileIndex: number };
-  const putGroup = async (group: Sendable[], target: BatchUploadTarget): Promise<void> => {
-    const releaseGroup = await groups.acquire(signal);
-    const release = await puts.acquire(signal).catch((error: unknown) => {
-      releaseGroup();
-      throw error;
-    });
-    try {
-      if (stopped) return;
-      const frames: Buffer[] = [];
-      const sent: Sendable[] = [];
-      for (const item of group) {
-        try {
-          const bytes = await readHashedBytes(item.file.path, item.digest.size);
-          frames.push(frameHead(item.fileIndex, bytes.length), bytes);
-          sent.push(item);
-        } catch (error) {
-          fail(item.file, "ENOASSET", (error as Error).message);
-          noteFailure();
-        }
-      }
-      if (sent.length === 0) return;
-      const length = frames.reduce((n, b) => n + b.length, 0);
-      let answer: BatchUploadResult;
-      try {
-        answer = await http.transfer(
-          {
-            method: "PUT",
-            url: http.resolveUrl(target.url),
-            headers: { "content-type": "application/vnd.vi.upload-batch", "content-length": String(length) },
-            body: () => Readable.from(frames),
-            signal,
-          },
-          async (res) => (await res.body.json()) as BatchUploadResult,
-        );
-      } catch (error) {
-        if (signal?.aborted) throw signal.reason;
-        const viError = error instanceof ViError ? error : undefined;
-        for (const item of sent)
-          fail(
-            item.file,
-            viError ? fileCodeForPutError(viError, item.file.filename) : "ENOASSET",
-            (error as Error).message,
-          );
-        noteFailure();
-        return;
-      }
-      const outcomes = new Map(answer.files.map((f) => [f.fileIndex, f]));
-      for (const item of sent) {
-        const outcome = outcomes.get(item.fileIndex);
-        if (outcome?.assetId !== undefined) {
-          run.bytesSent += item.digest.size;
-          progress.update(1, item.digest.size);
-          continue;
-        }
-        const code = outcome?.error?.code ?? "EUNKNOWN";
-        const known = (FILE_ERROR_CODES as readonly string[]).includes(code)
-          ? code
-          : code === "ResourceConflict"
-            ? "EALREADY"
-            : "EUNKNOWN";
-        fail(item.file, known, outcome?.error?.message ?? "the server did not answer for this file");
-        noteFailure();
-      }
-    } finally {
-      release();
-      releaseGroup();
-    }
+  const sender: GroupSender = {
+    http,
+    signal,
+    puts,
+    groups,
+    stopped: () => stopped,
+    failed: (file, code, reason) => {
+      fail(file, code, reason);
+      noteFailure();
+    },
+    sent: (item) => {
+      run.bytesSent += item.digest.size;
+      progress.update(1, item.digest.size);
+    },
   };
 
   const openSession = async (batch: Batch): Promise<IngestionSession> => {
@@ -661,10 +560,10 @@ async function uploadAssetsWithin(
     // [ext] A server that offers it takes small files several to a request.
     const grouped = options.batchSmallFiles === false ? undefined : session.status.batchUpload;
     const pending: Promise<void>[] = [];
-    let group: Sendable[] = [];
+    let group: GroupItem[] = [];
     let groupBytes = 0;
     const flush = () => {
-      if (group.length > 0 && grouped) pending.push(putGroup(group, grouped));
+      if (group.length > 0 && grouped) pending.push(putGroup(sender, group, grouped));
       group = [];
       groupBytes = 0;
     };
