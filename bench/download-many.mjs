@@ -8,48 +8,19 @@
 //   node bench/download-many.mjs [files=10000] [concurrency=16]
 //   VI_BENCH_CPU_PROF=dir node --cpu-prof --cpu-prof-dir=dir bench/download-many.mjs
 //                          also profiles the server (its profile is written when it stops)
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { Client } from "@vi/sdk";
-import { cpuSeconds, fmt, makeJpegs, peakRssMb, ROOT, startServerProcess, timeCommand, TMP } from "./lib.mjs";
-
-/** CPU seconds (user + system) of this process's waited-for children so far (cp, sync): /proc/self/stat cutime + cstime. */
-function childCpuSeconds() {
-  const stat = readFileSync("/proc/self/stat", "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[13]) + Number(fields[14])) / 100;
-}
-
-/** startServerProcess with --cpu-prof (which NODE_OPTIONS may not carry). */
-async function startProfiledServer(dataDir, profDir) {
-  const main = join(ROOT, "packages", "server", "dist", "main.js");
-  const env = { ...process.env, VI_DATA_DIR: dataDir, PORT: "0", VI_LOG_LEVEL: "warn", VI_PROCESSING_CONCURRENCY: "0" };
-  const child = spawn(process.execPath, ["--cpu-prof", `--cpu-prof-dir=${profDir}`, main], {
-    env,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const url = await new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).on("line", (l) => {
-      const m = /listening on (http\S+)/.exec(l);
-      if (m) resolve(m[1]);
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  const exited = new Promise((r) => child.once("exit", r));
-  const creds = JSON.parse(await readFile(join(dataDir, "credentials.json"), "utf8"));
-  return {
-    url,
-    creds,
-    pid: child.pid,
-    async stop() {
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
-}
+import {
+  childCpuSeconds,
+  cpuSeconds,
+  fmt,
+  makeJpegs,
+  peakRssMb,
+  startServerProcess,
+  timeCommand,
+  TMP,
+} from "./lib.mjs";
 
 const files = Number(process.argv[2] ?? 10_000);
 const concurrency = Number(process.argv[3] ?? 16);
@@ -59,9 +30,11 @@ const megabytes = (files * 100_000) / 1e6;
 const dataDir = join(TMP, "data-download-many");
 await rm(dataDir, { recursive: true, force: true });
 const profDir = process.env.VI_BENCH_CPU_PROF;
-const server = profDir
-  ? await startProfiledServer(dataDir, profDir)
-  : await startServerProcess(dataDir, { VI_PROCESSING_CONCURRENCY: "0" });
+const server = await startServerProcess(
+  dataDir,
+  { VI_PROCESSING_CONCURRENCY: "0" },
+  profDir ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : [],
+);
 const client = new Client({
   endpoint: server.url,
   organizationId: server.creds.organizationId,
@@ -81,9 +54,9 @@ if (uploaded.totalSucceeded !== files) throw new Error(`upload incomplete: ${upl
 const copy = join(TMP, "cp-blobs");
 await rm(copy, { recursive: true, force: true });
 await timeCommand("sync", []);
-const cpCpu0 = childCpuSeconds();
+const cpCpu0 = await childCpuSeconds();
 const cpSeconds = await timeCommand("sh", ["-c", `cp -r '${join(dataDir, "blobs")}' '${copy}' && sync`]);
-const cpCpu = childCpuSeconds() - cpCpu0;
+const cpCpu = (await childCpuSeconds()) - cpCpu0;
 await rm(copy, { recursive: true, force: true });
 
 const saveDir = join(TMP, "download-many");

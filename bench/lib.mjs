@@ -24,6 +24,13 @@ export async function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
+/** CPU seconds of a process's waited-for children so far (cutime + cstime), from /proc. */
+export async function childCpuSeconds(pid = "self") {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
 export function timeCommand(cmd, args) {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();

@@ -12,22 +12,15 @@
 // medians are compared.
 //
 //   npm run build && node bench/processing.mjs [files=10000] [rounds=2]
-import { readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { Client } from "@vi/sdk";
-import { cpuSeconds, fmt, makeJpegs, startServerProcess, TMP } from "./lib.mjs";
+import { childCpuSeconds, cpuSeconds, fmt, makeJpegs, startServerProcess, TMP } from "./lib.mjs";
 
 const files = Number(process.argv[2] ?? 10_000);
 const rounds = Number(process.argv[3] ?? 2);
 const src = await makeJpegs(join(TMP, `jpegs-${files}`), files, 100_000);
-
-/** CPU seconds of a process's waited-for children (the decoder processes, once they exited). */
-async function childCpuSeconds(pid) {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[13]) + Number(fields[14])) / 100; // cutime, cstime
-}
 
 async function open(dataDir, processing) {
   const server = await startServerProcess(dataDir, { VI_PROCESSING_CONCURRENCY: String(processing) });

@@ -16,39 +16,10 @@
 //                         kernel included) of that side during the upload only
 import { spawn } from "node:child_process";
 import { readFile, rm } from "node:fs/promises";
-import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { Client } from "@vi/sdk";
-import { makeJpegs, ROOT, TMP } from "../lib.mjs";
-
-/** As test/helpers/server-process.mjs, with node options of our own (SIGTERM lets the profile be written). */
-async function startServer(dir, nodeArgs) {
-  const main = join(ROOT, "packages", "server", "dist", "main.js");
-  const child = spawn(process.execPath, [...nodeArgs, main], {
-    env: { ...process.env, VI_DATA_DIR: dir, PORT: "0", VI_LOG_LEVEL: "warn", VI_PROCESSING_CONCURRENCY: "0" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const lines = createInterface({ input: child.stdout });
-  const url = await new Promise((resolve, reject) => {
-    lines.on("line", (l) => {
-      const m = /listening on (http\S+)/.exec(l);
-      if (m) resolve(m[1]);
-    });
-    child.once("exit", (c) => reject(new Error(`server exited with ${c}`)));
-  });
-  const creds = JSON.parse(await readFile(join(dir, "credentials.json"), "utf8"));
-  const exited = new Promise((r) => child.once("exit", r));
-  return {
-    url,
-    creds,
-    pid: child.pid,
-    async stop() {
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
-}
+import { makeJpegs, startServerProcess, TMP } from "../lib.mjs";
 
 const files = Number(process.argv[2] ?? 10_000);
 const concurrency = Number(process.argv[3] ?? 32);
@@ -59,7 +30,7 @@ const nodeArgs = process.env.SERVER_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${
 nodeArgs.push(...(process.env.SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean));
 const dataDir = join(TMP, `data-profile-${process.pid}`);
 await rm(dataDir, { recursive: true, force: true });
-const server = await startServer(dataDir, nodeArgs);
+const server = await startServerProcess(dataDir, { VI_PROCESSING_CONCURRENCY: "0" }, nodeArgs);
 const client = new Client({
   endpoint: server.url,
   organizationId: server.creds.organizationId,

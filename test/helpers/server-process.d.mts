@@ -6,5 +6,9 @@ export interface ServerProcess {
   stop(): Promise<void>;
   kill(): Promise<void>;
 }
-export declare function startServerProcess(dataDir: string, env?: Record<string, string>): Promise<ServerProcess>;
+export declare function startServerProcess(
+  dataDir: string,
+  env?: Record<string, string>,
+  nodeArgs?: string[],
+): Promise<ServerProcess>;
 export declare function peakRssMb(pid: number): Promise<number>;

@@ -7,9 +7,12 @@ import { join } from "node:path";
 
 const MAIN = join(import.meta.dirname, "..", "..", "packages", "server", "dist", "main.js");
 
-/** Starts the server over `dataDir` on an ephemeral port; resolves once it listens. */
-export async function startServerProcess(dataDir, env = {}) {
-  const child = spawn(process.execPath, [MAIN], {
+/**
+ * Starts the server over `dataDir` on an ephemeral port; resolves once it listens. `nodeArgs` are
+ * options for node itself (e.g. `--cpu-prof`, which NODE_OPTIONS may not carry).
+ */
+export async function startServerProcess(dataDir, env = {}, nodeArgs = []) {
+  const child = spawn(process.execPath, [...nodeArgs, MAIN], {
     env: { ...process.env, VI_DATA_DIR: dataDir, PORT: "0", VI_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
