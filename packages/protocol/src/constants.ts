@@ -115,5 +115,8 @@ export const CUSTOM_METADATA_LIMITS = {
  */
 export const MAX_MANIFEST_BYTES = 24 * 1024 * 1024;
 
+/** [ext] The content type of a batch upload's body (frames of file index, size and bytes). */
+export const BATCH_UPLOAD_CONTENT_TYPE = "application/vnd.vi.upload-batch";
+
 /** Annotation contents kinds the server stores. */
 export const ANNOTATION_CONTENT_KINDS = ["PhraseGroundingBoundingBox", "Caption"] as const;

@@ -1,6 +1,11 @@
 import { open as openFile } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { FILE_ERROR_CODES, type BatchUploadResult, type BatchUploadTarget } from "@vi/protocol";
+import {
+  BATCH_UPLOAD_CONTENT_TYPE,
+  FILE_ERROR_CODES,
+  type BatchUploadResult,
+  type BatchUploadTarget,
+} from "@vi/protocol";
 import { ViError } from "../core/errors.js";
 import type { HttpClient } from "../core/http.js";
 import type { FileDigest } from "./checksum.js";
@@ -69,7 +74,7 @@ export async function putGroup(s: GroupSender, group: GroupItem[], target: Batch
         {
           method: "PUT",
           url: s.http.resolveUrl(target.url),
-          headers: { "content-type": "application/vnd.vi.upload-batch", "content-length": String(length) },
+          headers: { "content-type": BATCH_UPLOAD_CONTENT_TYPE, "content-length": String(length) },
           body: () => Readable.from(frames),
           signal: s.signal,
         },

@@ -28,8 +28,6 @@ export const BATCH_LIMITS = {
 /** Frames of one request staged and checked at once. */
 const STAGE_CONCURRENCY = 8;
 
-export const BATCH_CONTENT_TYPE = "application/vnd.vi.upload-batch";
-
 export type BatchFileResult =
   | { fileIndex: number; filename: string; assetId: string }
   | { fileIndex: number; filename?: string; error: { code: string; message: string } };

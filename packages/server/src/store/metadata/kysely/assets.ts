@@ -10,7 +10,16 @@ import type {
 import type { AssetRecord, ImageFacts } from "../records.js";
 import type { Database } from "../schema.js";
 import type { SelectionPlanner } from "./planner.js";
-import { chunks, deleteAssetRows, num, toAssetRecords, writeFields, type AssetRow, type Db } from "./common.js";
+import {
+  chunks,
+  datasetAssetCount,
+  deleteAssetRows,
+  num,
+  toAssetRecords,
+  writeFields,
+  type AssetRow,
+  type Db,
+} from "./common.js";
 
 /** The asset aggregate: listing, counting, reading, updating custom metadata and deleting. */
 
@@ -78,15 +87,7 @@ export async function countAssets(
   datasetId: string,
   selection?: AssetSelection,
 ): Promise<number> {
-  if (!selection) {
-    const row = await db
-      .selectFrom("datasets")
-      .select("asset_count")
-      .where("org_id", "=", orgId)
-      .where("dataset_id", "=", datasetId)
-      .executeTakeFirst();
-    return row ? num(row.asset_count) : 0;
-  }
+  if (!selection) return datasetAssetCount(db, orgId, datasetId);
   const row = await (
     await selectAssets(db, dialect, planner, orgId, datasetId, selection, undefined)
   )

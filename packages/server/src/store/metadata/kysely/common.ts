@@ -16,6 +16,17 @@ export function* chunks<T>(items: T[], size: number): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
 
+/** A dataset's asset counter (kept in the transactions that add and remove its assets); 0 when it is gone. */
+export async function datasetAssetCount(db: Db, orgId: string, datasetId: string): Promise<number> {
+  const row = await db
+    .selectFrom("datasets")
+    .select("asset_count")
+    .where("org_id", "=", orgId)
+    .where("dataset_id", "=", datasetId)
+    .executeTakeFirst();
+  return row ? num(row.asset_count) : 0;
+}
+
 export async function retainBlob(tx: Db, sha256: string, size: number, t: number): Promise<void> {
   await tx
     .insertInto("blobs")

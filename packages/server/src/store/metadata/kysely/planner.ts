@@ -1,6 +1,6 @@
 import { compileProbe, driverCandidates, printQuery, type Driver, type Expr } from "../../../query/index.js";
 import type { AssetSelection } from "../metadata-store.js";
-import { num, type Db } from "./common.js";
+import { datasetAssetCount, num, type Db } from "./common.js";
 
 /**
  * Chooses how a selection reaches its assets.
@@ -39,7 +39,7 @@ export class SelectionPlanner {
   ): Promise<Driver | undefined> {
     const candidates = driverCandidates(selection.expr);
     if (candidates.length === 0) return undefined;
-    const total = await this.cached(`${orgId}/${datasetId}`, () => datasetSize(db, orgId, datasetId));
+    const total = await this.cached(`${orgId}/${datasetId}`, () => datasetAssetCount(db, orgId, datasetId));
     if (total === 0) return undefined;
     const sized: { node: Expr; n: number }[] = [];
     let selectivity = 1;
@@ -82,14 +82,4 @@ async function rangeSize(
   const probe = compileProbe(node, { strict, dialect, orgId, datasetId, limit: PROBE_LIMIT });
   const { rows } = await probe.execute(db);
   return num(rows[0]?.n ?? PROBE_LIMIT);
-}
-
-async function datasetSize(db: Db, orgId: string, datasetId: string): Promise<number> {
-  const row = await db
-    .selectFrom("datasets")
-    .select("asset_count")
-    .where("org_id", "=", orgId)
-    .where("dataset_id", "=", datasetId)
-    .executeTakeFirst();
-  return row ? num(row.asset_count) : 0;
 }
