@@ -88,6 +88,7 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
         ctx.out.result(
           () => {
             ctx.out.line(`Vi server listening on ${server.url}`);
+            ctx.out.line(`Gallery:        ${server.url}/ (sign in with the organization and secret key below)`);
             ctx.out.line(`Data directory: ${options.dataDir}`);
             ctx.out.line(`Credentials:    ${server.credentialsPath}`);
             if (server.created)
@@ -101,6 +102,7 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
           },
           () => ({
             url: server.url,
+            galleryUrl: `${server.url}/`,
             credentialsPath: server.credentialsPath,
             dataDir: options.dataDir,
             host: options.host,

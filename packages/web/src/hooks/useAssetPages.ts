@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Asset } from "@vi/protocol";
 import type { AssetQuery, ViApi } from "../api/client.js";
 import { ApiError } from "../api/errors.js";
@@ -17,6 +17,8 @@ export interface AssetPages {
   /** Loads pages until `index` (and a page beyond) is in hand. */
   ensure(index: number): void;
   reload(): void;
+  /** Puts newer copies of loaded assets in their places (a thumbnail that came since). */
+  replace(updated: Asset[]): void;
 }
 
 /**
@@ -89,7 +91,11 @@ export function useAssetPages(api: ViApi, datasetId: string, query: AssetQuery):
     [pump],
   );
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
-  return { ...state, ensure, reload };
+  const replace = useCallback((updated: Asset[]) => {
+    const byId = new Map(updated.map((a) => [a.assetId, a]));
+    setState((s) => ({ ...s, assets: s.assets.map((a) => byId.get(a.assetId) ?? a) }));
+  }, []);
+  return useMemo(() => ({ ...state, ensure, reload, replace }), [state, ensure, reload, replace]);
 }
 
 interface Run {

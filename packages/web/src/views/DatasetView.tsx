@@ -8,6 +8,7 @@ import { QueryBar } from "../components/QueryBar.js";
 import { UploadPanel } from "../components/UploadPanel.js";
 import { allSelected, emptySelection, someSelected, type Selection } from "../components/selection.js";
 import { useAssetPages } from "../hooks/useAssetPages.js";
+import { useProcessingWatch } from "../hooks/useProcessingWatch.js";
 import { toAssetQuery, useViewState, viewSearch } from "../hooks/useViewState.js";
 import { useApi } from "../session.js";
 import { AssetDetail } from "./AssetDetail.js";
@@ -18,6 +19,7 @@ export function DatasetView({ datasetId }: { datasetId: string }) {
   const [view, setView] = useViewState();
   const query = useMemo(() => toAssetQuery(view), [view]);
   const pages = useAssetPages(api, datasetId, query);
+  useProcessingWatch(api, datasetId, pages);
   const [dataset, setDataset] = useState<Dataset>();
   const [error, setError] = useState<string>();
   const [selection, setSelection] = useState<Selection>(emptySelection);
