@@ -81,7 +81,7 @@ export function ImageViewer({ asset, annotations }: { asset: Asset; annotations:
       <div
         className="viewer-stage"
         tabIndex={0}
-        role="img"
+        role="group"
         aria-label={`${asset.filename}: drag or use the arrow keys to pan, + and - to zoom`}
         onWheel={onWheel}
         onPointerDown={onPointerDown}

@@ -94,7 +94,7 @@ function UploadReport({ progress }: { progress: UploadProgress }) {
         {failed.length > 0 ? `, ${failed.length} failed` : ""} ({formatBytes(sent)} of {formatBytes(total)})
       </p>
       <progress max={Math.max(total, 1)} value={sent} aria-label="Overall upload progress" />
-      <ul className="upload-files">
+      <ul className="upload-files" tabIndex={0} aria-label="Files of the upload">
         {progress.files.map((f) => (
           <li key={f.filename} data-state={f.status.state}>
             <span className="name">{f.filename}</span>

@@ -105,7 +105,7 @@ export function AssetDetail(props: {
           <aside className="detail-side">
             <AssetFacts asset={asset} annotations={annotations} />
             <CustomMetadataEditor
-              key={asset.etag}
+              key={asset.assetId}
               asset={asset}
               onSave={async (patch) => setAsset(await api.updateCustomMetadata(datasetId, assetId, patch))}
             />
