@@ -81,3 +81,12 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
 }
+
+/** Signs in through the form, as a person does. */
+export async function signIn(page: Page, url: string, organizationId: string, secretKey: string): Promise<void> {
+  await page.goto(`${url}/sign-in`);
+  await page.getByLabel("Organization").fill(organizationId);
+  await page.getByLabel("Secret key").fill(secretKey);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Datasets" }).waitFor();
+}

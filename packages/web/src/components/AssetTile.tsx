@@ -11,6 +11,16 @@ export function tileState(asset: Asset): TileState {
   return asset.contents?.thumbnail ? "ready" : "no-preview";
 }
 
+/**
+ * A tile scrolled away before its thumbnail came cancels the request (dropping `src` aborts
+ * it), so that after a fast flick the tiles on screen do not wait behind hundreds gone by.
+ */
+function cancelOnUnmount(img: HTMLImageElement | null) {
+  return () => {
+    if (img && !img.complete) img.removeAttribute("src");
+  };
+}
+
 /** One asset in the grid: thumbnail, status, and its filename and size on hover or focus. */
 export const AssetTile = memo(function AssetTile(props: {
   asset: Asset | undefined;
@@ -25,7 +35,14 @@ export const AssetTile = memo(function AssetTile(props: {
   const [loaded, setLoaded] = useState(false);
   if (!asset)
     return (
-      <div className="tile tile-loading" data-tile="blank" role="option" aria-selected={false} aria-busy="true">
+      <div
+        className="tile tile-loading"
+        id={`tile-${index}`}
+        data-tile="blank"
+        role="option"
+        aria-selected={false}
+        aria-busy="true"
+      >
         <span className="visually-hidden">Loading asset {index + 1}</span>
       </div>
     );
@@ -51,7 +68,14 @@ export const AssetTile = memo(function AssetTile(props: {
       }}
     >
       {state === "ready" && thumb ? (
-        <img src={thumb} alt={asset.filename} decoding="async" draggable={false} onLoad={() => setLoaded(true)} />
+        <img
+          src={thumb}
+          alt={asset.filename}
+          decoding="async"
+          draggable={false}
+          onLoad={() => setLoaded(true)}
+          ref={cancelOnUnmount}
+        />
       ) : (
         <span className="tile-status" aria-hidden="true">
           {state === "processing" ? "Processing…" : state === "error" ? "Error" : "No preview"}
