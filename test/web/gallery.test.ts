@@ -62,7 +62,10 @@ describe("the web gallery in a browser", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("heading", { name: "Datasets" }).waitFor();
     expect(page.url()).not.toContain(t.secretKey);
-    const stored = await page.evaluate(() => ({ session: JSON.stringify(sessionStorage), local: JSON.stringify(localStorage) }));
+    const stored = await page.evaluate(() => ({
+      session: JSON.stringify(sessionStorage),
+      local: JSON.stringify(localStorage),
+    }));
     expect(stored.session).toContain(t.secretKey);
     expect(stored.local).not.toContain(t.secretKey);
   });
@@ -93,7 +96,9 @@ describe("the web gallery in a browser", () => {
     );
     expect(await tiles().count()).toBe(fixtureCount);
     expect((await assetsOf(datasetId)).map((a) => a.filename).sort()).toEqual(
-      readdirSync(folder).map((f) => `valid/${f}`).sort(),
+      readdirSync(folder)
+        .map((f) => `valid/${f}`)
+        .sort(),
     );
     await screenshot(page, "grid");
     await expectAccessible();
@@ -103,11 +108,17 @@ describe("the web gallery in a browser", () => {
     const input = page.getByLabel("Query");
     await input.fill('metadata.mimeType == "image/png"');
     await input.press("Enter");
-    await page.waitForFunction((n) => document.querySelectorAll("[data-testid=asset-grid] [role=option]").length === n, pngCount);
+    await page.waitForFunction(
+      (n) => document.querySelectorAll("[data-testid=asset-grid] [role=option]").length === n,
+      pngCount,
+    );
     expect(new URL(page.url()).searchParams.get("q")).toBe('metadata.mimeType == "image/png"');
     // The URL holds the view: a reload shows the same selection.
     await page.reload();
-    await page.waitForFunction((n) => document.querySelectorAll("[data-testid=asset-grid] [role=option] img").length === n, pngCount);
+    await page.waitForFunction(
+      (n) => document.querySelectorAll("[data-testid=asset-grid] [role=option] img").length === n,
+      pngCount,
+    );
     expect(await page.getByTestId("view-count").textContent()).toContain(`${pngCount} assets match`);
     // A filter control writes the language into the search bar.
     await page.getByLabel("Format").selectOption("image/gif");
@@ -129,7 +140,9 @@ describe("the web gallery in a browser", () => {
   it("opens an asset: zoom and pan, frames of an animation, next and previous by keyboard", async () => {
     await page.getByLabel("Query").fill('filename startsWith "valid/animated"');
     await page.getByLabel("Query").press("Enter");
-    await page.waitForFunction(() => document.querySelectorAll("[data-testid=asset-grid] [role=option] img").length === 2);
+    await page.waitForFunction(
+      () => document.querySelectorAll("[data-testid=asset-grid] [role=option] img").length === 2,
+    );
     await tiles().first().click();
     const dialog = page.getByRole("dialog");
     await dialog.getByRole("heading", { name: /valid\/animated/ }).waitFor();
@@ -183,7 +196,10 @@ describe("the web gallery in a browser", () => {
   it("moves through the grid by keyboard and selects with Space", async () => {
     await page.getByLabel("Query").fill("");
     await page.getByLabel("Query").press("Enter");
-    await page.waitForFunction((n) => document.querySelectorAll("[data-testid=asset-grid] [role=option] img").length === n, fixtureCount);
+    await page.waitForFunction(
+      (n) => document.querySelectorAll("[data-testid=asset-grid] [role=option] img").length === n,
+      fixtureCount,
+    );
     await tiles().first().focus();
     await page.keyboard.press("ArrowRight");
     await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe("tile-1");
@@ -200,8 +216,12 @@ describe("the web gallery in a browser", () => {
 
   it("selects many (click, shift-click) and bulk deletes them after the dry run's count", async () => {
     const before = (await assetsOf(datasetId)).length;
-    await tiles().nth(2).click({ modifiers: ["Control"] });
-    await tiles().nth(5).click({ modifiers: ["Shift"] });
+    await tiles()
+      .nth(2)
+      .click({ modifiers: ["Control"] });
+    await tiles()
+      .nth(5)
+      .click({ modifiers: ["Shift"] });
     expect(await page.getByTestId("selection-count").textContent()).toBe("4 selected");
     const chosen = await Promise.all([2, 3, 4, 5].map((i) => tiles().nth(i).getAttribute("data-asset-id")));
     await page.getByRole("button", { name: "Delete…" }).click();
@@ -217,7 +237,10 @@ describe("the web gallery in a browser", () => {
     const left = await assetsOf(datasetId);
     expect(left.length).toBe(before - 4);
     expect(left.some((a) => chosen.includes(a.assetId))).toBe(false);
-    await page.waitForFunction((n) => document.querySelectorAll("[data-testid=asset-grid] [role=option]").length === n, before - 4);
+    await page.waitForFunction(
+      (n) => document.querySelectorAll("[data-testid=asset-grid] [role=option]").length === n,
+      before - 4,
+    );
   });
 
   it("shows the datasets with their counts, and reported no console error", async () => {

@@ -121,7 +121,10 @@ describe("scrolling a 100,000-asset dataset in the gallery", () => {
     const page = browser.page;
     await signIn(page, server.url, t.organizationId, t.secretKey);
     await page.goto(`${server.url}/datasets/${datasetId}`);
-    await page.getByTestId("view-count").filter({ hasText: `${ASSETS.toLocaleString("en-US")} assets` }).waitFor();
+    await page
+      .getByTestId("view-count")
+      .filter({ hasText: `${ASSETS.toLocaleString("en-US")} assets` })
+      .waitFor();
     await page.waitForFunction(() => document.querySelectorAll("[data-testid=asset-grid] img").length > 10);
     // At reading speed, then a fast flick (about 1,500 assets in 5 s).
     const reading = await scrollAndMeasure(page, 2_500, 6);

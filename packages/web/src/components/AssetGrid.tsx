@@ -87,7 +87,10 @@ export function AssetGrid(props: {
             key={row.key}
             role="presentation"
             className="grid-row"
-            style={{ transform: `translateY(${row.start}px)`, gridTemplateColumns: `repeat(${columns}, ${TILE - 8}px)` }}
+            style={{
+              transform: `translateY(${row.start}px)`,
+              gridTemplateColumns: `repeat(${columns}, ${TILE - 8}px)`,
+            }}
           >
             {Array.from({ length: columns }, (_, c) => {
               const index = row.index * columns + c;

@@ -10,7 +10,8 @@ interface Row {
   text: string;
 }
 
-const typeOf = (v: Value): ValueType => (typeof v === "number" ? "number" : typeof v === "boolean" ? "boolean" : "string");
+const typeOf = (v: Value): ValueType =>
+  typeof v === "number" ? "number" : typeof v === "boolean" ? "boolean" : "string";
 
 function parse(row: Row): Value {
   if (row.type === "number") {
@@ -81,13 +82,23 @@ export function CustomMetadataEditor(props: {
             onChange={(e) => update(i, { key: e.target.value })}
             placeholder="key"
           />
-          <select aria-label={`Type of ${row.key || `key ${i + 1}`}`} value={row.type} onChange={(e) => update(i, { type: e.target.value as ValueType, text: e.target.value === "boolean" ? "true" : row.text })}>
+          <select
+            aria-label={`Type of ${row.key || `key ${i + 1}`}`}
+            value={row.type}
+            onChange={(e) =>
+              update(i, { type: e.target.value as ValueType, text: e.target.value === "boolean" ? "true" : row.text })
+            }
+          >
             <option value="string">text</option>
             <option value="number">number</option>
             <option value="boolean">yes/no</option>
           </select>
           {row.type === "boolean" ? (
-            <select aria-label={`Value of ${row.key}`} value={row.text} onChange={(e) => update(i, { text: e.target.value })}>
+            <select
+              aria-label={`Value of ${row.key}`}
+              value={row.text}
+              onChange={(e) => update(i, { text: e.target.value })}
+            >
               <option value="true">true</option>
               <option value="false">false</option>
             </select>
@@ -99,7 +110,11 @@ export function CustomMetadataEditor(props: {
               onChange={(e) => update(i, { text: e.target.value })}
             />
           )}
-          <button type="button" aria-label={`Remove ${row.key || `entry ${i + 1}`}`} onClick={() => setRows((rs) => rs.filter((_, j) => j !== i))}>
+          <button
+            type="button"
+            aria-label={`Remove ${row.key || `entry ${i + 1}`}`}
+            onClick={() => setRows((rs) => rs.filter((_, j) => j !== i))}
+          >
             ×
           </button>
         </fieldset>

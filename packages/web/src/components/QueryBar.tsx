@@ -78,7 +78,12 @@ export function QueryBar(props: { view: ViewState; error: unknown; onChange(next
           </select>
         </label>
         <ClauseSelect label="Status" field="metadata.status" options={["uploaded", "error"]} {...props} />
-        <ClauseSelect label="Processing" field="metadata.uploadStatus" options={["processing", "completed"]} {...props} />
+        <ClauseSelect
+          label="Processing"
+          field="metadata.uploadStatus"
+          options={["processing", "completed"]}
+          {...props}
+        />
         <ClauseSelect label="Format" field="metadata.mimeType" options={FORMATS} {...props} />
       </div>
     </form>
@@ -96,7 +101,10 @@ function ClauseSelect(props: {
   return (
     <label>
       {props.label}{" "}
-      <select value={value} onChange={(e) => props.onChange({ q: withClause(props.view.q, props.field, e.target.value) })}>
+      <select
+        value={value}
+        onChange={(e) => props.onChange({ q: withClause(props.view.q, props.field, e.target.value) })}
+      >
         <option value="">any</option>
         {props.options.map((o) => (
           <option key={o} value={o}>

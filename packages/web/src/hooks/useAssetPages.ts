@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Asset } from "@vi/protocol";
 import type { AssetQuery, ViApi } from "../api/client.js";
-import { ApiError } from "../api/errors.js";
+import { type ApiError } from "../api/errors.js";
 
 /** Assets per keyset page: a page is one request of signed URLs. */
 export const PAGE_SIZE = 500;

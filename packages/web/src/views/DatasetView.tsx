@@ -28,8 +28,7 @@ export function DatasetView({ datasetId }: { datasetId: string }) {
   const [, navigate] = useLocation();
 
   const refreshDataset = useCallback(
-    () =>
-      api.dataset(datasetId).then(setDataset, (err: unknown) => setError(describeError(err))),
+    () => api.dataset(datasetId).then(setDataset, (err: unknown) => setError(describeError(err))),
     [api, datasetId],
   );
   useEffect(() => void refreshDataset(), [refreshDataset]);
@@ -86,8 +85,9 @@ export function DatasetView({ datasetId }: { datasetId: string }) {
         </p>
       )}
       <p className="counts" aria-live="polite" data-testid="view-count">
-        {pages.exact ? pages.total.toLocaleString() : `${pages.total.toLocaleString()}+`} assets
-        {view.q ? " match the query" : ""}
+        {pages.error
+          ? "The query could not run"
+          : `${pages.exact ? pages.total.toLocaleString() : `${pages.total.toLocaleString()}+`} assets${view.q ? " match the query" : ""}`}
         {dataset ? ` · ${dataset.statistic.assetTotal.toLocaleString()} in the dataset` : ""}
         {dataset ? ` · ${dataset.statistic.assetAnnotated.toLocaleString()} annotated` : ""}
       </p>
