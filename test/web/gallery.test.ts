@@ -138,11 +138,22 @@ describe("the web gallery in a browser", () => {
   });
 
   it("opens an asset: zoom and pan, frames of an animation, next and previous by keyboard", async () => {
+    // An annotation to draw over the image (fractions of its width and height).
+    const [animated] = (await assetsOf(datasetId)).filter((a) => a.filename === "valid/animated.gif");
+    await t.client.annotations.create({
+      datasetId,
+      assetId: animated!.assetId,
+      tag: "square",
+      bbox: [0.1, 0.2, 0.5, 0.6],
+    });
     await page.getByLabel("Query").fill('filename startsWith "valid/animated"');
     await page.getByLabel("Query").press("Enter");
     await page.waitForFunction(
       () => document.querySelectorAll("[data-testid=asset-grid] [role=option] img").length === 2,
     );
+    await page.getByLabel("Sort by").selectOption("filename");
+    await expect.poll(() => new URL(page.url()).searchParams.get("sort")).toBe("filename");
+    await expect.poll(() => tiles().first().getAttribute("aria-label")).toMatch(/^valid\/animated\.gif/);
     await tiles().first().click();
     const dialog = page.getByRole("dialog");
     await dialog.getByRole("heading", { name: /valid\/animated/ }).waitFor();
@@ -157,6 +168,11 @@ describe("the web gallery in a browser", () => {
     await page.mouse.move(box.x + box.width / 2 + 60, box.y + box.height / 2 + 30, { steps: 4 });
     await page.mouse.up();
     expect(await page.getByTestId("viewer-canvas").getAttribute("style")).toContain("translate(60px, 30px)");
+    // Sorted by filename, the GIF comes first: its annotation is drawn where it belongs.
+    const drawn = page.locator(".annotation-overlay rect");
+    expect(await drawn.getAttribute("x")).toBe("0.1");
+    expect(await drawn.getAttribute("width")).toBe("0.4");
+    expect(await dialog.getByRole("list", { name: "Annotations" }).textContent()).toContain("square");
     await dialog.getByRole("button", { name: /Step through \d+ frames/ }).click();
     const frame = page.getByTestId("frame-number");
     expect(await frame.textContent()).toMatch(/^Frame 1 of \d+$/);
@@ -204,10 +220,21 @@ describe("the web gallery in a browser", () => {
     await page.keyboard.press("ArrowRight");
     await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe("tile-1");
     await page.keyboard.press("ArrowDown");
+    // Focus moves after the row is scrolled into view (next animation frame).
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).not.toBe("tile-1");
     const down = await page.evaluate(() => Number(document.activeElement?.id.replace("tile-", "")));
     expect(down).toBeGreaterThan(1);
     await page.keyboard.press("Space");
     expect(await page.getByTestId("selection-count").textContent()).toBe("1 selected");
+    // The selection downloads from its signed URL, named after the file.
+    const selectedName = await page.locator(".tile.selected").getAttribute("data-asset-id");
+    const expected = (await assetsOf(datasetId)).find((a) => a.assetId === selectedName)!;
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Download" }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe(expected.filename.split("/").pop());
+    await tiles().nth(down).focus();
     await page.keyboard.press("Enter");
     await page.getByRole("dialog").waitFor();
     await page.keyboard.press("Escape");
