@@ -178,6 +178,8 @@ describe("the web gallery in a browser", () => {
     expect(await frame.textContent()).toMatch(/^Frame 1 of \d+$/);
     await dialog.getByRole("button", { name: "Next frame" }).click();
     expect(await frame.textContent()).toMatch(/^Frame 2 of \d+$/);
+    await dialog.getByRole("button", { name: "Fit" }).click();
+    expect(await page.getByTestId("zoom-level").textContent()).toBe("100%");
     await screenshot(page, "asset-detail");
     await expectAccessible();
     // j / k: the next and the previous asset of the view.

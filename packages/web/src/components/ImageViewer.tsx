@@ -1,27 +1,47 @@
-import { useRef, useState, type PointerEvent, type WheelEvent } from "react";
+import { useLayoutEffect, useRef, useState, type PointerEvent, type WheelEvent } from "react";
 import type { Annotation, Asset } from "@vi/protocol";
 import { AnnotationOverlay } from "./AnnotationOverlay.js";
-import { FrameStepper, canStepFrames } from "./FrameStepper.js";
+import { FrameControls, canStepFrames, useFrames } from "./FrameStepper.js";
 
 /** Types a browser shows by itself; the others (TIFF, HEIC, JPEG 2000) are shown from their WebP preview. */
 const BROWSER_TYPES = new Set(["image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "image/bmp"]);
 const MIN_ZOOM = 0.1;
 const MAX_ZOOM = 32;
+/** A small image is fitted up to this many times its size (then zoom takes over). */
+const MAX_FIT = 8;
 
 /**
- * The image at full size, fitted first: zoom with the wheel, the buttons or + / - / 0, pan by
- * dragging or with the arrow keys. Annotations are drawn in the image's own coordinates, so
- * they follow zoom and pan.
+ * The image at full size, fitted to the stage first: zoom with the wheel, the buttons or
+ * + / - / 0, pan by dragging or with the arrow keys. Annotations are drawn in the image's own
+ * box, so they follow zoom and pan.
  */
 export function ImageViewer({ asset, annotations }: { asset: Asset; annotations: Annotation[] }) {
   const [zoom, setZoom] = useState(1);
   const [pan, setPan] = useState({ x: 0, y: 0 });
   const [frameMode, setFrameMode] = useState(false);
+  const [natural, setNatural] = useState<{ width: number; height: number }>();
+  const [stage, setStage] = useState({ width: 0, height: 0 });
+  const stageRef = useRef<HTMLDivElement>(null);
   const drag = useRef<{ x: number; y: number; panX: number; panY: number }>(undefined);
   const m = asset.metadata;
   const native = BROWSER_TYPES.has(m.mimeType);
   const src = native ? asset.contents?.asset?.url : asset.contents?.thumbnail?.url;
   const animated = m.frames > 1 && native && canStepFrames();
+  const frames = useFrames(frameMode ? src : undefined, m.mimeType, m.frames, (width, height) =>
+    setNatural({ width, height }),
+  );
+
+  useLayoutEffect(() => {
+    const el = stageRef.current;
+    if (!el) return;
+    const measure = () => setStage({ width: el.clientWidth - 16, height: el.clientHeight - 16 });
+    measure();
+    const observer = new ResizeObserver(measure);
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+  const fit = natural ? Math.min(MAX_FIT, stage.width / natural.width, stage.height / natural.height) : 1;
+  const box = natural ? { width: natural.width * fit, height: natural.height * fit } : undefined;
 
   const zoomBy = (factor: number) => setZoom((z) => Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, z * factor)));
   const reset = () => {
@@ -76,9 +96,11 @@ export function ImageViewer({ asset, annotations }: { asset: Asset; annotations:
             Step through {m.frames} frames
           </button>
         )}
+        {frameMode && <FrameControls frames={frames} />}
         {!native && <span className="note">{m.mimeType}: shown from its preview</span>}
       </div>
       <div
+        ref={stageRef}
         className="viewer-stage"
         tabIndex={0}
         role="group"
@@ -92,13 +114,22 @@ export function ImageViewer({ asset, annotations }: { asset: Asset; annotations:
       >
         <div
           className="viewer-canvas"
-          style={{ transform: `translate(${pan.x}px, ${pan.y}px) scale(${zoom})` }}
+          style={{ transform: `translate(${pan.x}px, ${pan.y}px) scale(${zoom})`, ...box }}
           data-testid="viewer-canvas"
         >
-          {frameMode && src ? (
-            <FrameStepper url={src} mimeType={m.mimeType} frames={m.frames} label={asset.filename} />
+          {frameMode ? (
+            <canvas
+              ref={frames.canvas}
+              role="img"
+              aria-label={`${asset.filename}, frame ${frames.frame + 1} of ${m.frames}`}
+            />
           ) : src ? (
-            <img src={src} alt={asset.filename} draggable={false} />
+            <img
+              src={src}
+              alt={asset.filename}
+              draggable={false}
+              onLoad={(e) => setNatural({ width: e.currentTarget.naturalWidth, height: e.currentTarget.naturalHeight })}
+            />
           ) : (
             <p className="note">No preview of this asset ({m.statusReason ?? m.status}).</p>
           )}
