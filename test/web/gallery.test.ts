@@ -49,6 +49,16 @@ describe("the web gallery in a browser", () => {
     expect(csp).not.toContain("unsafe-inline");
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
     expect(new URL(page.url()).pathname).toBe("/sign-in");
+    // The first load's weight, as sent (the server answers precompressed files): under 300 kB.
+    const weight = await page.evaluate(() =>
+      performance
+        .getEntries()
+        .filter((e): e is PerformanceResourceTiming => "encodedBodySize" in e)
+        .reduce((n, e) => n + e.encodedBodySize, 0),
+    );
+    console.log(`gallery first load: ${weight} bytes as sent`);
+    expect(weight).toBeGreaterThan(10_000);
+    expect(weight).toBeLessThan(300_000);
     await expectAccessible();
   });
 
