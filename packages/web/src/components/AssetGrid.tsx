@@ -5,7 +5,7 @@ import { AssetTile } from "./AssetTile.js";
 import type { Selection } from "./selection.js";
 
 const TILE = 176; // px, the tile's side with its gap
-const OVERSCAN_ROWS = 4;
+const OVERSCAN_ROWS = 8;
 
 /**
  * The virtualised grid: only the rows on screen (and a few beyond) exist in the DOM, and pages
