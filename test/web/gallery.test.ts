@@ -4,7 +4,7 @@ import type { Asset } from "@vi/protocol";
 import { FIXTURES, startTestServer, type TestServer } from "../helpers/server.js";
 import { launchBrowser, screenshot, seriousViolations, type Browser } from "./browser.js";
 import { join } from "node:path";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /**
  * The gallery end to end in headless Chromium against a real server: sign in, create a
@@ -282,15 +282,51 @@ describe("the web gallery in a browser", () => {
     );
   });
 
+  it("takes dropped files, and reports each failed file with its code (FailAfterAll)", async () => {
+    const dropped = ["notes-not-image.png", "truncated.jpg"].map((name) => ({
+      name,
+      base64: readFileSync(join(FIXTURES, "invalid", name)).toString("base64"),
+    }));
+    await page.evaluate((files) => {
+      const data = new DataTransfer();
+      for (const f of files) {
+        const bytes = Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0));
+        data.items.add(new File([bytes], f.name));
+      }
+      const zone = document.querySelector("[data-testid=drop-zone]")!;
+      zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: data, bubbles: true, cancelable: true }));
+      zone.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+    }, dropped);
+    const summary = page.getByTestId("upload-summary");
+    await summary.filter({ hasText: "Finished" }).waitFor({ timeout: 60_000 });
+    expect(await summary.textContent()).toContain("0 of 2 uploaded, 2 failed");
+    const failed = page.locator(".upload-files li[data-state=error]");
+    expect(await failed.count()).toBe(2);
+    expect(await failed.filter({ hasText: "notes-not-image.png" }).locator("code").textContent()).toBe("EBADMIME");
+    expect(await failed.filter({ hasText: "truncated.jpg" }).locator("code").textContent()).toMatch(/^E[A-Z]+$/);
+    await expectAccessible();
+  });
+
   it("shows the datasets with their counts, and reported no console error", async () => {
     await page.getByRole("link", { name: "Datasets", exact: true }).first().click();
     const row = page.getByRole("row", { name: /Fixtures/ });
     await row.waitFor();
     await expect.poll(() => row.getByRole("cell").first().textContent()).toBe(String(fixtureCount - 4));
     await screenshot(page, "datasets");
+    // Deleting a dataset asks first, and a cancel keeps it.
+    await page.getByLabel("New dataset").fill("Scratch");
+    await page.getByRole("button", { name: "Create" }).click();
+    await page.getByRole("button", { name: "Delete Scratch" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
+    expect(await page.getByRole("link", { name: "Scratch" }).count()).toBe(1);
+    await page.getByRole("button", { name: "Delete Scratch" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Delete dataset" }).click();
+    await page.getByRole("link", { name: "Scratch" }).waitFor({ state: "detached" });
+    expect((await t.client.datasets.list()).items.map((d) => d.name)).toEqual(["Fixtures"]);
     await expectAccessible();
-    // The one 400 is the malformed query's answer; anything else (a CSP refusal, an exception) fails.
+    // The 400s are the malformed query's answer and the two refused files' PUTs; anything else
+    // (a CSP refusal, an exception, another failed request) fails.
     expect(browser.problems.filter((p) => !p.includes("status of 400 (Bad Request)"))).toEqual([]);
-    expect(browser.problems.length).toBeLessThanOrEqual(1);
+    expect(browser.problems.length).toBe(3);
   });
 });
