@@ -83,11 +83,15 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.jpg`), type: "jpeg", quality: 80 });
 }
 
-/** Signs in through the form, as a person does. */
-export async function signIn(page: Page, url: string, organizationId: string, secretKey: string): Promise<void> {
-  await page.goto(`${url}/sign-in`);
+/**
+ * Opens `address` signed out, signs in through the form the app sends the visitor to, as a
+ * person does, and waits to be back at `address`.
+ */
+export async function signInAt(page: Page, address: string, organizationId: string, secretKey: string): Promise<void> {
+  await page.goto(address);
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
   await page.getByLabel("Organization").fill(organizationId);
   await page.getByLabel("Secret key").fill(secretKey);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Datasets" }).waitFor();
+  await page.waitForURL(address);
 }

@@ -1,4 +1,4 @@
-import { Link, Redirect, Route, Switch } from "wouter";
+import { Link, Redirect, Route, Switch, useLocation, useSearch } from "wouter";
 import { SessionProvider, useSession } from "./session.js";
 import { SignIn } from "./views/SignIn.js";
 import { DatasetList } from "./views/DatasetList.js";
@@ -46,6 +46,16 @@ function Header() {
   );
 }
 
+/** A shared address opened while signed out: sign in, then land on it (`?next=`, a path of this app). */
+function SignInFirst() {
+  const [location] = useLocation();
+  const search = useSearch();
+  const next = location.startsWith("/datasets")
+    ? `?next=${encodeURIComponent(location + (search ? `?${search}` : ""))}`
+    : "";
+  return <Redirect to={`/sign-in${next}`} replace />;
+}
+
 function Routes() {
   const { api } = useSession();
   if (!api)
@@ -53,7 +63,7 @@ function Routes() {
       <Switch>
         <Route path="/sign-in" component={SignIn} />
         <Route>
-          <Redirect to="/sign-in" replace />
+          <SignInFirst />
         </Route>
       </Switch>
     );

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from "react";
-import { useLocation } from "wouter";
+import { useLocation, useSearch } from "wouter";
 import { ViApi } from "../api/client.js";
 import { secretKeyProblem } from "../api/credentials.js";
 import { describeError } from "../api/errors.js";
@@ -9,6 +9,7 @@ import { useSession } from "../session.js";
 export function SignIn() {
   const { signIn } = useSession();
   const [, navigate] = useLocation();
+  const search = useSearch();
   const [organizationId, setOrganizationId] = useState("");
   const [secretKey, setSecretKey] = useState("");
   const [error, setError] = useState<string>();
@@ -24,7 +25,7 @@ export function SignIn() {
     try {
       await new ViApi(credentials).organization();
       signIn(credentials);
-      navigate("/datasets", { replace: true });
+      navigate(nextPath(search), { replace: true });
     } catch (err) {
       setError(describeError(err));
     } finally {
@@ -70,4 +71,10 @@ export function SignIn() {
       </form>
     </section>
   );
+}
+
+/** Where to go once signed in: the address that was opened (only a path of this app), else the datasets. */
+export function nextPath(search: string): string {
+  const next = new URLSearchParams(search).get("next");
+  return next && /^\/datasets(\/|\?|$)/.test(next) ? next : "/datasets";
 }
