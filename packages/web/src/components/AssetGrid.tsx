@@ -44,6 +44,7 @@ export function AssetGrid(props: {
   const lastRow = items.length ? items[items.length - 1]!.index : 0;
   useEffect(() => pages.ensure((lastRow + 1) * columns), [lastRow, columns, pages]);
 
+  const focusRendered = items.some((row) => row.index === Math.floor(focusIndex / columns));
   const focusTile = (index: number) => {
     const clamped = Math.max(0, Math.min(pages.total - 1, index));
     props.onFocusIndex(clamped);
@@ -77,7 +78,14 @@ export function AssetGrid(props: {
       role="listbox"
       aria-label="Assets"
       aria-multiselectable="true"
-      tabIndex={-1}
+      // The focused tile is the grid's tab stop; scrolled out of the DOM, the grid itself is, and
+      // passes focus to the first tile on screen.
+      tabIndex={focusRendered ? -1 : 0}
+      onFocus={(e) => {
+        if (e.target !== e.currentTarget) return;
+        const onScreen = items.find((row) => row.start >= (virtualizer.scrollOffset ?? 0)) ?? items[0];
+        if (onScreen) focusTile(onScreen.index * columns);
+      }}
       onKeyDown={onKeyDown}
       data-testid="asset-grid"
     >
