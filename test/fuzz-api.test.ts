@@ -731,6 +731,10 @@ describe("fuzzing the API: no 5xx, nothing of another organization", () => {
           }
           const withBody = method === "PUT" || method === "POST";
           const reply = await call(method, url.toString(), withBody ? { raw: Buffer.from(body) } : {});
+          // A mutation that lands on one of the web gallery's pages (`/x/..` is `/`) gets its app
+          // shell: a public page that holds no one's data.
+          const galleryPage = /^\/($|sign-in$|datasets(\/|$))/.test(url.pathname);
+          if (galleryPage && reply.headers.get("content-type")?.startsWith("text/html")) return;
           if (reply.status === 200 || reply.status === 206) {
             // Only the URL's own target may answer, and only with its own bytes.
             if (original.kind === "download" && method === "GET") expect(sha256Hex(reply.bytes)).toBe(original.sha256);

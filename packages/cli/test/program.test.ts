@@ -860,6 +860,8 @@ describe("serve", () => {
     expect(r.code).toBe(0);
     expect(server.close).toHaveBeenCalledTimes(1);
     expect(r.stdout).toMatch(/listening on http:\/\/0\.0\.0\.0:9000/);
+    // A wildcard host is not an address a browser opens: the gallery is printed at localhost.
+    expect(r.stdout).toMatch(/Gallery: +http:\/\/localhost:9000\/ /);
     expect(r.stdout).toContain(path.join("/work/here", "data", "credentials.json"));
     expect(r.createClient).not.toHaveBeenCalled();
   });
@@ -884,6 +886,7 @@ describe("serve", () => {
     expect(r.stdout.split("\n")).toHaveLength(2);
     expect(json(r.stdout)).toEqual({
       url: "http://::1:40123",
+      galleryUrl: "http://::1:40123/",
       credentialsPath: "/srv/vi/credentials.json",
       dataDir: "/srv/vi",
       host: "::1",

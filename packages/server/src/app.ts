@@ -9,6 +9,7 @@ import { createServices, type Services } from "./services/services.js";
 import { apiRoutes } from "./routes/api.js";
 import { signedRoutes } from "./routes/signed.js";
 import { errorHandler, sendError } from "./http/errors.js";
+import { registerGallery } from "./http/gallery.js";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -101,6 +102,7 @@ export async function buildApp(
 
   await app.register(apiRoutes(services, ctx.config));
   await app.register(signedRoutes(ctx, services));
+  await registerGallery(app);
   return { app, services };
 }
 

@@ -88,6 +88,9 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
         ctx.out.result(
           () => {
             ctx.out.line(`Vi server listening on ${server.url}`);
+            ctx.out.line(
+              `Gallery:        ${galleryUrl(server.url)} (sign in with the organization and secret key below)`,
+            );
             ctx.out.line(`Data directory: ${options.dataDir}`);
             ctx.out.line(`Credentials:    ${server.credentialsPath}`);
             if (server.created)
@@ -101,6 +104,7 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
           },
           () => ({
             url: server.url,
+            galleryUrl: galleryUrl(server.url),
             credentialsPath: server.credentialsPath,
             dataDir: options.dataDir,
             host: options.host,
@@ -115,4 +119,16 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
         ctx.setExitCode(0);
       }),
     );
+}
+
+/** The web gallery's address (the server serves it at /): a browser cannot open a wildcard host, so that is localhost. */
+export function galleryUrl(serverUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(serverUrl);
+  } catch {
+    return `${serverUrl}/`;
+  }
+  if (url.hostname === "0.0.0.0" || url.hostname === "[::]") url.hostname = "localhost";
+  return `${url.origin}/`;
 }
