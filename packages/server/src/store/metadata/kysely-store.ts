@@ -29,7 +29,7 @@ import type {
   OrganizationRecord,
   SecretKeyRecord,
 } from "./records.js";
-import { num } from "./kysely/common.js";
+import { advisoryLocks, isRetryable, num, tryAdvisoryLock } from "./kysely/common.js";
 import { SelectionPlanner } from "./kysely/planner.js";
 import * as annotations from "./kysely/annotations.js";
 import * as assets from "./kysely/assets.js";
@@ -60,9 +60,25 @@ export class KyselyMetadataStore implements MetadataStore {
 
   /** Runs a write transaction and answers only once it is durable. */
   private async write<T>(work: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
-    const result = await this.db.transaction().execute(work);
+    const result = await this.transaction(work);
     await this.sync();
     return result;
+  }
+
+  /**
+   * One transaction. On PostgreSQL (READ COMMITTED) two replicas may deadlock on rows they
+   * update in different orders (blob counters, dataset counters), or, rarely, fail to
+   * serialize; the database then aborts one of them whole, and running it again is correct.
+   */
+  private async transaction<T>(work: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction().execute(work);
+      } catch (err) {
+        if (this.dialect !== "postgres" || attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+      }
+    }
   }
 
   async migrate(): Promise<void> {
@@ -96,13 +112,24 @@ export class KyselyMetadataStore implements MetadataStore {
 
   // ---- organizations and keys ----
 
-  async createOrganization(org: OrganizationRecord, firstKey: SecretKeyRecord): Promise<void> {
-    await this.write(async (tx) => {
+  async createOrganization(org: OrganizationRecord, firstKey: SecretKeyRecord, onlyIfFirst = false): Promise<boolean> {
+    return this.write(async (tx) => {
+      if (onlyIfFirst) {
+        // Replicas starting together on an empty database: the second waits here for the first
+        // to commit, then sees its organization and joins it.
+        if (this.dialect === "postgres") await advisoryLocks(tx, ["first-organization"]);
+        const n = await tx
+          .selectFrom("organizations")
+          .select((eb) => eb.fn.countAll().as("n"))
+          .executeTakeFirstOrThrow();
+        if (num(n.n) > 0) return false;
+      }
       await tx
         .insertInto("organizations")
         .values({ org_id: org.orgId, name: org.name, created_at: org.createdAt })
         .execute();
       await this.insertKey(tx, firstKey);
+      return true;
     });
   }
 
@@ -278,7 +305,7 @@ export class KyselyMetadataStore implements MetadataStore {
 
   async commitFiles(entries: FileCommit[]): Promise<(CommitResult | undefined)[]> {
     if (entries.length === 0) return [];
-    return this.write((tx) => ingestion.commitFiles(tx, entries));
+    return this.write((tx) => ingestion.commitFiles(tx, this.dialect, entries));
   }
 
   failFile(
@@ -337,10 +364,15 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   purgeSessions(before: number, limit: number): Promise<{ ingestion: number; deletion: number }> {
-    return this.write(async (tx) => ({
-      ingestion: await ingestion.purgeIngestionSessions(tx, before, limit),
-      deletion: await deletions.purgeDeletionSessions(tx, before, limit),
-    }));
+    return this.write(async (tx) => {
+      // One replica purges at a time; the others find nothing to do this round.
+      if (this.dialect === "postgres" && !(await tryAdvisoryLock(tx, "purge-sessions")))
+        return { ingestion: 0, deletion: 0 };
+      return {
+        ingestion: await ingestion.purgeIngestionSessions(tx, before, limit),
+        deletion: await deletions.purgeDeletionSessions(tx, before, limit),
+      };
+    });
   }
 
   runningDeletionSessions(): Promise<DeletionSessionRecord[]> {
@@ -348,7 +380,7 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   deleteNextBatch(sessionId: string, limit: number): Promise<DeletionBatch> {
-    return this.write((tx) => deletions.deleteNextBatch(tx, sessionId, limit));
+    return this.write((tx) => deletions.deleteNextBatch(tx, this.dialect, sessionId, limit));
   }
 
   // ---- processing ----
@@ -357,16 +389,14 @@ export class KyselyMetadataStore implements MetadataStore {
   // work adds no flush to the upload path. Only an outcome that frees bytes is synced first.
 
   claimProcessingJobs(owner: string, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
-    return this.db
-      .transaction()
-      .execute((tx) => processing.claimJobs(tx, this.dialect, owner, limit, leaseMs, Date.now()));
+    return this.transaction((tx) => processing.claimJobs(tx, this.dialect, owner, limit, leaseMs, Date.now()));
   }
 
   async finishProcessingJobs(
     owner: string,
     finished: { job: ClaimedJob; outcome: ProcessingOutcome }[],
   ): Promise<{ applied: boolean[]; orphanedBlobs: string[] }> {
-    const result = await this.db.transaction().execute(async (tx) => {
+    const result = await this.transaction(async (tx) => {
       const applied: boolean[] = [];
       const orphanedBlobs: string[] = [];
       const t = Date.now();
@@ -405,6 +435,9 @@ export class KyselyMetadataStore implements MetadataStore {
     return processing.processingBacklog(this.db);
   }
 }
+
+/** Attempts of a PostgreSQL transaction that deadlocked or failed to serialize. */
+const MAX_ATTEMPTS = 5;
 
 /** Unwinds an update transaction when one of its assets does not exist. */
 class MissingAsset extends Error {

@@ -139,7 +139,12 @@ export interface MetadataStore {
   /** Returns the stored value, inserting `value` first when the setting is absent. */
   settingOrInsert(name: string, value: string): Promise<string>;
 
-  createOrganization(org: OrganizationRecord, firstKey: SecretKeyRecord): Promise<void>;
+  /**
+   * Creates an organization with its first key; with `onlyIfFirst`, only when the database has
+   * none yet (replicas starting together on an empty database: exactly one creates it). Answers
+   * whether it was created.
+   */
+  createOrganization(org: OrganizationRecord, firstKey: SecretKeyRecord, onlyIfFirst?: boolean): Promise<boolean>;
   getOrganization(orgId: string): Promise<OrganizationRecord | undefined>;
   countOrganizations(): Promise<number>;
   createSecretKey(key: SecretKeyRecord): Promise<void>;

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from "kysely";
+import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
 import type { CustomMetadata } from "@vi/protocol";
 import type { Database } from "../schema.js";
 import { fieldRows } from "../migrations.js";
@@ -11,6 +11,34 @@ export type AssetRow = Selectable<Database["assets"]>;
 
 /** pg answers 64-bit integers as strings; SQLite answers numbers. Both become numbers here. */
 export const num = (v: unknown): number => (typeof v === "number" ? v : Number(v));
+
+/**
+ * PostgreSQL: takes transaction-scoped advisory locks on `keys` (released at commit or
+ * rollback), in sorted order so that two transactions taking overlapping sets never deadlock.
+ * The key's 64-bit hash names the lock; a collision only makes two unrelated keys wait for each
+ * other.
+ */
+export async function advisoryLocks(tx: Db, keys: Iterable<string>): Promise<void> {
+  const sorted = [...new Set(keys)].sort();
+  if (sorted.length === 0) return;
+  await sql`select count(pg_advisory_xact_lock(hashtextextended(k, 0))) from (select unnest(cast(${sorted} as text[])) as k order by 1) s`.execute(
+    tx,
+  );
+}
+
+/** PostgreSQL: takes a transaction-scoped advisory lock if no one holds it; answers whether it did. */
+export async function tryAdvisoryLock(tx: Db, key: string): Promise<boolean> {
+  const { rows } = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(hashtextextended(${key}, 0)) as ok`.execute(
+    tx,
+  );
+  return rows[0]?.ok === true;
+}
+
+/** A PostgreSQL error after which the whole transaction may simply run again (deadlock, serialization). */
+export function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === "40P01" || code === "40001";
+}
 
 export function* chunks<T>(items: T[], size: number): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);

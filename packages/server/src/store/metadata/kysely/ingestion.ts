@@ -5,7 +5,7 @@ import type { CommitResult, FileCommit } from "../metadata-store.js";
 import type { IngestionFileRecord, IngestionSessionRecord } from "../records.js";
 import type { Database } from "../schema.js";
 import { fold } from "../migrations.js";
-import { num, releaseBlob, retainBlob, writeFields, type Db } from "./common.js";
+import { advisoryLocks, num, releaseBlob, retainBlob, writeFields, type Db } from "./common.js";
 import { enqueueProcessing } from "./processing.js";
 
 /** What new bytes start with: processing is ahead of them, and nothing it made for older bytes stays. */
@@ -127,7 +127,11 @@ interface CommitBatch {
 
 const assetKey = (orgId: string, datasetId: string, filename: string) => `${orgId}\u0000${datasetId}\u0000${filename}`;
 
-export async function commitFiles(tx: Db, entries: FileCommit[]): Promise<(CommitResult | undefined)[]> {
+export async function commitFiles(
+  tx: Db,
+  dialect: "sqlite" | "postgres",
+  entries: FileCommit[],
+): Promise<(CommitResult | undefined)[]> {
   const sessions = new Map<string, Selectable<Database["ingestion_sessions"]> | undefined>();
   const succeeded = new Map<string, number>();
   const results: (CommitResult | undefined)[] = [];
@@ -136,6 +140,18 @@ export async function commitFiles(tx: Db, entries: FileCommit[]): Promise<(Commi
       sessionId,
       await tx.selectFrom("ingestion_sessions").selectAll().where("session_id", "=", sessionId).executeTakeFirst(),
     );
+  }
+  if (dialect === "postgres") {
+    // Replicas commit the same filename at once: each waits for the other's commit and then
+    // reads its asset (READ COMMITTED reads what committed before each statement), so the
+    // second replaces the first's asset instead of inserting a second one. (SQLite has one
+    // writer at a time.) Sessions that went are skipped below anyway.
+    const keys: string[] = [];
+    for (const e of entries) {
+      const s = sessions.get(e.sessionId);
+      if (s) keys.push(`filename:${assetKey(s.org_id, s.dataset_id, e.asset.filename)}`);
+    }
+    await advisoryLocks(tx, keys);
   }
   const batch: CommitBatch = { previous: await previousAssets(tx, entries, sessions), added: new Map() };
   for (const entry of entries) {
