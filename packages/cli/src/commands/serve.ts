@@ -15,6 +15,7 @@ interface ServeOptions {
   host?: string;
   port?: number;
   dataDir?: string;
+  databaseUrl?: string;
 }
 
 const parsePort = intInRange(0, 65_535);
@@ -24,7 +25,7 @@ export function resolveServeOptions(
   opts: ServeOptions,
   env: NodeJS.ProcessEnv,
   cwd: string,
-): { host: string; port: number; dataDir: string } {
+): { host: string; port: number; dataDir: string; databaseUrl?: string } {
   const host = opts.host ?? (env.HOST || DEFAULT_HOST);
   let port = opts.port;
   if (port === undefined) {
@@ -37,7 +38,8 @@ export function resolveServeOptions(
     } else port = DEFAULT_PORT;
   }
   const dataDir = path.resolve(cwd, opts.dataDir ?? (env[ENV.dataDir] || DEFAULT_DATA_DIR));
-  return { host, port, dataDir };
+  // VI_DATABASE_URL itself is read by the server, with the rest of its environment.
+  return { host, port, dataDir, ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}) };
 }
 
 function aborted(signal: AbortSignal): Promise<void> {
@@ -50,12 +52,18 @@ function aborted(signal: AbortSignal): Promise<void> {
 export function registerServe(program: Command, deps: ResolvedDeps, state: RunState): void {
   program
     .command("serve")
-    .description("run a Vi server on this machine (SQLite + local folder store in the data directory)")
+    .description(
+      "run a Vi server on this machine (SQLite + local folder store in the data directory, or PostgreSQL with --database-url)",
+    )
     .option("--host <host>", `interface to listen on (env HOST, default ${DEFAULT_HOST})`)
     .option("--port <n>", `port to listen on, 0 for any free port (env PORT, default ${DEFAULT_PORT})`, parsePort)
     .option(
       "--data-dir <dir>",
       `where the database, the files and credentials.json live (env ${ENV.dataDir}, default ./${DEFAULT_DATA_DIR})`,
+    )
+    .option(
+      "--database-url <url>",
+      "PostgreSQL for the metadata, postgres://user:password@host:5432/db, so that several servers (replicas) share it (env VI_DATABASE_URL, default: SQLite in the data directory)",
     )
     .addHelpText(
       "after",
