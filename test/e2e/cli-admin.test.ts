@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Client, ViNotFoundError } from "@vi/sdk";
 import { uniqueJpeg } from "../helpers/jpeg.mjs";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process.mjs";
+import { embeddedOnly } from "../helpers/test-database.mjs";
 
 const BIN = join(import.meta.dirname, "..", "..", "packages", "cli", "dist", "bin.js");
 
@@ -30,7 +31,7 @@ function vi(args: string[], cwd: string): Promise<{ code: number; stdout: string
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 /** What the holder of a data folder can do with the server stopped: check it, and add organizations. */
-describe("vi-cli fsck and orgs create", () => {
+describe.skipIf(embeddedOnly("fsck and orgs create work on a stopped server's SQLite data folder"))("vi-cli fsck and orgs create", () => {
   let home: string;
   let server: ServerProcess | undefined;
   afterAll(async () => {

@@ -2,6 +2,7 @@
 // starts gets a PostgreSQL database of its own on the run's cluster (test/services/postgres.mjs,
 // started by test/global-setup.ts, which exports VI_TEST_DATABASE_URL, an administrator's URL).
 import { createHash, randomBytes } from "node:crypto";
+import { join } from "node:path";
 import pg from "pg";
 
 /** The administrator's URL of the run's PostgreSQL, or undefined in the embedded configuration. */
@@ -65,4 +66,39 @@ export async function databaseForDataDir(dataDir) {
 /** Environment for a server process on `dataDir`: VI_DATABASE_URL in scale-out, nothing otherwise. */
 export async function serverEnv(dataDir) {
   return scaleout() ? { VI_DATABASE_URL: await databaseForDataDir(dataDir) } : {};
+}
+
+/** Every row of `tables` in the database at `url`, as text (for "this secret is stored nowhere" checks). */
+export async function textOfTables(url, tables) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    let text = "";
+    for (const table of tables) {
+      const { rows } = await client.query(`select t::text as row from ${table} t`);
+      text += rows.map((r) => r.row).join("\n");
+    }
+    return text;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Reads a stopped (or killed) server's metadata directly, in either configuration: the SQLite
+ * file of its data folder, or the folder's PostgreSQL database. `all(sql)` answers rows with
+ * 64-bit counts as numbers in both.
+ */
+export async function openStoreReader(dataDir) {
+  if (scaleout()) {
+    const client = new pg.Client({
+      connectionString: await databaseForDataDir(dataDir),
+      types: { getTypeParser: (oid, format) => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) },
+    });
+    await client.connect();
+    return { all: async (sql) => (await client.query(sql)).rows, close: () => client.end() };
+  }
+  const { default: Database } = await import("better-sqlite3");
+  const db = new Database(join(dataDir, "metadata.sqlite"), { readonly: true, fileMustExist: true });
+  return { all: async (sql) => db.prepare(sql).all(), close: async () => db.close() };
 }

@@ -52,9 +52,7 @@ function aborted(signal: AbortSignal): Promise<void> {
 export function registerServe(program: Command, deps: ResolvedDeps, state: RunState): void {
   program
     .command("serve")
-    .description(
-      "run a Vi server on this machine (SQLite + local folder store in the data directory, or PostgreSQL with --database-url)",
-    )
+    .description("run a Vi server on this machine (SQLite + local folder store in the data directory)")
     .option("--host <host>", `interface to listen on (env HOST, default ${DEFAULT_HOST})`)
     .option("--port <n>", `port to listen on, 0 for any free port (env PORT, default ${DEFAULT_PORT})`, parsePort)
     .option(
@@ -63,7 +61,7 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
     )
     .option(
       "--database-url <url>",
-      "PostgreSQL for the metadata, postgres://user:password@host:5432/db, so that several servers (replicas) share it (env VI_DATABASE_URL, default: SQLite in the data directory)",
+      "PostgreSQL (postgres://...) for the metadata, shared by replicas (env VI_DATABASE_URL, default SQLite)",
     )
     .addHelpText(
       "after",
