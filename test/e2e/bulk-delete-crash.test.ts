@@ -20,7 +20,9 @@ async function storeFacts(dataDir: string) {
       assets: (await db.all("select filename, sha256 from assets")) as { filename: string; sha256: string }[],
       blobs: ((await db.all("select sha256 from blobs")) as { sha256: string }[]).map((r) => r.sha256),
       orphanFields: (
-        await one<{ n: number }>("select count(*) as n from asset_fields where asset_seq not in (select seq from assets)")
+        await one<{ n: number }>(
+          "select count(*) as n from asset_fields where asset_seq not in (select seq from assets)",
+        )
       ).n,
       fieldless: (
         await one<{ n: number }>(

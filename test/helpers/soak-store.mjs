@@ -42,7 +42,9 @@ export async function inspectStore(dataDir) {
     const all = (q) => db.all(q);
     const one = async (q) => (await db.all(q))[0];
     facts = {
-      assets: await all("select seq, asset_id, org_id, dataset_id, filename, sha256, file_size, generation from assets"),
+      assets: await all(
+        "select seq, asset_id, org_id, dataset_id, filename, sha256, file_size, generation from assets",
+      ),
       blobs: await all("select sha256, size, ref_count from blobs"),
       // An asset references its bytes and, once processed, its thumbnail's.
       refs: await all(
@@ -54,7 +56,9 @@ export async function inspectStore(dataDir) {
       counters: await all(
         "select d.org_id, d.dataset_id, d.asset_count, (select count(*) from assets a where a.org_id = d.org_id and a.dataset_id = d.dataset_id) as actual from datasets d",
       ),
-      orphanFields: (await one("select count(*) as n from asset_fields where asset_seq not in (select seq from assets)")).n,
+      orphanFields: (
+        await one("select count(*) as n from asset_fields where asset_seq not in (select seq from assets)")
+      ).n,
       fieldless: (
         await one(
           "select count(*) as n from assets where custom_metadata <> '{}' and seq not in (select asset_seq from asset_fields)",

@@ -3,6 +3,7 @@
 // started by test/global-setup.ts, which exports VI_TEST_DATABASE_URL, an administrator's URL).
 import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { URL } from "node:url";
 import pg from "pg";
 
 /** The administrator's URL of the run's PostgreSQL, or undefined in the embedded configuration. */
@@ -56,9 +57,10 @@ export async function databaseForDataDir(dataDir) {
   const name = `vi_dir_${createHash("sha256").update(dataDir).digest("hex").slice(0, 24)}`;
   await admin(async (c) => {
     const { rowCount } = await c.query("select 1 from pg_database where datname = $1", [name]);
-    if (rowCount === 0) await c.query(`create database ${name}`).catch((err) => {
-      if (err.code !== "42P04") throw err; // created meanwhile by another server on the folder
-    });
+    if (rowCount === 0)
+      await c.query(`create database ${name}`).catch((err) => {
+        if (err.code !== "42P04") throw err; // created meanwhile by another server on the folder
+      });
   });
   return urlOf(name);
 }

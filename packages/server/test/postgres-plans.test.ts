@@ -32,7 +32,9 @@ describe.skipIf(!scaleout())("PostgreSQL plans (needs VI_TEST_DATABASE_URL: npm 
     store = new KyselyMetadataStore(db, "postgres");
     await store.migrate();
     // Two organizations' datasets of the same size: every index must narrow by dataset first.
-    await sql`insert into organizations (org_id, name, created_at) values ('o1', 'one', 0), ('o2', 'two', 0)`.execute(db);
+    await sql`insert into organizations (org_id, name, created_at) values ('o1', 'one', 0), ('o2', 'two', 0)`.execute(
+      db,
+    );
     await sql`insert into datasets (org_id, dataset_id, name, type, content, created_at, last_accessed, asset_count)
       values ('o1', 'd1', 'd1', 'Dataset', 'Image', 0, 0, ${PER_DATASET}),
              ('o2', 'd2', 'd2', 'Dataset', 'Image', 0, 0, ${PER_DATASET})`.execute(db);
@@ -100,11 +102,17 @@ describe.skipIf(!scaleout())("PostgreSQL plans (needs VI_TEST_DATABASE_URL: npm 
 
   const cases: [string, () => Promise<unknown>][] = [
     ["the default listing", () => list(undefined)],
-    ["a deep keyset page by filename", () => list(undefined, { sortKey: "filename", after: { value: "Img_015000.jpg", seq: 15000 } })],
+    [
+      "a deep keyset page by filename",
+      () => list(undefined, { sortKey: "filename", after: { value: "Img_015000.jpg", seq: 15000 } }),
+    ],
     ["a page by file size, descending", () => list(undefined, { sortKey: "fileSize", descending: true })],
     ["a filename prefix (case-insensitive)", () => list(sel('filename startsWith "img_0123"'))],
     ["a filename prefix (strict)", () => list(sel('filename startsWith "Img_0123"', true))],
-    ["a strict filename prefix, sorted by filename", () => list(sel('filename startsWith "Img_0123"', true), { sortKey: "filename" })],
+    [
+      "a strict filename prefix, sorted by filename",
+      () => list(sel('filename startsWith "Img_0123"', true), { sortKey: "filename" }),
+    ],
     ["a size range", () => list(sel("metadata.fileSize > 1000 and metadata.fileSize < 1100"))],
     ["a width, sorted by width", () => list(sel("metadata.width == 1500"), { sortKey: "width" })],
     ["a rare custom string", () => list(sel('split == "rare"'))],
@@ -131,7 +139,13 @@ describe.skipIf(!scaleout())("PostgreSQL plans (needs VI_TEST_DATABASE_URL: npm 
         contents_updated_at, generation)
       select id, 'o2', 'd3', name, lower(name), 'x', 1, 'image/jpeg', 1, 1, 1, 1, 1, 1, '{}', 0, 0, 0, 1
       from (values ('z1', 'b.jpg'), ('z2', 'B.jpg'), ('z3', 'a.jpg')) v(id, name)`.execute(db);
-    const page = await store.listAssets({ orgId: "o2", datasetId: "d3", sortKey: "filename", descending: false, limit: 10 });
+    const page = await store.listAssets({
+      orgId: "o2",
+      datasetId: "d3",
+      sortKey: "filename",
+      descending: false,
+      limit: 10,
+    });
     expect(page.map((a) => a.filename)).toEqual(["B.jpg", "a.jpg", "b.jpg"]);
   });
 });

@@ -25,7 +25,9 @@ export function newPool(url: string, max = POOL_SIZE): pg.Pool {
     max,
     types: {
       getTypeParser: ((oid: number, format?: "text" | "binary") =>
-        oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+        oid === INT8_OID
+          ? (v: string) => Number(v)
+          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
   // An idle connection that the database drops (a restart, a failover) must not crash the process.
@@ -41,7 +43,10 @@ export function newPool(url: string, max = POOL_SIZE): pg.Pool {
  */
 export async function openPostgresStore(url: string): Promise<KyselyMetadataStore> {
   const pool = newPool(url);
-  const store = new KyselyMetadataStore(new Kysely<Database>({ dialect: new NulSafePostgresDialect({ pool }) }), "postgres");
+  const store = new KyselyMetadataStore(
+    new Kysely<Database>({ dialect: new NulSafePostgresDialect({ pool }) }),
+    "postgres",
+  );
   try {
     await store.migrate();
   } catch (err) {
