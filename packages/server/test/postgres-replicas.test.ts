@@ -129,9 +129,7 @@ describe.skipIf(!scaleout())("replicas on one PostgreSQL, store level (needs npm
           },
         },
       ]);
-    const results = await Promise.all(
-      Array.from({ length: FILES }, (_, i) => [commit(0, i), commit(1, i)]).flat(),
-    );
+    const results = await Promise.all(Array.from({ length: FILES }, (_, i) => [commit(0, i), commit(1, i)]).flat());
     // Every commit succeeded: the second of each pair replaced the first's asset.
     expect(results.every((r) => r[0] !== undefined)).toBe(true);
     const listed = await stores[2]!.listAssets({
@@ -141,7 +139,9 @@ describe.skipIf(!scaleout())("replicas on one PostgreSQL, store level (needs npm
       descending: false,
       limit: 1000,
     });
-    expect(listed.map((a) => a.filename).sort()).toEqual(Array.from({ length: FILES }, (_, i) => `img-${i}.jpg`).sort());
+    expect(listed.map((a) => a.filename).sort()).toEqual(
+      Array.from({ length: FILES }, (_, i) => `img-${i}.jpg`).sort(),
+    );
     expect(await stores[3]!.countAssets(orgId, "ds")).toBe(FILES);
     // Each asset holds the bytes of the commit that came last, and only those are referenced.
     for (const a of listed) expect(a.generation).toBe(2);
