@@ -29,13 +29,14 @@ import type {
   OrganizationRecord,
   SecretKeyRecord,
 } from "./records.js";
-import { advisoryLocks, isRetryable, num, tryAdvisoryLock } from "./kysely/common.js";
+import { isRetryable, tryAdvisoryLock } from "./kysely/common.js";
 import { SelectionPlanner } from "./kysely/planner.js";
 import * as annotations from "./kysely/annotations.js";
 import * as assets from "./kysely/assets.js";
 import * as datasets from "./kysely/datasets.js";
 import * as deletions from "./kysely/deletions.js";
 import * as ingestion from "./kysely/ingestion.js";
+import * as organizations from "./kysely/organizations.js";
 import * as processing from "./kysely/processing.js";
 
 /**
@@ -112,90 +113,33 @@ export class KyselyMetadataStore implements MetadataStore {
 
   // ---- organizations and keys ----
 
-  async createOrganization(org: OrganizationRecord, firstKey: SecretKeyRecord, onlyIfFirst = false): Promise<boolean> {
-    return this.write(async (tx) => {
-      if (onlyIfFirst) {
-        // Replicas starting together on an empty database: the second waits here for the first
-        // to commit, then sees its organization and joins it.
-        if (this.dialect === "postgres") await advisoryLocks(tx, ["first-organization"]);
-        const n = await tx
-          .selectFrom("organizations")
-          .select((eb) => eb.fn.countAll().as("n"))
-          .executeTakeFirstOrThrow();
-        if (num(n.n) > 0) return false;
-      }
-      await tx
-        .insertInto("organizations")
-        .values({ org_id: org.orgId, name: org.name, created_at: org.createdAt })
-        .execute();
-      await this.insertKey(tx, firstKey);
-      return true;
-    });
+  createOrganization(org: OrganizationRecord, firstKey: SecretKeyRecord, onlyIfFirst = false): Promise<boolean> {
+    return this.write((tx) => organizations.createOrganization(tx, this.dialect, org, firstKey, onlyIfFirst));
   }
 
-  async getOrganization(orgId: string): Promise<OrganizationRecord | undefined> {
-    const row = await this.db.selectFrom("organizations").selectAll().where("org_id", "=", orgId).executeTakeFirst();
-    return row && { orgId: row.org_id, name: row.name, createdAt: num(row.created_at) };
+  getOrganization(orgId: string): Promise<OrganizationRecord | undefined> {
+    return organizations.getOrganization(this.db, orgId);
   }
 
-  async countOrganizations(): Promise<number> {
-    const row = await this.db
-      .selectFrom("organizations")
-      .select((eb) => eb.fn.countAll().as("n"))
-      .executeTakeFirstOrThrow();
-    return num(row.n);
+  countOrganizations(): Promise<number> {
+    return organizations.countOrganizations(this.db);
   }
 
   async createSecretKey(key: SecretKeyRecord): Promise<void> {
-    await this.insertKey(this.db, key);
+    await organizations.insertKey(this.db, key);
     await this.sync();
   }
 
-  async findSecretKeyByHash(keyHash: string): Promise<SecretKeyRecord | undefined> {
-    const row = await this.db.selectFrom("secret_keys").selectAll().where("key_hash", "=", keyHash).executeTakeFirst();
-    return (
-      row && {
-        keyId: row.key_id,
-        orgId: row.org_id,
-        name: row.name,
-        keyHash: row.key_hash,
-        createdAt: num(row.created_at),
-      }
-    );
+  findSecretKeyByHash(keyHash: string): Promise<SecretKeyRecord | undefined> {
+    return organizations.findSecretKeyByHash(this.db, keyHash);
   }
 
-  async listSecretKeys(orgId: string): Promise<SecretKeyRecord[]> {
-    const rows = await this.db
-      .selectFrom("secret_keys")
-      .selectAll()
-      .where("org_id", "=", orgId)
-      .orderBy("created_at")
-      .orderBy("key_id")
-      .execute();
-    return rows.map((r) => ({
-      keyId: r.key_id,
-      orgId: r.org_id,
-      name: r.name,
-      keyHash: r.key_hash,
-      createdAt: num(r.created_at),
-    }));
+  listSecretKeys(orgId: string): Promise<SecretKeyRecord[]> {
+    return organizations.listSecretKeys(this.db, orgId);
   }
 
   deleteSecretKey(orgId: string, keyId: string): Promise<"deleted" | "last" | "missing"> {
-    return this.write(async (tx) => {
-      const keys = await tx.selectFrom("secret_keys").select("key_id").where("org_id", "=", orgId).execute();
-      if (!keys.some((k) => k.key_id === keyId)) return "missing";
-      if (keys.length === 1) return "last";
-      await tx.deleteFrom("secret_keys").where("org_id", "=", orgId).where("key_id", "=", keyId).execute();
-      return "deleted";
-    });
-  }
-
-  private async insertKey(db: Kysely<Database> | Transaction<Database>, k: SecretKeyRecord): Promise<void> {
-    await db
-      .insertInto("secret_keys")
-      .values({ key_id: k.keyId, org_id: k.orgId, name: k.name, key_hash: k.keyHash, created_at: k.createdAt })
-      .execute();
+    return this.write((tx) => organizations.deleteSecretKey(tx, orgId, keyId));
   }
 
   // ---- datasets ----
