@@ -32,6 +32,7 @@ import type {
 import { isRetryable, tryAdvisoryLock } from "./kysely/common.js";
 import { SelectionPlanner } from "./kysely/planner.js";
 import * as annotations from "./kysely/annotations.js";
+import * as releases from "./kysely/blob-releases.js";
 import * as assets from "./kysely/assets.js";
 import * as datasets from "./kysely/datasets.js";
 import * as deletions from "./kysely/deletions.js";
@@ -218,6 +219,26 @@ export class KyselyMetadataStore implements MetadataStore {
     const rows = await this.db.selectFrom("blobs").select("sha256").where("sha256", "in", sha256s).execute();
     const known = new Set(rows.map((r) => r.sha256));
     return sha256s.filter((s) => !known.has(s));
+  }
+
+  // ---- bytes to delete ----
+  // Like processing claims, these need no sync of their own: a lost claim is due again, and a
+  // lost forget only makes a later release find the bytes gone.
+
+  claimBlobReleases(limit: number, leaseMs: number): Promise<string[]> {
+    return this.transaction((tx) => releases.claimBlobReleases(tx, this.dialect, limit, leaseMs, Date.now()));
+  }
+
+  forgetBlobReleases(sha256s: string[]): Promise<void> {
+    return releases.forgetBlobReleases(this.db, sha256s);
+  }
+
+  deferBlobReleases(sha256s: string[], runAfter: number): Promise<void> {
+    return releases.deferBlobReleases(this.db, sha256s, runAfter);
+  }
+
+  pendingBlobReleases(): Promise<number> {
+    return releases.pendingBlobReleases(this.db);
   }
 
   async isBlobReferenced(sha256: string): Promise<boolean> {

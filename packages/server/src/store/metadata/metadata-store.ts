@@ -140,6 +140,17 @@ export interface MetadataStore {
   settingOrInsert(name: string, value: string): Promise<string>;
 
   /**
+   * Bytes whose last reference went are recorded in the same transaction (blob_releases).
+   * `claimBlobReleases` takes up to `limit` due ones with a lease; `forgetBlobReleases` ends
+   * them once the bytes are gone; `deferBlobReleases` makes them due at `runAfter`.
+   */
+  claimBlobReleases(limit: number, leaseMs: number): Promise<string[]>;
+  forgetBlobReleases(sha256s: string[]): Promise<void>;
+  deferBlobReleases(sha256s: string[], runAfter: number): Promise<void>;
+  /** Bytes recorded for deletion and not yet deleted (for tests and the health of a deployment). */
+  pendingBlobReleases(): Promise<number>;
+
+  /**
    * Creates an organization with its first key; with `onlyIfFirst`, only when the database has
    * none yet (replicas starting together on an empty database: exactly one creates it). Answers
    * whether it was created.

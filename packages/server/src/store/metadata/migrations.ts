@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Migration, type MigrationProvider, type RawBuilder } from "kysely";
 import { addProcessing } from "./migration-0003-processing.js";
+import { addBlobReleases } from "./migration-0004-blob-releases.js";
 
 /**
  * Migrations in code, so that one build carries its own schema. Types are chosen per dialect
@@ -155,6 +156,11 @@ export function migrationProvider(dialect: "sqlite" | "postgres"): MigrationProv
     "0003_processing": {
       async up(db: Kysely<unknown>) {
         await addProcessing(db, big, text);
+      },
+    },
+    "0004_blob_releases": {
+      async up(db: Kysely<unknown>) {
+        await addBlobReleases(db, big, text);
       },
     },
   };

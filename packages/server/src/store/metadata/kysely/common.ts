@@ -71,8 +71,18 @@ export async function releaseBlob(tx: Db, sha256: string, n: number): Promise<bo
     .where("sha256", "=", sha256)
     .execute();
   const res = await tx.deleteFrom("blobs").where("sha256", "=", sha256).where("ref_count", "<=", 0).executeTakeFirst();
-  return num(res.numDeletedRows) > 0;
+  if (num(res.numDeletedRows) === 0) return false;
+  // Recorded with the last reference's removal: the bytes' deletion survives a crash or a failure.
+  await tx
+    .insertInto("blob_releases")
+    .values({ sha256, run_after: Date.now() + RELEASE_GRACE_MS })
+    .onConflict((oc) => oc.column("sha256").doUpdateSet({ run_after: Date.now() + RELEASE_GRACE_MS }))
+    .execute();
+  return true;
 }
+
+/** The request that freed bytes deletes them at once; the background releaser takes what it left after this. */
+const RELEASE_GRACE_MS = 60_000;
 
 /**
  * Makes an asset's typed field rows (what queries on custom metadata read) match its custom
