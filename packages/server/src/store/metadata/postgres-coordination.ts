@@ -1,8 +1,8 @@
 import { EventEmitter } from "node:events";
 import { randomBytes } from "node:crypto";
-import type pg from "pg";
+import pg from "pg";
 import { KeyedMutex, type Locks } from "../../util/keyed-mutex.js";
-import { newPool } from "./postgres.js";
+import { newPool, redactUrl } from "./postgres.js";
 
 /**
  * What replicas on one PostgreSQL database coordinate through it, besides rows: locks held
@@ -27,7 +27,12 @@ export async function openCoordination(url: string): Promise<Coordination> {
   const origin = randomBytes(8).toString("hex");
   const channels = new Map<string, ChannelEmitter>();
   const listener = new Listener(url, (channel, payload) => channels.get(channel)?.receive(payload));
-  await listener.start();
+  try {
+    await listener.start();
+  } catch (err) {
+    await Promise.all([lockPool.end(), notifyPool.end()]);
+    throw new Error(`cannot connect to PostgreSQL at ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });
+  }
   return {
     locks: (namespace) => new AdvisoryLocks(lockPool, namespace),
     channel(name) {
@@ -135,8 +140,7 @@ class Listener {
   ) {}
 
   async start(): Promise<void> {
-    const { default: pgModule } = await import("pg");
-    const client = new pgModule.Client({ connectionString: this.url });
+    const client = new pg.Client({ connectionString: this.url });
     client.on("notification", (n) => this.deliver(n.channel, n.payload ?? ""));
     client.on("error", () => this.reconnect(client));
     client.on("end", () => this.reconnect(client));
