@@ -164,7 +164,7 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   deleteDataset(orgId: string, datasetId: string): Promise<DeleteResult | undefined> {
-    return this.write((tx) => datasets.deleteDataset(tx, orgId, datasetId));
+    return this.write((tx) => datasets.deleteDataset(tx, this.dialect, orgId, datasetId));
   }
 
   // ---- assets ----
@@ -192,7 +192,7 @@ export class KyselyMetadataStore implements MetadataStore {
     check: (assetId: string, merged: CustomMetadata) => void,
   ): Promise<{ assets: AssetRecord[] } | { missing: string }> {
     return this.write(async (tx) => {
-      const result = await assets.updateCustomMetadata(tx, orgId, datasetId, updates, check);
+      const result = await assets.updateCustomMetadata(tx, this.dialect, orgId, datasetId, updates, check);
       // An unknown id changes nothing: roll back what the updates before it wrote.
       if ("missing" in result) throw new MissingAsset(result.missing);
       return result;
@@ -366,7 +366,7 @@ export class KyselyMetadataStore implements MetadataStore {
       const orphanedBlobs: string[] = [];
       const t = Date.now();
       for (const { job, outcome } of finished) {
-        const r = await processing.finishJob(tx, job, owner, outcome, t);
+        const r = await processing.finishJob(tx, this.dialect, job, owner, outcome, t);
         applied.push(r.applied);
         orphanedBlobs.push(...r.orphanedBlobs);
       }

@@ -26,6 +26,16 @@ export async function advisoryLocks(tx: Db, keys: Iterable<string>): Promise<voi
   );
 }
 
+/**
+ * A read that a write in the same transaction depends on (a thumbnail to release, a metadata
+ * patch to merge): on PostgreSQL its rows are locked until commit, so that a concurrent
+ * transaction cannot change them in between (READ COMMITTED would let it). SQLite has one
+ * writer at a time: nothing to lock.
+ */
+export function lockedOn<Q extends { forUpdate(): Q }>(dialect: "sqlite" | "postgres", query: Q): Q {
+  return dialect === "postgres" ? query.forUpdate() : query;
+}
+
 /** PostgreSQL: takes a transaction-scoped advisory lock if no one holds it; answers whether it did. */
 export async function tryAdvisoryLock(tx: Db, key: string): Promise<boolean> {
   const { rows } = await sql<{
@@ -101,31 +111,38 @@ export async function writeFields(
   if (rows.length > 0) await tx.insertInto("asset_fields").values(rows).execute();
 }
 
-/** Deletes assets with their annotations and field rows; answers the blobs no asset references any more. */
+/**
+ * Deletes assets with their annotations and field rows; answers the blobs no asset references any more.
+ * The references released are those of the rows as deleted (RETURNING), not as read before: on
+ * PostgreSQL a processing outcome may have given an asset its thumbnail in between.
+ */
 export async function deleteAssetRows(
   tx: Db,
   orgId: string,
   datasetId: string,
-  rows: { seq: number; asset_id: string; sha256: string; thumbnail_sha256: string | null }[],
+  rows: { seq: number; asset_id: string }[],
 ): Promise<string[]> {
   if (rows.length === 0) return [];
   const orphaned: string[] = [];
+  const deleted: { sha256: string; thumbnail_sha256: string | null }[] = [];
   for (const part of chunks(rows, 500)) {
     const ids = part.map((r) => r.asset_id);
     const seqs = part.map((r) => r.seq);
     await tx.deleteFrom("annotations").where("asset_id", "in", ids).execute();
     await tx.deleteFrom("asset_fields").where("asset_seq", "in", seqs).execute();
-    await tx.deleteFrom("assets").where("seq", "in", seqs).execute();
+    deleted.push(
+      ...(await tx.deleteFrom("assets").where("seq", "in", seqs).returning(["sha256", "thumbnail_sha256"]).execute()),
+    );
     await tx.deleteFrom("processing_jobs").where("asset_seq", "in", seqs).execute();
   }
   // An asset holds its bytes and its thumbnail's.
   const perBlob = new Map<string, number>();
-  for (const sha of rows.flatMap((r) => (r.thumbnail_sha256 ? [r.sha256, r.thumbnail_sha256] : [r.sha256])))
+  for (const sha of deleted.flatMap((r) => (r.thumbnail_sha256 ? [r.sha256, r.thumbnail_sha256] : [r.sha256])))
     perBlob.set(sha, (perBlob.get(sha) ?? 0) + 1);
   for (const [sha256, n] of perBlob) if (await releaseBlob(tx, sha256, n)) orphaned.push(sha256);
   await tx
     .updateTable("datasets")
-    .set((eb) => ({ asset_count: eb("asset_count", "-", rows.length) }))
+    .set((eb) => ({ asset_count: eb("asset_count", "-", deleted.length) }))
     .where("org_id", "=", orgId)
     .where("dataset_id", "=", datasetId)
     .execute();

@@ -5,7 +5,7 @@ import type { CommitResult, FileCommit } from "../metadata-store.js";
 import type { IngestionFileRecord, IngestionSessionRecord } from "../records.js";
 import type { Database } from "../schema.js";
 import { fold } from "../migrations.js";
-import { advisoryLocks, num, releaseBlob, retainBlob, writeFields, type Db } from "./common.js";
+import { advisoryLocks, lockedOn, num, releaseBlob, retainBlob, writeFields, type Db } from "./common.js";
 import { enqueueProcessing } from "./processing.js";
 
 /** What new bytes start with: processing is ahead of them, and nothing it made for older bytes stays. */
@@ -123,6 +123,7 @@ interface CommitBatch {
   previous: Map<string, Selectable<Database["assets"]> | undefined>;
   /** New assets per `org\u0000dataset`, added to the dataset counters once at the end. */
   added: Map<string, number>;
+  dialect: "sqlite" | "postgres";
 }
 
 const assetKey = (orgId: string, datasetId: string, filename: string) => `${orgId}\u0000${datasetId}\u0000${filename}`;
@@ -153,7 +154,11 @@ export async function commitFiles(
     }
     await advisoryLocks(tx, keys);
   }
-  const batch: CommitBatch = { previous: await previousAssets(tx, entries, sessions), added: new Map() };
+  const batch: CommitBatch = {
+    previous: await previousAssets(tx, dialect, entries, sessions),
+    added: new Map(),
+    dialect,
+  };
   for (const entry of entries) {
     if (!sessions.has(entry.sessionId)) {
       sessions.set(
@@ -194,6 +199,7 @@ export async function commitFiles(
 /** The current asset of every filename the entries commit, in one query per dataset and 500 names. */
 async function previousAssets(
   tx: Db,
+  dialect: "sqlite" | "postgres",
   entries: FileCommit[],
   sessions: Map<string, Selectable<Database["ingestion_sessions"]> | undefined>,
 ): Promise<CommitBatch["previous"]> {
@@ -211,13 +217,16 @@ async function previousAssets(
     const all = [...filenames];
     for (const name of all) previous.set(assetKey(orgId, datasetId, name), undefined);
     for (let i = 0; i < all.length; i += 500) {
-      const rows = await tx
-        .selectFrom("assets")
-        .selectAll()
-        .where("org_id", "=", orgId)
-        .where("dataset_id", "=", datasetId)
-        .where("filename", "in", all.slice(i, i + 500))
-        .execute();
+      // Locked: processing may be giving one of them a thumbnail, which this commit then releases.
+      const rows = await lockedOn(
+        dialect,
+        tx
+          .selectFrom("assets")
+          .selectAll()
+          .where("org_id", "=", orgId)
+          .where("dataset_id", "=", datasetId)
+          .where("filename", "in", all.slice(i, i + 500)),
+      ).execute();
       for (const row of rows) previous.set(assetKey(orgId, datasetId, row.filename), row);
     }
   }
@@ -236,13 +245,15 @@ async function commitOne(
   // Read for the whole call; a filename committed twice in one call is read again after the first.
   const previous = batch.previous.has(key)
     ? batch.previous.get(key)
-    : await tx
-        .selectFrom("assets")
-        .selectAll()
-        .where("org_id", "=", session.org_id)
-        .where("dataset_id", "=", session.dataset_id)
-        .where("filename", "=", v.filename)
-        .executeTakeFirst();
+    : await lockedOn(
+        batch.dialect,
+        tx
+          .selectFrom("assets")
+          .selectAll()
+          .where("org_id", "=", session.org_id)
+          .where("dataset_id", "=", session.dataset_id)
+          .where("filename", "=", v.filename),
+      ).executeTakeFirst();
   // Claiming the file first makes a second commit of it (a retried PUT) a no-op.
   const claimed = await tx
     .updateTable("ingestion_files")
