@@ -177,5 +177,13 @@ describe.skipIf(!scaleout())("replicas on one PostgreSQL, store level (needs npm
     // Its own notification comes back through LISTEN and is not emitted again.
     await new Promise((r) => setTimeout(r, 300));
     expect(heardHere).toBe(1);
+    // Listening is no change: adding and removing listeners here notifies nobody there.
+    let meta = 0;
+    there!.on("newListener", () => meta++);
+    const listener = () => undefined;
+    here!.on("s-2", listener);
+    here!.off("s-2", listener);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(meta).toBe(0);
   });
 });

@@ -109,7 +109,8 @@ class ChannelEmitter extends EventEmitter {
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     const heard = super.emit(event, ...args);
-    if (typeof event === "string") {
+    // EventEmitter emits these itself whenever a long-poll starts or stops listening: local only.
+    if (typeof event === "string" && event !== "newListener" && event !== "removeListener") {
       const payload = JSON.stringify({ o: this.origin, e: event, a: args });
       // A lost notification costs a long-poll one polling interval, never a wrong answer.
       if (payload.length < 7900) this.pool.query("select pg_notify($1, $2)", [this.channel, payload]).catch(() => {});
