@@ -9,6 +9,8 @@ import { defineConfig } from "vitest/config";
  */
 export const TEST_CACHE_DIR = join(tmpdir(), `vi-test-cache-${process.pid}`);
 
+const RESULTS = process.env.VI_TEST_BACKEND === "scaleout" ? ".ci/results-scaleout.json" : ".ci/results.json";
+
 export default defineConfig({
   test: {
     include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts"],
@@ -18,7 +20,8 @@ export default defineConfig({
     maxWorkers: 2,
     env: { VI_CACHE_DIR: TEST_CACHE_DIR },
     globalSetup: ["test/global-setup.ts"],
-    // Under CI a JSON report is written too: .ci/run reads its counts for the final summary line.
-    reporters: process.env.CI ? ["default", ["json", { outputFile: ".ci/results.json" }]] : ["default"],
+    // Under CI a JSON report is written too (one per configuration): .ci/run reads their counts
+    // for the final summary line.
+    reporters: process.env.CI ? ["default", ["json", { outputFile: RESULTS }]] : ["default"],
   },
 });

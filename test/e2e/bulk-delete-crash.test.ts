@@ -2,33 +2,37 @@ import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { apiPaths, type Asset, type BulkAssetDeletionSession } from "@vi/protocol";
 import { Client } from "@vi/sdk";
 import { uniqueJpeg } from "../helpers/jpeg.mjs";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process.mjs";
+import { openStoreReader } from "../helpers/test-database.mjs";
 
 const PER_FOLDER = 150;
 
 /** What the database says, read directly: rows, their bytes, and the counters derived from them. */
-function storeFacts(dataDir: string) {
-  const db = new Database(join(dataDir, "metadata.sqlite"), { readonly: true });
+async function storeFacts(dataDir: string) {
+  const db = await openStoreReader(dataDir);
   try {
-    const one = <T>(q: string) => db.prepare(q).get() as T;
+    const one = async <T>(q: string) => (await db.all(q))[0] as T;
     return {
-      assets: db.prepare("select filename, sha256 from assets").all() as { filename: string; sha256: string }[],
-      blobs: (db.prepare("select sha256 from blobs").all() as { sha256: string }[]).map((r) => r.sha256),
-      orphanFields: one<{ n: number }>(
-        "select count(*) as n from asset_fields where asset_seq not in (select seq from assets)",
+      assets: (await db.all("select filename, sha256 from assets")) as { filename: string; sha256: string }[],
+      blobs: ((await db.all("select sha256 from blobs")) as { sha256: string }[]).map((r) => r.sha256),
+      orphanFields: (
+        await one<{ n: number }>(
+          "select count(*) as n from asset_fields where asset_seq not in (select seq from assets)",
+        )
       ).n,
-      fieldless: one<{ n: number }>(
-        "select count(*) as n from assets where custom_metadata <> '{}' and seq not in (select asset_seq from asset_fields)",
+      fieldless: (
+        await one<{ n: number }>(
+          "select count(*) as n from assets where custom_metadata <> '{}' and seq not in (select asset_seq from asset_fields)",
+        )
       ).n,
-      counter: one<{ n: number }>("select asset_count as n from datasets").n,
+      counter: (await one<{ n: number }>("select asset_count as n from datasets")).n,
     };
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
@@ -106,7 +110,7 @@ describe("a server killed mid bulk delete", () => {
     await client.close();
 
     // Whole or gone: every row has its bytes and its field rows; the counter matches the rows.
-    const mid = storeFacts(dataDir);
+    const mid = await storeFacts(dataDir);
     const onDisk = await blobFiles(dataDir);
     expect(mid.assets.length).toBeGreaterThan(PER_FOLDER);
     expect(mid.assets.length).toBeLessThan(2 * PER_FOLDER);
@@ -139,7 +143,7 @@ describe("a server killed mid bulk delete", () => {
     // A running server holds its database exclusively: the file is read with the server stopped.
     await server.stop();
     server = undefined;
-    const after = storeFacts(dataDir);
+    const after = await storeFacts(dataDir);
     expect(after.assets).toHaveLength(PER_FOLDER);
     expect(after.counter).toBe(PER_FOLDER);
     expect(after.orphanFields).toBe(0);

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FIXTURES } from "../helpers/server.js";
+import { databaseForDataDir, scaleout } from "../helpers/test-database.mjs";
 
 const BIN = join(import.meta.dirname, "..", "..", "packages", "cli", "dist", "bin.js");
 
@@ -40,7 +41,9 @@ describe("vi-cli end to end against `vi-cli serve`", () => {
 
   beforeAll(async () => {
     home = await mkdtemp(join(tmpdir(), "vi-cli-"));
-    server = spawn(process.execPath, [BIN, "serve", "--port", "0", "--data-dir", join(home, "vi-data")], {
+    // In the scale-out configuration, on the folder's PostgreSQL database, named by the flag.
+    const database = scaleout() ? ["--database-url", await databaseForDataDir(join(home, "vi-data"))] : [];
+    server = spawn(process.execPath, [BIN, "serve", "--port", "0", "--data-dir", join(home, "vi-data"), ...database], {
       cwd: home,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -2,11 +2,11 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { Client } from "@vi/sdk";
 import { uniqueJpeg } from "../helpers/jpeg.mjs";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process.mjs";
+import { openStoreReader } from "../helpers/test-database.mjs";
 
 const FILES = 400;
 
@@ -15,14 +15,14 @@ async function blobFiles(dataDir: string): Promise<Set<string>> {
   return new Set(entries.filter((e) => e.isFile()).map((e) => e.name));
 }
 
-function committedBlobs(dataDir: string): { assets: string[]; blobs: string[] } {
-  const db = new Database(join(dataDir, "metadata.sqlite"), { readonly: true });
+async function committedBlobs(dataDir: string): Promise<{ assets: string[]; blobs: string[] }> {
+  const db = await openStoreReader(dataDir);
   try {
-    const assets = (db.prepare("select sha256 from assets").all() as { sha256: string }[]).map((r) => r.sha256);
-    const blobs = (db.prepare("select sha256 from blobs").all() as { sha256: string }[]).map((r) => r.sha256);
+    const assets = ((await db.all("select sha256 from assets")) as { sha256: string }[]).map((r) => r.sha256);
+    const blobs = ((await db.all("select sha256 from blobs")) as { sha256: string }[]).map((r) => r.sha256);
     return { assets, blobs };
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
@@ -66,7 +66,7 @@ describe("a server killed mid-upload", () => {
     await client.close();
 
     // Before restart: every committed row has its bytes on disk.
-    const before = committedBlobs(dataDir);
+    const before = await committedBlobs(dataDir);
     const onDisk = await blobFiles(dataDir);
     expect(before.assets.length).toBeGreaterThan(0);
     expect(before.assets.length).toBeLessThan(FILES);
@@ -77,7 +77,7 @@ describe("a server killed mid-upload", () => {
     expect(existsSync(join(dataDir, "clean-shutdown"))).toBe(false);
     // A running server holds its database exclusively: the file is read with the server stopped.
     await server.stop();
-    const after = committedBlobs(dataDir);
+    const after = await committedBlobs(dataDir);
     expect(new Set(after.blobs)).toEqual(await blobFiles(dataDir));
     server = await startServerProcess(dataDir);
 
@@ -95,7 +95,7 @@ describe("a server killed mid-upload", () => {
     await again.close();
     await server.stop();
     server = undefined;
-    const final = committedBlobs(dataDir);
+    const final = await committedBlobs(dataDir);
     expect(final.assets).toHaveLength(FILES);
     expect(new Set(final.assets).size).toBe(FILES);
     expect(new Set(final.blobs)).toEqual(await blobFiles(dataDir));

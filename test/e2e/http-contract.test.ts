@@ -4,6 +4,7 @@ import { crc32c } from "@node-rs/crc32";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiPaths, SECRET_KEY_PATTERN, type IngestionSession } from "@vi/protocol";
 import { FIXTURES, startTestServer, type TestServer } from "../helpers/server.js";
+import { textOfTables } from "../helpers/test-database.mjs";
 
 /**
  * The wire contract as a raw HTTP client sees it, including what the official Python client
@@ -82,9 +83,16 @@ describe("HTTP contract", () => {
   });
 
   it("stores keys hashed: the clear key is nowhere in the data dir", async () => {
+    const secretPart = t.secretKey.slice(5);
+    if (t.server.config.databaseUrl) {
+      // On PostgreSQL: nowhere in the tables that hold keys, organizations and settings.
+      const rows = await textOfTables(t.server.config.databaseUrl, ["secret_keys", "organizations", "settings"]);
+      expect(rows).toContain(t.organizationId);
+      expect(rows.includes(secretPart)).toBe(false);
+      return;
+    }
     const db = await readFile(join(t.dataDir, "metadata.sqlite"));
     const wal = await readFile(join(t.dataDir, "metadata.sqlite-wal")).catch(() => Buffer.alloc(0));
-    const secretPart = t.secretKey.slice(5);
     expect(db.includes(secretPart)).toBe(false);
     expect(wal.includes(secretPart)).toBe(false);
   });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiPaths, type Asset, type IngestionSession } from "@vi/protocol";
 import { uniqueJpeg } from "../helpers/jpeg.mjs";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process.mjs";
+import { embeddedOnly } from "../helpers/test-database.mjs";
 
 /** Whether this machine lets us make files immutable (root on a file system with attributes). */
 function chattrWorks(): boolean {
@@ -116,78 +117,86 @@ describe.skipIf(!chattrWorks())("storage that refuses writes (immutable files)",
   const databaseFiles = async (dir: string) =>
     (await readdir(dir)).filter((f) => f.startsWith("metadata.sqlite")).map((f) => join(dir, f));
 
-  it("database files made immutable under a running server: it answers 503 and lives on (no SIGBUS)", async () => {
-    // The sequence that killed the server with SIGBUS and no log line: a fresh start, a write,
-    // the files made immutable, another write (SQLite touched its memory-mapped -shm file).
-    const dir = join(home, "fresh");
-    const fresh = await startServerProcess(dir);
-    const call = (name: string) =>
-      fetch(`${fresh.url}${apiPaths.datasets(fresh.creds.organizationId)}`, {
-        method: name ? "POST" : "GET",
-        headers: {
-          authorization: `Bearer ${fresh.creds.secretKey}`,
-          "organization-id": fresh.creds.organizationId,
-          "content-type": "application/json",
-        },
-        ...(name ? { body: JSON.stringify({ name }) } : {}),
-      });
-    try {
-      expect((await call("a")).status).toBe(201);
-      const files = await databaseFiles(dir);
-      freeze(files);
-      for (const name of ["b", "c", "d"]) {
-        const res = await call(name);
-        expect(res.status).toBe(503);
-        expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
-        expect(await loggedFor(fresh.output, res)).toMatchObject({
-          storage: { code: expect.stringMatching(/^SQLITE_IOERR/) as unknown },
-        });
-      }
-      expect((await call("")).status).toBe(200);
-      thaw();
-      expect((await call("e")).status).toBe(201);
-      // How: no memory-mapped WAL index (-shm) at all; the database is this process's alone.
-      expect(files.map((f) => f.slice(dir.length + 1)).sort()).toEqual(["metadata.sqlite", "metadata.sqlite-wal"]);
-    } finally {
-      thaw();
-      await fresh.stop();
-    }
-  });
+  const sqliteFiles = embeddedOnly("immutable SQLite database files (PostgreSQL keeps no files in the data dir)");
 
-  it("immutable database files: writes answer 503 and reads keep working, bytes included; the server logs why", async () => {
-    const files = await databaseFiles(dataDir);
-    const [before] = await assets();
-    try {
-      freeze(files);
-      for (const attempt of [1, 2]) {
-        const res = await api(apiPaths.datasets(org()), {
-          method: "POST",
-          body: JSON.stringify({ name: `x${attempt}` }),
+  it.skipIf(sqliteFiles)(
+    "database files made immutable under a running server: it answers 503 and lives on (no SIGBUS)",
+    async () => {
+      // The sequence that killed the server with SIGBUS and no log line: a fresh start, a write,
+      // the files made immutable, another write (SQLite touched its memory-mapped -shm file).
+      const dir = join(home, "fresh");
+      const fresh = await startServerProcess(dir);
+      const call = (name: string) =>
+        fetch(`${fresh.url}${apiPaths.datasets(fresh.creds.organizationId)}`, {
+          method: name ? "POST" : "GET",
+          headers: {
+            authorization: `Bearer ${fresh.creds.secretKey}`,
+            "organization-id": fresh.creds.organizationId,
+            "content-type": "application/json",
+          },
+          ...(name ? { body: JSON.stringify({ name }) } : {}),
         });
-        expect(res.status).toBe(503);
-        expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
-        const body = (await res.json()) as { error: string; message: string };
-        expect(body.error).toBe("ServiceUnavailable");
-        expect(body.message).toMatch(/storage (failed with an I\/O error|is read-only)/);
-        expect(await loggedFor(server.output, res)).toMatchObject({
-          storage: { code: expect.stringMatching(/^SQLITE_/) as unknown },
-        });
+      try {
+        expect((await call("a")).status).toBe(201);
+        const files = await databaseFiles(dir);
+        freeze(files);
+        for (const name of ["b", "c", "d"]) {
+          const res = await call(name);
+          expect(res.status).toBe(503);
+          expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+          expect(await loggedFor(fresh.output, res)).toMatchObject({
+            storage: { code: expect.stringMatching(/^SQLITE_IOERR/) as unknown },
+          });
+        }
+        expect((await call("")).status).toBe(200);
+        thaw();
+        expect((await call("e")).status).toBe(201);
+        // How: no memory-mapped WAL index (-shm) at all; the database is this process's alone.
+        expect(files.map((f) => f.slice(dir.length + 1)).sort()).toEqual(["metadata.sqlite", "metadata.sqlite-wal"]);
+      } finally {
+        thaw();
+        await fresh.stop();
       }
-      const bytes = uniqueJpeg(61_000);
-      expect((await openSession(bytes, "second.jpg")).status).toBe(503);
-      expect((await api(apiPaths.asset(org(), datasetId, before!.assetId), { method: "DELETE" })).status).toBe(503);
-      // Reads: listings, the asset, its bytes.
-      const [still] = await assets();
-      expect(still!.assetId).toBe(before!.assetId);
-      const got = Buffer.from(await (await fetch(still!.contents!.asset!.url)).arrayBuffer());
-      expect(got.length).toBe(before!.metadata.fileSize);
-      expect(sha256(got)).toBe(before!.metadata.hash.contents);
-    } finally {
-      thaw();
-    }
-    const again = await api(apiPaths.datasets(org()), { method: "POST", body: JSON.stringify({ name: "after" }) });
-    expect(again.status).toBe(201);
-  });
+    },
+  );
+
+  it.skipIf(sqliteFiles)(
+    "immutable database files: writes answer 503 and reads keep working, bytes included; the server logs why",
+    async () => {
+      const files = await databaseFiles(dataDir);
+      const [before] = await assets();
+      try {
+        freeze(files);
+        for (const attempt of [1, 2]) {
+          const res = await api(apiPaths.datasets(org()), {
+            method: "POST",
+            body: JSON.stringify({ name: `x${attempt}` }),
+          });
+          expect(res.status).toBe(503);
+          expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+          const body = (await res.json()) as { error: string; message: string };
+          expect(body.error).toBe("ServiceUnavailable");
+          expect(body.message).toMatch(/storage (failed with an I\/O error|is read-only)/);
+          expect(await loggedFor(server.output, res)).toMatchObject({
+            storage: { code: expect.stringMatching(/^SQLITE_/) as unknown },
+          });
+        }
+        const bytes = uniqueJpeg(61_000);
+        expect((await openSession(bytes, "second.jpg")).status).toBe(503);
+        expect((await api(apiPaths.asset(org(), datasetId, before!.assetId), { method: "DELETE" })).status).toBe(503);
+        // Reads: listings, the asset, its bytes.
+        const [still] = await assets();
+        expect(still!.assetId).toBe(before!.assetId);
+        const got = Buffer.from(await (await fetch(still!.contents!.asset!.url)).arrayBuffer());
+        expect(got.length).toBe(before!.metadata.fileSize);
+        expect(sha256(got)).toBe(before!.metadata.hash.contents);
+      } finally {
+        thaw();
+      }
+      const again = await api(apiPaths.datasets(org()), { method: "POST", body: JSON.stringify({ name: "after" }) });
+      expect(again.status).toBe(201);
+    },
+  );
 
   it("an immutable staging folder: a PUT answers 503 saying the storage is read-only; the retried PUT commits", async () => {
     const bytes = uniqueJpeg(70_000);

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
+import { serverEnv } from "../helpers/test-database.mjs";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
 /** The built CLI, as `npx vi-cli` runs it. */
@@ -81,9 +82,11 @@ export interface Served {
 
 /** `vi-cli serve --port 0` in `cwd` (its ./vi-data), as the README's `npm start` runs it. */
 export async function serve(cwd: string, env: NodeJS.ProcessEnv): Promise<Served> {
+  // In the scale-out configuration, VI_DATABASE_URL names the folder's PostgreSQL database.
+  const database = await serverEnv(join(cwd, "vi-data"));
   const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--json"], {
     cwd,
-    env,
+    env: { ...env, ...database },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";

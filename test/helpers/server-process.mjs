@@ -4,16 +4,20 @@ import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
+import { serverEnv } from "./test-database.mjs";
 
 const MAIN = join(import.meta.dirname, "..", "..", "packages", "server", "dist", "main.js");
 
 /**
  * Starts the server over `dataDir` on an ephemeral port; resolves once it listens. `nodeArgs` are
- * options for node itself (e.g. `--cpu-prof`, which NODE_OPTIONS may not carry).
+ * options for node itself (e.g. `--cpu-prof`, which NODE_OPTIONS may not carry). In the
+ * scale-out configuration the folder's PostgreSQL database goes with it (the same one again
+ * when the server is restarted on the folder).
  */
 export async function startServerProcess(dataDir, env = {}, nodeArgs = []) {
+  const database = await serverEnv(dataDir);
   const child = spawn(process.execPath, [...nodeArgs, MAIN], {
-    env: { ...process.env, VI_DATA_DIR: dataDir, PORT: "0", VI_LOG_LEVEL: "warn", ...env },
+    env: { ...process.env, VI_DATA_DIR: dataDir, PORT: "0", VI_LOG_LEVEL: "warn", ...database, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const output = [];

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer, type RunningServer, type ServerConfig } from "@vi/server";
 import { Client } from "@vi/sdk";
+import { createTestDatabase, scaleout } from "./test-database.mjs";
 
 export interface TestServer {
   server: RunningServer;
@@ -13,10 +14,20 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** A real server on an ephemeral port over a fresh temporary data dir, and a client for it. */
+/**
+ * A real server on an ephemeral port over a fresh temporary data dir, and a client for it; in
+ * the scale-out configuration on a fresh PostgreSQL database of its own, dropped on stop.
+ */
 export async function startTestServer(options: Partial<ServerConfig> = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), "vi-e2e-"));
-  const server = await startServer({ host: "127.0.0.1", port: 0, dataDir, ...options });
+  const database = scaleout() ? await createTestDatabase() : undefined;
+  const server = await startServer({
+    host: "127.0.0.1",
+    port: 0,
+    dataDir,
+    ...(database ? { databaseUrl: database.url } : {}),
+    ...options,
+  });
   const { organizationId, secretKey } = server.created!;
   const client = new Client({ endpoint: server.url, organizationId, secretKey, maxRetries: 1 });
   return {
@@ -27,6 +38,7 @@ export async function startTestServer(options: Partial<ServerConfig> = {}): Prom
     secretKey,
     async stop() {
       await server.close();
+      await database?.drop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -3,7 +3,7 @@
 // A running server holds its database exclusively, so this is for a server that is not running.
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import Database from "better-sqlite3";
+import { openStoreReader } from "./test-database.mjs";
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -36,38 +36,43 @@ export async function blobFilesOnDisk(dataDir) {
  * references, which a crash may leave and the sweep at the next start must remove.
  */
 export async function inspectStore(dataDir) {
-  const db = new Database(join(dataDir, "metadata.sqlite"), { readonly: true, fileMustExist: true });
+  const db = await openStoreReader(dataDir);
   let facts;
   try {
-    const all = (q) => db.prepare(q).all();
+    const all = (q) => db.all(q);
+    const one = async (q) => (await db.all(q))[0];
     facts = {
-      assets: all("select seq, asset_id, org_id, dataset_id, filename, sha256, file_size, generation from assets"),
-      blobs: all("select sha256, size, ref_count from blobs"),
-      // An asset references its bytes and, once processed, its thumbnail's.
-      refs: all(
-        "select sha256, count(*) as n from (select sha256 from assets union all select thumbnail_sha256 from assets where thumbnail_sha256 is not null) group by sha256",
+      assets: await all(
+        "select seq, asset_id, org_id, dataset_id, filename, sha256, file_size, generation from assets",
       ),
-      thumbnails: all(
+      blobs: await all("select sha256, size, ref_count from blobs"),
+      // An asset references its bytes and, once processed, its thumbnail's.
+      refs: await all(
+        "select sha256, count(*) as n from (select sha256 from assets union all select thumbnail_sha256 from assets where thumbnail_sha256 is not null) r group by sha256",
+      ),
+      thumbnails: await all(
         "select asset_id, filename, thumbnail_sha256, thumbnail_size from assets where thumbnail_sha256 is not null",
       ),
-      counters: all(
+      counters: await all(
         "select d.org_id, d.dataset_id, d.asset_count, (select count(*) from assets a where a.org_id = d.org_id and a.dataset_id = d.dataset_id) as actual from datasets d",
       ),
-      orphanFields: db
-        .prepare("select count(*) as n from asset_fields where asset_seq not in (select seq from assets)")
-        .get().n,
-      fieldless: db
-        .prepare(
+      orphanFields: (
+        await one("select count(*) as n from asset_fields where asset_seq not in (select seq from assets)")
+      ).n,
+      fieldless: (
+        await one(
           "select count(*) as n from assets where custom_metadata <> '{}' and seq not in (select asset_seq from asset_fields)",
         )
-        .get().n,
-      deletionSessions: all(
-        "select session_id, dataset_id, spec, state, selected, deleted, (select count(*) from deletion_targets t where t.session_id = s.session_id) as targets_left from deletion_sessions s",
+      ).n,
+      deletionSessions: (
+        await all(
+          "select session_id, dataset_id, spec, state, selected, deleted, (select count(*) from deletion_targets t where t.session_id = s.session_id) as targets_left from deletion_sessions s",
+        )
       ).map((s) => ({ ...s, spec: JSON.parse(s.spec) })),
-      ingestion: all("select state, count(*) as n from ingestion_sessions group by state"),
+      ingestion: await all("select state, count(*) as n from ingestion_sessions group by state"),
     };
   } finally {
-    db.close();
+    await db.close();
   }
   const { files, strays } = await blobFilesOnDisk(dataDir);
   const staging = await readdir(join(dataDir, "staging")).catch(() => []);

@@ -27,6 +27,8 @@ export interface StartServerOptions {
   host: string;
   port: number;
   dataDir: string;
+  /** PostgreSQL for the metadata (unset: the server reads VI_DATABASE_URL, else embedded SQLite). */
+  databaseUrl?: string;
   /** pino options for the server's logger (its level, and where it writes). */
   logger?: { level: string; stream?: { write(chunk: string): unknown } };
 }

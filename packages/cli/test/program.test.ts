@@ -914,6 +914,23 @@ describe("serve", () => {
     expect(j.stdout).not.toContain("dtvi_secret");
   });
 
+  it("--database-url is handed to the server (VI_DATABASE_URL is the server's own to read)", async () => {
+    const server = fakeServer();
+    const controller = new AbortController();
+    controller.abort();
+    const url = "postgres://vi:secret@db.internal:5432/vi";
+    await cli(["serve", "--database-url", url], fakeClient(), {
+      loadServer: server.loadServer,
+      signal: controller.signal,
+    });
+    expect(server.startServer).toHaveBeenLastCalledWith({
+      host: "127.0.0.1",
+      port: 8080,
+      dataDir: "/work/here/vi-data",
+      databaseUrl: url,
+    });
+  });
+
   it("a bad PORT is a usage error", async () => {
     const server = fakeServer();
     const r = await cli(["serve"], fakeClient(), { loadServer: server.loadServer, env: { PORT: "http" } });

@@ -15,14 +15,33 @@ export async function createOrganization(
   metadata: MetadataStore,
   name: string,
 ): Promise<{ organizationId: string; secretKey: string }> {
+  return (await newOrganization(metadata, name, false))!;
+}
+
+/**
+ * The first start on an empty database creates the `default` organization; a replica that
+ * starts on a database that has one (or loses the race to create it) answers undefined.
+ */
+export function createFirstOrganization(
+  metadata: MetadataStore,
+): Promise<{ organizationId: string; secretKey: string } | undefined> {
+  return newOrganization(metadata, "default", true);
+}
+
+async function newOrganization(
+  metadata: MetadataStore,
+  name: string,
+  onlyIfFirst: boolean,
+): Promise<{ organizationId: string; secretKey: string } | undefined> {
   const t = Date.now();
   const organizationId = newId();
   const secretKey = generateSecretKey();
-  await metadata.createOrganization(
+  const created = await metadata.createOrganization(
     { orgId: organizationId, name, createdAt: t },
     { keyId: newId(), orgId: organizationId, name: "initial", keyHash: hashSecretKey(secretKey), createdAt: t },
+    onlyIfFirst,
   );
-  return { organizationId, secretKey };
+  return created ? { organizationId, secretKey } : undefined;
 }
 
 /**

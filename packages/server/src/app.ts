@@ -46,12 +46,14 @@ export async function buildApp(
   app.addHook("onReady", async () => {
     await services.deletions.resume();
     services.janitor.start();
+    services.releaser.start();
     services.processing.start();
   });
   app.addHook("onClose", async () => {
     await services.processing.close();
     await services.janitor.close();
     await services.deletions.close();
+    await services.releaser.close();
   });
 
   app.addHook("onRequest", async (request, reply) => {

@@ -5,6 +5,11 @@ export interface ServerConfig {
   host: string;
   port: number;
   dataDir: string;
+  /**
+   * PostgreSQL for the metadata (`postgres://user:password@host:5432/db`) instead of the SQLite
+   * file in the data dir: several replicas can then serve one deployment. Unset: embedded SQLite.
+   */
+  databaseUrl?: string;
   /** The URL clients reach this server at; signed URLs are built on it. Defaults to http://host:port. */
   publicUrl?: string;
   /** Largest file accepted, in bytes. */
@@ -80,11 +85,16 @@ export function resolveConfig(options: Partial<ServerConfig> = {}, env: NodeJS.P
   const port = options.port ?? intFrom("PORT", env.PORT, DEFAULTS.port);
   if (port > 65_535) throw new Error(`PORT must be at most 65535, got ${port}`);
   const publicUrl = options.publicUrl ?? env.VI_PUBLIC_URL;
+  const databaseUrl = options.databaseUrl ?? (env.VI_DATABASE_URL || undefined);
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new Error("VI_DATABASE_URL must be a PostgreSQL URL (postgres://user:password@host:5432/database)");
+  }
   return {
     host: options.host ?? env.HOST ?? DEFAULTS.host,
     port,
     dataDir: resolve(options.dataDir ?? env.VI_DATA_DIR ?? DEFAULTS.dataDir),
     ...(publicUrl ? { publicUrl: publicUrl.replace(/\/+$/, "") } : {}),
+    ...(databaseUrl ? { databaseUrl } : {}),
     maxFileSize: options.maxFileSize ?? intFrom("VI_MAX_FILE_SIZE", env.VI_MAX_FILE_SIZE, DEFAULTS.maxFileSize, 1),
     maxPixels: options.maxPixels ?? intFrom("VI_MAX_PIXELS", env.VI_MAX_PIXELS, DEFAULTS.maxPixels, 1),
     uploadUrlTtlSeconds:

@@ -7,10 +7,12 @@ import { buildApp } from "./app.js";
 import { newSessionChanges, KeyedMutex, type ServiceContext } from "./services/context.js";
 import { UrlSigner } from "./services/url-signer.js";
 import { openSqliteStore } from "./store/metadata/sqlite.js";
+import { openPostgresStore } from "./store/metadata/postgres.js";
+import { openCoordination, type Coordination } from "./store/metadata/postgres-coordination.js";
 import { LocalBlobStore } from "./store/blob/local.js";
 import type { MetadataStore } from "./store/metadata/metadata-store.js";
 import type { BlobStore } from "./store/blob/blob-store.js";
-import { createOrganization } from "./admin.js";
+import { createFirstOrganization, createOrganization } from "./admin.js";
 import { markCleanShutdown, recoverAfterCrash, type RecoveryReport } from "./services/crash-recovery.js";
 
 export interface RunningServer {
@@ -47,9 +49,11 @@ export interface Credentials {
 }
 
 /**
- * Starts the server on the embedded default: SQLite and a local folder under the data dir.
- * On the first start it creates an organization and a secret key and writes them, with the
- * endpoint, to `<data dir>/credentials.json` (mode 0600).
+ * Starts the server on the embedded default: SQLite and a local folder under the data dir; or,
+ * with `databaseUrl`, on PostgreSQL, as one of several replicas of a deployment.
+ * The first start on an empty database creates an organization and a secret key and writes
+ * them, with the endpoint, to `<data dir>/credentials.json` (mode 0600); a replica that starts
+ * on a database that has one joins it and writes no key.
  */
 export async function startServer(
   options: Partial<ServerConfig> & { logger?: boolean | object; wrapStores?: WrapStores } = {},
@@ -62,12 +66,21 @@ export async function startServer(
   const folderMode = (await stat(config.dataDir)).mode & 0o777;
   const local = new LocalBlobStore(config.dataDir);
   await local.init();
+  const coordination: Coordination | undefined = config.databaseUrl
+    ? await openCoordination(config.databaseUrl)
+    : undefined;
   const opened = {
-    metadata: await openSqliteStore(join(config.dataDir, "metadata.sqlite"), { exclusive: true }),
+    metadata: config.databaseUrl
+      ? await openPostgresStore(config.databaseUrl).catch(async (err: unknown) => {
+          await coordination?.close();
+          throw err;
+        })
+      : await openSqliteStore(join(config.dataDir, "metadata.sqlite"), { exclusive: true }),
     blobs: local,
   };
   const { metadata, blobs } = wrapStores ? wrapStores(opened) : opened;
-  const recovery = await recoverAfterCrash(config.dataDir, metadata, blobs);
+  const blobLocks = coordination?.locks("blob") ?? new KeyedMutex();
+  const recovery = await recoverAfterCrash(config.dataDir, metadata, blobs, blobLocks);
 
   const secret = await metadata.settingOrInsert("url-signing-secret", randomBytes(32).toString("hex"));
   // The signer needs the public URL, which is known only after listening on port 0.
@@ -80,12 +93,12 @@ export async function startServer(
       if (!signer.current) throw new Error("server not listening yet");
       return signer.current;
     },
-    blobLocks: new KeyedMutex(),
-    sessionChanges: newSessionChanges(),
-    processingEvents: newSessionChanges(),
+    blobLocks,
+    // On PostgreSQL a change in one replica wakes the long-polls of all (LISTEN/NOTIFY).
+    sessionChanges: coordination?.channel("session_changes") ?? newSessionChanges(),
+    processingEvents: coordination?.channel("processing") ?? newSessionChanges(),
   };
-  const created =
-    (await metadata.countOrganizations()) === 0 ? await createOrganization(metadata, "default") : undefined;
+  const created = await createFirstOrganization(metadata);
   const { app, services } = await buildApp(ctx, logger);
   if (folderMode & 0o077) {
     // Its files are made private anyway; the folder's listing (dataset-free blob names) is not.
@@ -118,6 +131,7 @@ export async function startServer(
     async close() {
       await app.close();
       await metadata.close();
+      await coordination?.close();
       await blobs.close();
       await markCleanShutdown(config.dataDir);
     },

@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openSqliteStore } from "../src/store/metadata/sqlite.js";
+import { openPostgresStore } from "../src/store/metadata/postgres.js";
+import { createTestDatabase, scaleout } from "../../../test/helpers/test-database.mjs";
 import type { KyselyMetadataStore } from "../src/store/metadata/kysely-store.js";
 import type { ClaimedJob, ProcessingOutcome } from "../src/store/metadata/metadata-store.js";
 
@@ -19,10 +21,16 @@ const sha = (n: number) => n.toString(16).padStart(64, "0");
 describe("processing jobs in the metadata store", () => {
   let dir: string;
   let store: KyselyMetadataStore;
+  let dropDatabase: (() => Promise<void>) | undefined;
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), "vi-jobs-"));
-    store = await openSqliteStore(join(dir, "metadata.sqlite"));
+    // SQLite, or in the scale-out configuration a PostgreSQL database of its own (claims take SKIP LOCKED there).
+    if (scaleout()) {
+      const database = await createTestDatabase();
+      dropDatabase = () => database.drop();
+      store = await openPostgresStore(database.url);
+    } else store = await openSqliteStore(join(dir, "metadata.sqlite"));
     await store.createOrganization(
       { orgId: ORG, name: "o", createdAt: 1 },
       { keyId: "k", orgId: ORG, name: "k", keyHash: "h", createdAt: 1 },
@@ -40,6 +48,8 @@ describe("processing jobs in the metadata store", () => {
   });
   afterEach(async () => {
     await store.close();
+    await dropDatabase?.();
+    dropDatabase = undefined;
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -125,15 +125,22 @@ describe("compileWhere", () => {
     }
   });
 
-  it('uses COLLATE "C" and double precision numbers in PostgreSQL', () => {
+  it('uses COLLATE "C", bigint for whole numbers against integer columns, and double precision otherwise in PostgreSQL', () => {
     expect(where('filename < "b" and metadata.fileSize > 1.5', "postgres")).toEqual({
       sql: '(("assets"."filename_folded" collate "C" < $1) and ("assets"."file_size" > cast($2 as double precision)))',
       parameters: ["b", 1.5],
     });
+    // As double precision the column would be cast, and its index not used.
+    expect(where("metadata.fileSize > 1000", "postgres")).toEqual({
+      sql: '("assets"."file_size" > cast($1 as bigint))',
+      parameters: [1000],
+    });
     expect(where("metadata.annotations.withTag.car >= 2", "postgres")).toEqual({
-      sql: "((select count(*) from annotations a where a.asset_id = assets.asset_id and a.tag = $1) >= cast($2 as double precision))",
+      sql: "((select count(*) from annotations a where a.asset_id = assets.asset_id and a.tag = $1) >= cast($2 as bigint))",
       parameters: ["car", 2],
     });
+    // Custom numbers are stored as double precision: compared as such.
+    expect(where("k > 2", "postgres").sql).toContain("f.num_value > cast($3 as double precision)");
   });
 
   it("negates custom comparisons whole, so that != matches missing keys", () => {

@@ -177,6 +177,28 @@ describe("storage faults behind the store interfaces", () => {
     expect(await blobFiles(t.dataDir)).toEqual([]);
   });
 
+  it("a failed delete is recorded in the store: after a clean restart, the next server's release deletes the bytes", async () => {
+    const plan = new FaultPlan();
+    const t = await start(plan);
+    const ds = await t.datasetId("durable-release");
+    const files = [image("1.jpg"), image("2.jpg")];
+    const session = await t.session(ds, files);
+    for (const f of files) expect((await t.put(session, f)).status).toBe(200);
+    const [one, two] = await t.listAssets(ds);
+    plan.fail({ store: "blobs", op: "delete", kind: "EROFS" });
+    expect((await t.api(apiPaths.asset(t.org, ds, one!.assetId), { method: "DELETE" })).status).toBe(204);
+    expect((await blobFiles(t.dataDir)).sort()).toEqual(files.map((f) => sha256(f.bytes)).sort());
+    // A clean stop: no crash sweep at the next start; only the recorded release remembers the bytes.
+    await t.stop({ keep: true });
+    const again = await StorageHarness.start({ dataDir: t.dataDir });
+    h = again;
+    again.org = t.org;
+    again.key = t.key;
+    expect(again.server.recovery.uncleanShutdown).toBe(false);
+    expect((await again.api(apiPaths.asset(again.org, ds, two!.assetId), { method: "DELETE" })).status).toBe(204);
+    expect(await blobFiles(again.dataDir)).toEqual([]);
+  });
+
   it("a read that fails answers 503 (GET and HEAD); a read that comes up short is cut, never served as whole", async () => {
     const plan = new FaultPlan();
     const t = await start(plan);

@@ -38,7 +38,8 @@ export class StorageHarness {
 
   static async start(options: Partial<ServerConfig> & { wrapStores?: WrapStores } = {}): Promise<StorageHarness> {
     const h = new StorageHarness();
-    h.dataDir = await mkdtemp(join(tmpdir(), "vi-storage-"));
+    // A given data dir is a restart: the caller knows its organization and key already.
+    h.dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "vi-storage-")));
     const logs = h.logs;
     const stream = new Writable({
       write(chunk: Buffer, _encoding, done) {
@@ -56,8 +57,10 @@ export class StorageHarness {
       processingConcurrency: 0,
       ...options,
     });
-    h.org = h.server.created!.organizationId;
-    h.key = h.server.created!.secretKey;
+    if (h.server.created) {
+      h.org = h.server.created.organizationId;
+      h.key = h.server.created.secretKey;
+    }
     return h;
   }
 

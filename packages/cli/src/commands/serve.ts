@@ -15,6 +15,7 @@ interface ServeOptions {
   host?: string;
   port?: number;
   dataDir?: string;
+  databaseUrl?: string;
 }
 
 const parsePort = intInRange(0, 65_535);
@@ -24,7 +25,7 @@ export function resolveServeOptions(
   opts: ServeOptions,
   env: NodeJS.ProcessEnv,
   cwd: string,
-): { host: string; port: number; dataDir: string } {
+): { host: string; port: number; dataDir: string; databaseUrl?: string } {
   const host = opts.host ?? (env.HOST || DEFAULT_HOST);
   let port = opts.port;
   if (port === undefined) {
@@ -37,7 +38,8 @@ export function resolveServeOptions(
     } else port = DEFAULT_PORT;
   }
   const dataDir = path.resolve(cwd, opts.dataDir ?? (env[ENV.dataDir] || DEFAULT_DATA_DIR));
-  return { host, port, dataDir };
+  // VI_DATABASE_URL itself is read by the server, with the rest of its environment.
+  return { host, port, dataDir, ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}) };
 }
 
 function aborted(signal: AbortSignal): Promise<void> {
@@ -56,6 +58,10 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
     .option(
       "--data-dir <dir>",
       `where the database, the files and credentials.json live (env ${ENV.dataDir}, default ./${DEFAULT_DATA_DIR})`,
+    )
+    .option(
+      "--database-url <url>",
+      "PostgreSQL (postgres://...) for the metadata, shared by replicas (env VI_DATABASE_URL, default SQLite)",
     )
     .addHelpText(
       "after",

@@ -172,7 +172,7 @@ class Compiler {
   /** A test of one SQL value, known to be of type `type` (a built-in column or a tag count). */
   private value(e: TestExpr, target: Sql, type: "string" | "number", folded = false): RawBuilder<SqlBool> {
     const lit = (v: Literal) =>
-      type === "string" ? this.str(folded ? fold(v as string) : (v as string)) : this.num(v as number);
+      type === "string" ? this.str(folded ? fold(v as string) : (v as string)) : this.integral(v as number);
     const col = type === "string" ? this.collate(target) : target;
     switch (e.type) {
       case "compare":
@@ -271,6 +271,16 @@ class Compiler {
 
   private str(s: string): Sql {
     return sql`${s}`;
+  }
+
+  /**
+   * A number compared with an integer column (built-in sizes and dimensions, tag counts). On
+   * PostgreSQL a whole number is bound as bigint, which the columns' indexes serve (integer and
+   * bigint share one operator family); as double precision the column would be cast and its
+   * index not used. A fractional literal stays double precision (correct, not indexed).
+   */
+  private integral(n: number): Sql {
+    return this.dialect === "postgres" && Number.isSafeInteger(n) ? sql`cast(${n} as bigint)` : this.num(n);
   }
 
   private num(n: number): Sql {

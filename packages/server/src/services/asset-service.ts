@@ -292,7 +292,10 @@ function decodeToken(token: string, sortKey: AssetSortKey, descending: boolean):
       "Keep sortBy and o the same while paging.",
     );
   }
-  const valueOk = typeof body.v === "number" ? Number.isFinite(body.v) : typeof body.v === "string";
+  // The value must be of the sort column's type: PostgreSQL refuses a string (or a fraction)
+  // compared with an integer column, where SQLite compared anything with anything.
+  const byText = sortKey === "assetId" || sortKey === "filename";
+  const valueOk = byText ? typeof body.v === "string" : Number.isSafeInteger(body.v);
   if (!valueOk || !Number.isSafeInteger(body.s)) throw invalid("The page token is malformed", { parameter: "p" });
   return { value: body.v!, seq: body.s! };
 }

@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import type { ServerConfig } from "../config.js";
 import type { MetadataStore } from "../store/metadata/metadata-store.js";
 import type { BlobStore } from "../store/blob/blob-store.js";
-import { KeyedMutex } from "../util/keyed-mutex.js";
+import { KeyedMutex, type Locks } from "../util/keyed-mutex.js";
 import type { UrlSigner } from "./url-signer.js";
 
 /** Where background work reports what no request is there to hear (the app's logger). */
@@ -17,11 +17,14 @@ export interface ServiceContext {
   metadata: MetadataStore;
   blobs: BlobStore;
   signer: UrlSigner;
-  /** Publishing and deleting the same bytes never interleave. */
-  blobLocks: KeyedMutex;
-  /** Emits a session id whenever that session changes, to wake long-polls in this process. */
+  /** Publishing and deleting the same bytes never interleave (across replicas on PostgreSQL). */
+  blobLocks: Locks;
+  /**
+   * Emits a session id whenever that session changes, to wake long-polls (in every replica on
+   * PostgreSQL, through NOTIFY; long-polls also poll, so a lost wake-up only delays them).
+   */
   sessionChanges: EventEmitter;
-  /** Emits "processed" whenever processing recorded an asset's outcome in this process. */
+  /** Emits "processed" whenever processing recorded an asset's outcome (in any replica on PostgreSQL). */
   processingEvents: EventEmitter;
   /** Called after assets are committed: their processing jobs are queued (wakes the worker). */
   onAssetsCommitted?: () => void;
@@ -34,4 +37,4 @@ export function newSessionChanges(): EventEmitter {
   return e;
 }
 
-export { KeyedMutex };
+export { KeyedMutex, type Locks };

@@ -2,6 +2,7 @@ import { rm, writeFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { BlobStore } from "../store/blob/blob-store.js";
 import type { MetadataStore } from "../store/metadata/metadata-store.js";
+import type { Locks } from "../util/keyed-mutex.js";
 
 const CLEAN_MARKER = "clean-shutdown";
 
@@ -21,6 +22,7 @@ export async function recoverAfterCrash(
   dataDir: string,
   metadata: MetadataStore,
   blobs: BlobStore,
+  blobLocks: Locks,
 ): Promise<RecoveryReport> {
   const marker = join(dataDir, CLEAN_MARKER);
   const clean = await stat(marker).then(
@@ -35,8 +37,13 @@ export async function recoverAfterCrash(
     let chunk: string[] = [];
     const sweep = async () => {
       for (const sha of await metadata.unreferencedBlobs(chunk)) {
-        await blobs.delete(sha);
-        orphanedBlobsRemoved++;
+        // Other replicas may be publishing these very bytes for a row they are about to commit:
+        // under the blob's lock (theirs too on PostgreSQL) the row is looked for again.
+        await blobLocks.run(sha, async () => {
+          if (await metadata.isBlobReferenced(sha)) return;
+          await blobs.delete(sha);
+          orphanedBlobsRemoved++;
+        });
       }
       chunk = [];
     };

@@ -10,6 +10,12 @@ import type { DatasetService } from "./dataset-service.js";
 
 const POLL_SLICE_MS = 500;
 const RETRY_MS = 2000;
+/**
+ * How often running sessions are looked for again: on PostgreSQL a session whose replica died
+ * (or was stopped) is taken up by another. Batches take the session's row lock, so two
+ * replicas on one session take turns.
+ */
+const ADOPT_MS = 30_000;
 
 /**
  * Bulk deletes by selection (`deleteManyAssetsSessions`). The selection is fixed when the
@@ -21,6 +27,7 @@ const RETRY_MS = 2000;
 export class DeletionService {
   private readonly running = new Map<string, Promise<void>>();
   private closed = false;
+  private adopter: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -79,14 +86,23 @@ export class DeletionService {
     }
   }
 
-  /** Picks up the sessions a previous run left unfinished. */
+  /** Picks up the sessions a previous run (or another replica, gone since) left unfinished, now and then periodically. */
   async resume(): Promise<void> {
+    await this.adopt();
+    this.adopter ??= setInterval(() => {
+      this.adopt().catch((err: unknown) => this.ctx.log?.warn({ err }, "looking for unfinished bulk deletes failed"));
+    }, ADOPT_MS);
+    this.adopter.unref();
+  }
+
+  private async adopt(): Promise<void> {
     for (const s of await this.ctx.metadata.runningDeletionSessions()) this.start(s.sessionId);
   }
 
   /** Stops taking new batches and waits for the one in flight. */
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.adopter);
     await Promise.allSettled(this.running.values());
   }
 

@@ -21,6 +21,7 @@ export interface Services {
   annotations: AnnotationService;
   deletions: DeletionService;
   janitor: SessionJanitor;
+  releaser: BlobReleaser;
   processing: ProcessingService;
   batchUpload: BatchUpload;
 }
@@ -50,6 +51,7 @@ export function createServices(ctx: ServiceContext): Services {
     annotations: new AnnotationService(ctx, assets),
     deletions: new DeletionService(ctx, datasets, assets, releaser),
     janitor: new SessionJanitor(ctx),
+    releaser,
     processing,
   };
 }

@@ -1,8 +1,15 @@
+/** Work that must not interleave per key: in one process (KeyedMutex), or across replicas (advisory locks). */
+export interface Locks {
+  run<T>(key: string, work: () => Promise<T>): Promise<T>;
+  /** Runs `work` holding every key's lock, taken so that two callers never deadlock. */
+  runAll<T>(keys: Iterable<string>, work: () => Promise<T>): Promise<T>;
+}
+
 /**
  * Serialises work per key inside one process (e.g. publishing and deleting the same blob),
  * without holding up work on other keys.
  */
-export class KeyedMutex {
+export class KeyedMutex implements Locks {
   private readonly tails = new Map<string, Promise<void>>();
 
   async run<T>(key: string, work: () => Promise<T>): Promise<T> {

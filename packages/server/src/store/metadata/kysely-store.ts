@@ -29,13 +29,15 @@ import type {
   OrganizationRecord,
   SecretKeyRecord,
 } from "./records.js";
-import { num } from "./kysely/common.js";
+import { isRetryable, tryAdvisoryLock } from "./kysely/common.js";
 import { SelectionPlanner } from "./kysely/planner.js";
 import * as annotations from "./kysely/annotations.js";
+import * as releases from "./kysely/blob-releases.js";
 import * as assets from "./kysely/assets.js";
 import * as datasets from "./kysely/datasets.js";
 import * as deletions from "./kysely/deletions.js";
 import * as ingestion from "./kysely/ingestion.js";
+import * as organizations from "./kysely/organizations.js";
 import * as processing from "./kysely/processing.js";
 
 /**
@@ -60,9 +62,25 @@ export class KyselyMetadataStore implements MetadataStore {
 
   /** Runs a write transaction and answers only once it is durable. */
   private async write<T>(work: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
-    const result = await this.db.transaction().execute(work);
+    const result = await this.transaction(work);
     await this.sync();
     return result;
+  }
+
+  /**
+   * One transaction. On PostgreSQL (READ COMMITTED) two replicas may deadlock on rows they
+   * update in different orders (blob counters, dataset counters), or, rarely, fail to
+   * serialize; the database then aborts one of them whole, and running it again is correct.
+   */
+  private async transaction<T>(work: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction().execute(work);
+      } catch (err) {
+        if (this.dialect !== "postgres" || attempt >= MAX_ATTEMPTS || !isRetryable(err)) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+      }
+    }
   }
 
   async migrate(): Promise<void> {
@@ -96,79 +114,33 @@ export class KyselyMetadataStore implements MetadataStore {
 
   // ---- organizations and keys ----
 
-  async createOrganization(org: OrganizationRecord, firstKey: SecretKeyRecord): Promise<void> {
-    await this.write(async (tx) => {
-      await tx
-        .insertInto("organizations")
-        .values({ org_id: org.orgId, name: org.name, created_at: org.createdAt })
-        .execute();
-      await this.insertKey(tx, firstKey);
-    });
+  createOrganization(org: OrganizationRecord, firstKey: SecretKeyRecord, onlyIfFirst = false): Promise<boolean> {
+    return this.write((tx) => organizations.createOrganization(tx, this.dialect, org, firstKey, onlyIfFirst));
   }
 
-  async getOrganization(orgId: string): Promise<OrganizationRecord | undefined> {
-    const row = await this.db.selectFrom("organizations").selectAll().where("org_id", "=", orgId).executeTakeFirst();
-    return row && { orgId: row.org_id, name: row.name, createdAt: num(row.created_at) };
+  getOrganization(orgId: string): Promise<OrganizationRecord | undefined> {
+    return organizations.getOrganization(this.db, orgId);
   }
 
-  async countOrganizations(): Promise<number> {
-    const row = await this.db
-      .selectFrom("organizations")
-      .select((eb) => eb.fn.countAll().as("n"))
-      .executeTakeFirstOrThrow();
-    return num(row.n);
+  countOrganizations(): Promise<number> {
+    return organizations.countOrganizations(this.db);
   }
 
   async createSecretKey(key: SecretKeyRecord): Promise<void> {
-    await this.insertKey(this.db, key);
+    await organizations.insertKey(this.db, key);
     await this.sync();
   }
 
-  async findSecretKeyByHash(keyHash: string): Promise<SecretKeyRecord | undefined> {
-    const row = await this.db.selectFrom("secret_keys").selectAll().where("key_hash", "=", keyHash).executeTakeFirst();
-    return (
-      row && {
-        keyId: row.key_id,
-        orgId: row.org_id,
-        name: row.name,
-        keyHash: row.key_hash,
-        createdAt: num(row.created_at),
-      }
-    );
+  findSecretKeyByHash(keyHash: string): Promise<SecretKeyRecord | undefined> {
+    return organizations.findSecretKeyByHash(this.db, keyHash);
   }
 
-  async listSecretKeys(orgId: string): Promise<SecretKeyRecord[]> {
-    const rows = await this.db
-      .selectFrom("secret_keys")
-      .selectAll()
-      .where("org_id", "=", orgId)
-      .orderBy("created_at")
-      .orderBy("key_id")
-      .execute();
-    return rows.map((r) => ({
-      keyId: r.key_id,
-      orgId: r.org_id,
-      name: r.name,
-      keyHash: r.key_hash,
-      createdAt: num(r.created_at),
-    }));
+  listSecretKeys(orgId: string): Promise<SecretKeyRecord[]> {
+    return organizations.listSecretKeys(this.db, orgId);
   }
 
   deleteSecretKey(orgId: string, keyId: string): Promise<"deleted" | "last" | "missing"> {
-    return this.write(async (tx) => {
-      const keys = await tx.selectFrom("secret_keys").select("key_id").where("org_id", "=", orgId).execute();
-      if (!keys.some((k) => k.key_id === keyId)) return "missing";
-      if (keys.length === 1) return "last";
-      await tx.deleteFrom("secret_keys").where("org_id", "=", orgId).where("key_id", "=", keyId).execute();
-      return "deleted";
-    });
-  }
-
-  private async insertKey(db: Kysely<Database> | Transaction<Database>, k: SecretKeyRecord): Promise<void> {
-    await db
-      .insertInto("secret_keys")
-      .values({ key_id: k.keyId, org_id: k.orgId, name: k.name, key_hash: k.keyHash, created_at: k.createdAt })
-      .execute();
+    return this.write((tx) => organizations.deleteSecretKey(tx, orgId, keyId));
   }
 
   // ---- datasets ----
@@ -192,7 +164,7 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   deleteDataset(orgId: string, datasetId: string): Promise<DeleteResult | undefined> {
-    return this.write((tx) => datasets.deleteDataset(tx, orgId, datasetId));
+    return this.write((tx) => datasets.deleteDataset(tx, this.dialect, orgId, datasetId));
   }
 
   // ---- assets ----
@@ -220,7 +192,7 @@ export class KyselyMetadataStore implements MetadataStore {
     check: (assetId: string, merged: CustomMetadata) => void,
   ): Promise<{ assets: AssetRecord[] } | { missing: string }> {
     return this.write(async (tx) => {
-      const result = await assets.updateCustomMetadata(tx, orgId, datasetId, updates, check);
+      const result = await assets.updateCustomMetadata(tx, this.dialect, orgId, datasetId, updates, check);
       // An unknown id changes nothing: roll back what the updates before it wrote.
       if ("missing" in result) throw new MissingAsset(result.missing);
       return result;
@@ -247,6 +219,26 @@ export class KyselyMetadataStore implements MetadataStore {
     const rows = await this.db.selectFrom("blobs").select("sha256").where("sha256", "in", sha256s).execute();
     const known = new Set(rows.map((r) => r.sha256));
     return sha256s.filter((s) => !known.has(s));
+  }
+
+  // ---- bytes to delete ----
+  // Like processing claims, these need no sync of their own: a lost claim is due again, and a
+  // lost forget only makes a later release find the bytes gone.
+
+  claimBlobReleases(limit: number, leaseMs: number): Promise<string[]> {
+    return this.transaction((tx) => releases.claimBlobReleases(tx, this.dialect, limit, leaseMs, Date.now()));
+  }
+
+  forgetBlobReleases(sha256s: string[]): Promise<void> {
+    return releases.forgetBlobReleases(this.db, sha256s);
+  }
+
+  deferBlobReleases(sha256s: string[], runAfter: number): Promise<void> {
+    return releases.deferBlobReleases(this.db, sha256s, runAfter);
+  }
+
+  pendingBlobReleases(): Promise<number> {
+    return releases.pendingBlobReleases(this.db);
   }
 
   async isBlobReferenced(sha256: string): Promise<boolean> {
@@ -278,7 +270,7 @@ export class KyselyMetadataStore implements MetadataStore {
 
   async commitFiles(entries: FileCommit[]): Promise<(CommitResult | undefined)[]> {
     if (entries.length === 0) return [];
-    return this.write((tx) => ingestion.commitFiles(tx, entries));
+    return this.write((tx) => ingestion.commitFiles(tx, this.dialect, entries));
   }
 
   failFile(
@@ -337,10 +329,15 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   purgeSessions(before: number, limit: number): Promise<{ ingestion: number; deletion: number }> {
-    return this.write(async (tx) => ({
-      ingestion: await ingestion.purgeIngestionSessions(tx, before, limit),
-      deletion: await deletions.purgeDeletionSessions(tx, before, limit),
-    }));
+    return this.write(async (tx) => {
+      // One replica purges at a time; the others find nothing to do this round.
+      if (this.dialect === "postgres" && !(await tryAdvisoryLock(tx, "purge-sessions")))
+        return { ingestion: 0, deletion: 0 };
+      return {
+        ingestion: await ingestion.purgeIngestionSessions(tx, before, limit),
+        deletion: await deletions.purgeDeletionSessions(tx, before, limit),
+      };
+    });
   }
 
   runningDeletionSessions(): Promise<DeletionSessionRecord[]> {
@@ -348,7 +345,7 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   deleteNextBatch(sessionId: string, limit: number): Promise<DeletionBatch> {
-    return this.write((tx) => deletions.deleteNextBatch(tx, sessionId, limit));
+    return this.write((tx) => deletions.deleteNextBatch(tx, this.dialect, sessionId, limit));
   }
 
   // ---- processing ----
@@ -357,21 +354,19 @@ export class KyselyMetadataStore implements MetadataStore {
   // work adds no flush to the upload path. Only an outcome that frees bytes is synced first.
 
   claimProcessingJobs(owner: string, limit: number, leaseMs: number): Promise<ClaimedJob[]> {
-    return this.db
-      .transaction()
-      .execute((tx) => processing.claimJobs(tx, this.dialect, owner, limit, leaseMs, Date.now()));
+    return this.transaction((tx) => processing.claimJobs(tx, this.dialect, owner, limit, leaseMs, Date.now()));
   }
 
   async finishProcessingJobs(
     owner: string,
     finished: { job: ClaimedJob; outcome: ProcessingOutcome }[],
   ): Promise<{ applied: boolean[]; orphanedBlobs: string[] }> {
-    const result = await this.db.transaction().execute(async (tx) => {
+    const result = await this.transaction(async (tx) => {
       const applied: boolean[] = [];
       const orphanedBlobs: string[] = [];
       const t = Date.now();
       for (const { job, outcome } of finished) {
-        const r = await processing.finishJob(tx, job, owner, outcome, t);
+        const r = await processing.finishJob(tx, this.dialect, job, owner, outcome, t);
         applied.push(r.applied);
         orphanedBlobs.push(...r.orphanedBlobs);
       }
@@ -405,6 +400,9 @@ export class KyselyMetadataStore implements MetadataStore {
     return processing.processingBacklog(this.db);
   }
 }
+
+/** Attempts of a PostgreSQL transaction that deadlocked or failed to serialize. */
+const MAX_ATTEMPTS = 5;
 
 /** Unwinds an update transaction when one of its assets does not exist. */
 class MissingAsset extends Error {

@@ -139,7 +139,23 @@ export interface MetadataStore {
   /** Returns the stored value, inserting `value` first when the setting is absent. */
   settingOrInsert(name: string, value: string): Promise<string>;
 
-  createOrganization(org: OrganizationRecord, firstKey: SecretKeyRecord): Promise<void>;
+  /**
+   * Bytes whose last reference went are recorded in the same transaction (blob_releases).
+   * `claimBlobReleases` takes up to `limit` due ones with a lease; `forgetBlobReleases` ends
+   * them once the bytes are gone; `deferBlobReleases` makes them due at `runAfter`.
+   */
+  claimBlobReleases(limit: number, leaseMs: number): Promise<string[]>;
+  forgetBlobReleases(sha256s: string[]): Promise<void>;
+  deferBlobReleases(sha256s: string[], runAfter: number): Promise<void>;
+  /** Bytes recorded for deletion and not yet deleted (for tests and the health of a deployment). */
+  pendingBlobReleases(): Promise<number>;
+
+  /**
+   * Creates an organization with its first key; with `onlyIfFirst`, only when the database has
+   * none yet (replicas starting together on an empty database: exactly one creates it). Answers
+   * whether it was created.
+   */
+  createOrganization(org: OrganizationRecord, firstKey: SecretKeyRecord, onlyIfFirst?: boolean): Promise<boolean>;
   getOrganization(orgId: string): Promise<OrganizationRecord | undefined>;
   countOrganizations(): Promise<number>;
   createSecretKey(key: SecretKeyRecord): Promise<void>;

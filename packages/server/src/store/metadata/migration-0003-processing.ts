@@ -1,4 +1,5 @@
 import { sql, type ColumnDefinitionBuilder, type Kysely } from "kysely";
+import type { TextType } from "./migrations.js";
 
 /**
  * 0003: processing after upload (decode, thumbnail, real status).
@@ -14,18 +15,18 @@ import { sql, type ColumnDefinitionBuilder, type Kysely } from "kysely";
  *
  * Assets stored before this migration are queued, so that they get their thumbnails too.
  */
-export async function addProcessing(db: Kysely<unknown>, big: "bigint" | "integer"): Promise<void> {
+export async function addProcessing(db: Kysely<unknown>, big: "bigint" | "integer", text: TextType): Promise<void> {
   const add = (
     name: string,
-    type: "text" | "integer" | "bigint",
+    type: TextType | "integer" | "bigint",
     build: (c: ColumnDefinitionBuilder) => ColumnDefinitionBuilder = (c) => c,
   ) => db.schema.alterTable("assets").addColumn(name, type, build).execute();
-  await add("upload_status", "text", (c) => c.notNull().defaultTo("completed"));
-  await add("status_reason", "text");
-  await add("thumbnail_sha256", "text");
+  await add("upload_status", text, (c) => c.notNull().defaultTo("completed"));
+  await add("status_reason", text);
+  await add("thumbnail_sha256", text);
   await add("thumbnail_size", big);
   await add("thumbnail_generation", "integer", (c) => c.notNull().defaultTo(0));
-  await add("media", "text");
+  await add("media", text);
   await add("processed_version", "integer", (c) => c.notNull().defaultTo(0));
   // Filters on the two states (`{"status": "error"}`, assets still processing) are index ranges
   // in the listing's default order.
@@ -40,13 +41,13 @@ export async function addProcessing(db: Kysely<unknown>, big: "bigint" | "intege
   await db.schema
     .createTable("processing_jobs")
     .addColumn("asset_seq", big, (c) => c.primaryKey())
-    .addColumn("org_id", "text", (c) => c.notNull())
-    .addColumn("dataset_id", "text", (c) => c.notNull())
+    .addColumn("org_id", text, (c) => c.notNull())
+    .addColumn("dataset_id", text, (c) => c.notNull())
     .addColumn("generation", "integer", (c) => c.notNull())
     .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
     .addColumn("run_after", big, (c) => c.notNull())
-    .addColumn("lease_owner", "text")
-    .addColumn("last_error", "text")
+    .addColumn("lease_owner", text)
+    .addColumn("last_error", text)
     .addColumn("created_at", big, (c) => c.notNull())
     .execute();
   await db.schema.createIndex("processing_jobs_due_idx").on("processing_jobs").columns(["run_after"]).execute();

@@ -1,5 +1,6 @@
-import { sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
+import { sql, type Kysely, type Migration, type MigrationProvider, type RawBuilder } from "kysely";
 import { addProcessing } from "./migration-0003-processing.js";
+import { addBlobReleases } from "./migration-0004-blob-releases.js";
 
 /**
  * Migrations in code, so that one build carries its own schema. Types are chosen per dialect
@@ -7,43 +8,44 @@ import { addProcessing } from "./migration-0003-processing.js";
  */
 export function migrationProvider(dialect: "sqlite" | "postgres"): MigrationProvider {
   const big = dialect === "postgres" ? "bigint" : "integer";
+  const text = textType(dialect);
   const migrations: Record<string, Migration> = {
     "0001_initial": {
       async up(db: Kysely<unknown>) {
         await db.schema
           .createTable("settings")
-          .addColumn("name", "text", (c) => c.primaryKey())
-          .addColumn("value", "text", (c) => c.notNull())
+          .addColumn("name", text, (c) => c.primaryKey())
+          .addColumn("value", text, (c) => c.notNull())
           .execute();
         await db.schema
           .createTable("organizations")
-          .addColumn("org_id", "text", (c) => c.primaryKey())
-          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("org_id", text, (c) => c.primaryKey())
+          .addColumn("name", text, (c) => c.notNull())
           .addColumn("created_at", big, (c) => c.notNull())
           .execute();
         await db.schema
           .createTable("secret_keys")
-          .addColumn("key_id", "text", (c) => c.primaryKey())
-          .addColumn("org_id", "text", (c) => c.notNull().references("organizations.org_id"))
-          .addColumn("name", "text", (c) => c.notNull())
-          .addColumn("key_hash", "text", (c) => c.notNull().unique())
+          .addColumn("key_id", text, (c) => c.primaryKey())
+          .addColumn("org_id", text, (c) => c.notNull().references("organizations.org_id"))
+          .addColumn("name", text, (c) => c.notNull())
+          .addColumn("key_hash", text, (c) => c.notNull().unique())
           .addColumn("created_at", big, (c) => c.notNull())
           .execute();
         await db.schema
           .createTable("datasets")
-          .addColumn("org_id", "text", (c) => c.notNull().references("organizations.org_id"))
-          .addColumn("dataset_id", "text", (c) => c.notNull())
-          .addColumn("name", "text", (c) => c.notNull())
-          .addColumn("description", "text")
-          .addColumn("type", "text", (c) => c.notNull())
-          .addColumn("content", "text", (c) => c.notNull())
+          .addColumn("org_id", text, (c) => c.notNull().references("organizations.org_id"))
+          .addColumn("dataset_id", text, (c) => c.notNull())
+          .addColumn("name", text, (c) => c.notNull())
+          .addColumn("description", text)
+          .addColumn("type", text, (c) => c.notNull())
+          .addColumn("content", text, (c) => c.notNull())
           .addColumn("created_at", big, (c) => c.notNull())
           .addColumn("last_accessed", big, (c) => c.notNull())
           .addPrimaryKeyConstraint("datasets_pk", ["org_id", "dataset_id"])
           .execute();
         await db.schema
           .createTable("blobs")
-          .addColumn("sha256", "text", (c) => c.primaryKey())
+          .addColumn("sha256", text, (c) => c.primaryKey())
           .addColumn("size", big, (c) => c.notNull())
           .addColumn("ref_count", "integer", (c) => c.notNull())
           .addColumn("created_at", big, (c) => c.notNull())
@@ -53,20 +55,20 @@ export function migrationProvider(dialect: "sqlite" | "postgres"): MigrationProv
           .addColumn("seq", dialect === "postgres" ? "bigserial" : "integer", (c) =>
             dialect === "postgres" ? c.primaryKey() : c.primaryKey().autoIncrement(),
           )
-          .addColumn("asset_id", "text", (c) => c.notNull().unique())
-          .addColumn("org_id", "text", (c) => c.notNull())
-          .addColumn("dataset_id", "text", (c) => c.notNull())
-          .addColumn("filename", "text", (c) => c.notNull())
-          .addColumn("sha256", "text", (c) => c.notNull())
+          .addColumn("asset_id", text, (c) => c.notNull().unique())
+          .addColumn("org_id", text, (c) => c.notNull())
+          .addColumn("dataset_id", text, (c) => c.notNull())
+          .addColumn("filename", text, (c) => c.notNull())
+          .addColumn("sha256", text, (c) => c.notNull())
           .addColumn("file_size", big, (c) => c.notNull())
-          .addColumn("mime_type", "text", (c) => c.notNull())
+          .addColumn("mime_type", text, (c) => c.notNull())
           .addColumn("width", "integer", (c) => c.notNull())
           .addColumn("height", "integer", (c) => c.notNull())
           .addColumn("raw_width", "integer", (c) => c.notNull())
           .addColumn("raw_height", "integer", (c) => c.notNull())
           .addColumn("orientation", "integer", (c) => c.notNull())
           .addColumn("frames", "integer", (c) => c.notNull())
-          .addColumn("custom_metadata", "text", (c) => c.notNull())
+          .addColumn("custom_metadata", text, (c) => c.notNull())
           .addColumn("created_at", big, (c) => c.notNull())
           .addColumn("updated_at", big, (c) => c.notNull())
           .addColumn("contents_updated_at", big, (c) => c.notNull())
@@ -86,12 +88,12 @@ export function migrationProvider(dialect: "sqlite" | "postgres"): MigrationProv
         await db.schema.createIndex("assets_sha_idx").on("assets").columns(["org_id", "sha256"]).execute();
         await db.schema
           .createTable("annotations")
-          .addColumn("annotation_id", "text", (c) => c.primaryKey())
-          .addColumn("org_id", "text", (c) => c.notNull())
-          .addColumn("dataset_id", "text", (c) => c.notNull())
-          .addColumn("asset_id", "text", (c) => c.notNull())
-          .addColumn("tag", "text", (c) => c.notNull())
-          .addColumn("contents", "text", (c) => c.notNull())
+          .addColumn("annotation_id", text, (c) => c.primaryKey())
+          .addColumn("org_id", text, (c) => c.notNull())
+          .addColumn("dataset_id", text, (c) => c.notNull())
+          .addColumn("asset_id", text, (c) => c.notNull())
+          .addColumn("tag", text, (c) => c.notNull())
+          .addColumn("contents", text, (c) => c.notNull())
           .addColumn("created_at", big, (c) => c.notNull())
           .addColumn("updated_at", big, (c) => c.notNull())
           .execute();
@@ -103,13 +105,13 @@ export function migrationProvider(dialect: "sqlite" | "postgres"): MigrationProv
           .execute();
         await db.schema
           .createTable("ingestion_sessions")
-          .addColumn("session_id", "text", (c) => c.primaryKey())
-          .addColumn("org_id", "text", (c) => c.notNull())
-          .addColumn("dataset_id", "text", (c) => c.notNull())
-          .addColumn("failure_mode", "text", (c) => c.notNull())
-          .addColumn("on_overwrite", "text", (c) => c.notNull())
-          .addColumn("state", "text", (c) => c.notNull())
-          .addColumn("failure_reason", "text")
+          .addColumn("session_id", text, (c) => c.primaryKey())
+          .addColumn("org_id", text, (c) => c.notNull())
+          .addColumn("dataset_id", text, (c) => c.notNull())
+          .addColumn("failure_mode", text, (c) => c.notNull())
+          .addColumn("on_overwrite", text, (c) => c.notNull())
+          .addColumn("state", text, (c) => c.notNull())
+          .addColumn("failure_reason", text)
           .addColumn("total", "integer", (c) => c.notNull())
           .addColumn("succeeded", "integer", (c) => c.notNull())
           .addColumn("errored", "integer", (c) => c.notNull())
@@ -125,20 +127,20 @@ export function migrationProvider(dialect: "sqlite" | "postgres"): MigrationProv
           .execute();
         await db.schema
           .createTable("ingestion_files")
-          .addColumn("session_id", "text", (c) =>
+          .addColumn("session_id", text, (c) =>
             c.notNull().references("ingestion_sessions.session_id").onDelete("cascade"),
           )
           .addColumn("file_index", "integer", (c) => c.notNull())
-          .addColumn("filename", "text", (c) => c.notNull())
-          .addColumn("mime", "text", (c) => c.notNull())
+          .addColumn("filename", text, (c) => c.notNull())
+          .addColumn("mime", text, (c) => c.notNull())
           .addColumn("size", big, (c) => c.notNull())
           .addColumn("crc32c", "integer", (c) => c.notNull())
-          .addColumn("sha256", "text")
-          .addColumn("custom_metadata", "text")
-          .addColumn("state", "text", (c) => c.notNull())
-          .addColumn("error_code", "text")
-          .addColumn("error_message", "text")
-          .addColumn("asset_id", "text")
+          .addColumn("sha256", text)
+          .addColumn("custom_metadata", text)
+          .addColumn("state", text, (c) => c.notNull())
+          .addColumn("error_code", text)
+          .addColumn("error_message", text)
+          .addColumn("asset_id", text)
           .addColumn("deduplicated", "integer", (c) => c.notNull())
           .addColumn("updated_at", big, (c) => c.notNull())
           .addPrimaryKeyConstraint("ingestion_files_pk", ["session_id", "file_index"])
@@ -148,16 +150,32 @@ export function migrationProvider(dialect: "sqlite" | "postgres"): MigrationProv
     },
     "0002_queries": {
       async up(db: Kysely<unknown>) {
-        await addQueryColumns(db, big);
+        await addQueryColumns(db, big, text);
       },
     },
     "0003_processing": {
       async up(db: Kysely<unknown>) {
-        await addProcessing(db, big);
+        await addProcessing(db, big, text);
+      },
+    },
+    "0004_blob_releases": {
+      async up(db: Kysely<unknown>) {
+        await addBlobReleases(db, big, text);
       },
     },
   };
   return { getMigrations: async () => migrations };
+}
+
+/**
+ * Text compares by bytes in both databases: SQLite's BINARY collation, PostgreSQL's "C". A
+ * language collation (a PostgreSQL database's default) would order filenames differently from
+ * SQLite, so keyset pages, prefix ranges and the in-memory oracle would disagree; and queries
+ * spell `collate "C"`, which only an index of the same collation serves.
+ */
+export type TextType = "text" | RawBuilder<unknown>;
+export function textType(dialect: "sqlite" | "postgres"): TextType {
+  return dialect === "postgres" ? sql`text collate "C"` : "text";
 }
 
 /** Lower-cases a string the way every query does for case-insensitive matching (full Unicode, locale-free). */
@@ -175,14 +193,14 @@ export const fold = (s: string): string => s.toLowerCase();
  * - dataset_tags: a dataset's annotation tags with stable integer ids (the wire's `spec.tag`).
  * - deletion_sessions and deletion_targets: bulk deletes, resumable after a crash.
  */
-async function addQueryColumns(db: Kysely<unknown>, big: "bigint" | "integer"): Promise<void> {
+async function addQueryColumns(db: Kysely<unknown>, big: "bigint" | "integer", text: TextType): Promise<void> {
   await db.schema
     .alterTable("assets")
-    .addColumn("status", "text", (c) => c.notNull().defaultTo("uploaded"))
+    .addColumn("status", text, (c) => c.notNull().defaultTo("uploaded"))
     .execute();
   await db.schema
     .alterTable("assets")
-    .addColumn("filename_folded", "text", (c) => c.notNull().defaultTo(""))
+    .addColumn("filename_folded", text, (c) => c.notNull().defaultTo(""))
     .execute();
   await db.schema
     .alterTable("assets")
@@ -210,12 +228,12 @@ async function addQueryColumns(db: Kysely<unknown>, big: "bigint" | "integer"): 
   await db.schema
     .createTable("asset_fields")
     .addColumn("asset_seq", big, (c) => c.notNull())
-    .addColumn("key", "text", (c) => c.notNull())
-    .addColumn("org_id", "text", (c) => c.notNull())
-    .addColumn("dataset_id", "text", (c) => c.notNull())
-    .addColumn("value_type", "text", (c) => c.notNull())
-    .addColumn("str_value", "text")
-    .addColumn("str_folded", "text")
+    .addColumn("key", text, (c) => c.notNull())
+    .addColumn("org_id", text, (c) => c.notNull())
+    .addColumn("dataset_id", text, (c) => c.notNull())
+    .addColumn("value_type", text, (c) => c.notNull())
+    .addColumn("str_value", text)
+    .addColumn("str_folded", text)
     .addColumn("num_value", "double precision")
     .addPrimaryKeyConstraint("asset_fields_pk", ["asset_seq", "key"])
     // In SQLite the rows live in their primary key's b-tree: an EXISTS probe is one lookup.
@@ -257,9 +275,9 @@ async function addQueryColumns(db: Kysely<unknown>, big: "bigint" | "integer"): 
 
   await db.schema
     .createTable("dataset_tags")
-    .addColumn("org_id", "text", (c) => c.notNull())
-    .addColumn("dataset_id", "text", (c) => c.notNull())
-    .addColumn("name", "text", (c) => c.notNull())
+    .addColumn("org_id", text, (c) => c.notNull())
+    .addColumn("dataset_id", text, (c) => c.notNull())
+    .addColumn("name", text, (c) => c.notNull())
     .addColumn("tag_id", "integer", (c) => c.notNull())
     .addColumn("created_at", big, (c) => c.notNull())
     .addPrimaryKeyConstraint("dataset_tags_pk", ["org_id", "dataset_id", "name"])
@@ -283,13 +301,13 @@ async function addQueryColumns(db: Kysely<unknown>, big: "bigint" | "integer"): 
 
   await db.schema
     .createTable("deletion_sessions")
-    .addColumn("session_id", "text", (c) => c.primaryKey())
-    .addColumn("org_id", "text", (c) => c.notNull())
-    .addColumn("dataset_id", "text", (c) => c.notNull())
-    .addColumn("spec", "text", (c) => c.notNull())
+    .addColumn("session_id", text, (c) => c.primaryKey())
+    .addColumn("org_id", text, (c) => c.notNull())
+    .addColumn("dataset_id", text, (c) => c.notNull())
+    .addColumn("spec", text, (c) => c.notNull())
     .addColumn("dry_run", "integer", (c) => c.notNull())
-    .addColumn("state", "text", (c) => c.notNull())
-    .addColumn("failure_reason", "text")
+    .addColumn("state", text, (c) => c.notNull())
+    .addColumn("failure_reason", text)
     .addColumn("selected", "integer", (c) => c.notNull())
     .addColumn("deleted", "integer", (c) => c.notNull())
     .addColumn("created_at", big, (c) => c.notNull())
@@ -303,7 +321,7 @@ async function addQueryColumns(db: Kysely<unknown>, big: "bigint" | "integer"): 
     .execute();
   await db.schema
     .createTable("deletion_targets")
-    .addColumn("session_id", "text", (c) => c.notNull())
+    .addColumn("session_id", text, (c) => c.notNull())
     .addColumn("asset_seq", big, (c) => c.notNull())
     .addPrimaryKeyConstraint("deletion_targets_pk", ["session_id", "asset_seq"])
     .execute();

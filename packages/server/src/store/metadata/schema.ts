@@ -17,6 +17,7 @@ export interface Database {
     asset_count: Generated<number>;
   };
   blobs: { sha256: string; size: number; ref_count: number; created_at: number };
+  blob_releases: { sha256: string; run_after: number; attempts: Generated<number> };
   assets: {
     seq: Generated<number>;
     asset_id: string;

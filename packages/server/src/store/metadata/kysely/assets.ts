@@ -14,6 +14,7 @@ import {
   chunks,
   datasetAssetCount,
   deleteAssetRows,
+  lockedOn,
   num,
   toAssetRecords,
   writeFields,
@@ -137,6 +138,7 @@ export async function deleteAsset(
  */
 export async function updateCustomMetadata(
   tx: Db,
+  dialect: "sqlite" | "postgres",
   orgId: string,
   datasetId: string,
   updates: CustomMetadataUpdate[],
@@ -145,13 +147,16 @@ export async function updateCustomMetadata(
   const t = Date.now();
   const rows = new Map<string, AssetRow>();
   for (const part of chunks([...new Set(updates.map((u) => u.assetId))], 500)) {
-    const found = await tx
-      .selectFrom("assets")
-      .selectAll()
-      .where("org_id", "=", orgId)
-      .where("dataset_id", "=", datasetId)
-      .where("asset_id", "in", part)
-      .execute();
+    // Locked: two patches of one asset at once both merge, neither is lost.
+    const found = await lockedOn(
+      dialect,
+      tx
+        .selectFrom("assets")
+        .selectAll()
+        .where("org_id", "=", orgId)
+        .where("dataset_id", "=", datasetId)
+        .where("asset_id", "in", part),
+    ).execute();
     for (const r of found) rows.set(r.asset_id, r);
   }
   for (const u of updates) {

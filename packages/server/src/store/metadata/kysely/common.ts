@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from "kysely";
+import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
 import type { CustomMetadata } from "@vi/protocol";
 import type { Database } from "../schema.js";
 import { fieldRows } from "../migrations.js";
@@ -11,6 +11,44 @@ export type AssetRow = Selectable<Database["assets"]>;
 
 /** pg answers 64-bit integers as strings; SQLite answers numbers. Both become numbers here. */
 export const num = (v: unknown): number => (typeof v === "number" ? v : Number(v));
+
+/**
+ * PostgreSQL: takes transaction-scoped advisory locks on `keys` (released at commit or
+ * rollback), in sorted order so that two transactions taking overlapping sets never deadlock.
+ * The key's 64-bit hash names the lock; a collision only makes two unrelated keys wait for each
+ * other.
+ */
+export async function advisoryLocks(tx: Db, keys: Iterable<string>): Promise<void> {
+  const sorted = [...new Set(keys)].sort();
+  if (sorted.length === 0) return;
+  await sql`select count(pg_advisory_xact_lock(hashtextextended(k, 0))) from (select unnest(cast(${sorted} as text[])) as k order by 1) s`.execute(
+    tx,
+  );
+}
+
+/**
+ * A read that a write in the same transaction depends on (a thumbnail to release, a metadata
+ * patch to merge): on PostgreSQL its rows are locked until commit, so that a concurrent
+ * transaction cannot change them in between (READ COMMITTED would let it). SQLite has one
+ * writer at a time: nothing to lock.
+ */
+export function lockedOn<Q extends { forUpdate(): Q }>(dialect: "sqlite" | "postgres", query: Q): Q {
+  return dialect === "postgres" ? query.forUpdate() : query;
+}
+
+/** PostgreSQL: takes a transaction-scoped advisory lock if no one holds it; answers whether it did. */
+export async function tryAdvisoryLock(tx: Db, key: string): Promise<boolean> {
+  const { rows } = await sql<{
+    ok: boolean;
+  }>`select pg_try_advisory_xact_lock(hashtextextended(${key}, 0)) as ok`.execute(tx);
+  return rows[0]?.ok === true;
+}
+
+/** A PostgreSQL error after which the whole transaction may simply run again (deadlock, serialization). */
+export function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === "40P01" || code === "40001";
+}
 
 export function* chunks<T>(items: T[], size: number): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
@@ -43,8 +81,18 @@ export async function releaseBlob(tx: Db, sha256: string, n: number): Promise<bo
     .where("sha256", "=", sha256)
     .execute();
   const res = await tx.deleteFrom("blobs").where("sha256", "=", sha256).where("ref_count", "<=", 0).executeTakeFirst();
-  return num(res.numDeletedRows) > 0;
+  if (num(res.numDeletedRows) === 0) return false;
+  // Recorded with the last reference's removal: the bytes' deletion survives a crash or a failure.
+  await tx
+    .insertInto("blob_releases")
+    .values({ sha256, run_after: Date.now() + RELEASE_GRACE_MS })
+    .onConflict((oc) => oc.column("sha256").doUpdateSet({ run_after: Date.now() + RELEASE_GRACE_MS }))
+    .execute();
+  return true;
 }
+
+/** The request that freed bytes deletes them at once; the background releaser takes what it left after this. */
+const RELEASE_GRACE_MS = 60_000;
 
 /**
  * Makes an asset's typed field rows (what queries on custom metadata read) match its custom
@@ -63,31 +111,38 @@ export async function writeFields(
   if (rows.length > 0) await tx.insertInto("asset_fields").values(rows).execute();
 }
 
-/** Deletes assets with their annotations and field rows; answers the blobs no asset references any more. */
+/**
+ * Deletes assets with their annotations and field rows; answers the blobs no asset references any more.
+ * The references released are those of the rows as deleted (RETURNING), not as read before: on
+ * PostgreSQL a processing outcome may have given an asset its thumbnail in between.
+ */
 export async function deleteAssetRows(
   tx: Db,
   orgId: string,
   datasetId: string,
-  rows: { seq: number; asset_id: string; sha256: string; thumbnail_sha256: string | null }[],
+  rows: { seq: number; asset_id: string }[],
 ): Promise<string[]> {
   if (rows.length === 0) return [];
   const orphaned: string[] = [];
+  const deleted: { sha256: string; thumbnail_sha256: string | null }[] = [];
   for (const part of chunks(rows, 500)) {
     const ids = part.map((r) => r.asset_id);
     const seqs = part.map((r) => r.seq);
     await tx.deleteFrom("annotations").where("asset_id", "in", ids).execute();
     await tx.deleteFrom("asset_fields").where("asset_seq", "in", seqs).execute();
-    await tx.deleteFrom("assets").where("seq", "in", seqs).execute();
+    deleted.push(
+      ...(await tx.deleteFrom("assets").where("seq", "in", seqs).returning(["sha256", "thumbnail_sha256"]).execute()),
+    );
     await tx.deleteFrom("processing_jobs").where("asset_seq", "in", seqs).execute();
   }
   // An asset holds its bytes and its thumbnail's.
   const perBlob = new Map<string, number>();
-  for (const sha of rows.flatMap((r) => (r.thumbnail_sha256 ? [r.sha256, r.thumbnail_sha256] : [r.sha256])))
+  for (const sha of deleted.flatMap((r) => (r.thumbnail_sha256 ? [r.sha256, r.thumbnail_sha256] : [r.sha256])))
     perBlob.set(sha, (perBlob.get(sha) ?? 0) + 1);
   for (const [sha256, n] of perBlob) if (await releaseBlob(tx, sha256, n)) orphaned.push(sha256);
   await tx
     .updateTable("datasets")
-    .set((eb) => ({ asset_count: eb("asset_count", "-", rows.length) }))
+    .set((eb) => ({ asset_count: eb("asset_count", "-", deleted.length) }))
     .where("org_id", "=", orgId)
     .where("dataset_id", "=", datasetId)
     .execute();

@@ -2,7 +2,7 @@ import type { Selectable } from "kysely";
 import type { DeleteResult } from "../metadata-store.js";
 import type { DatasetRecord, DatasetStats } from "../records.js";
 import type { Database } from "../schema.js";
-import { num, releaseBlob, type Db } from "./common.js";
+import { lockedOn, num, releaseBlob, type Db } from "./common.js";
 
 /** The dataset aggregate: a dataset owns its assets, annotations, tags and sessions. */
 
@@ -95,9 +95,29 @@ export async function datasetStats(db: Db, orgId: string, datasetIds: string[]):
   return stats;
 }
 
-export async function deleteDataset(tx: Db, orgId: string, datasetId: string): Promise<DeleteResult | undefined> {
-  const exists = await getDataset(tx, orgId, datasetId);
+export async function deleteDataset(
+  tx: Db,
+  dialect: "sqlite" | "postgres",
+  orgId: string,
+  datasetId: string,
+): Promise<DeleteResult | undefined> {
+  // On PostgreSQL the dataset row, then its assets, are locked first: commits adding assets to it
+  // (they hold its row through the foreign key and the counter) and processing outcomes giving
+  // them thumbnails finish before the references below are counted, and wait after.
+  const exists = await lockedOn(
+    dialect,
+    tx.selectFrom("datasets").select("dataset_id").where("org_id", "=", orgId).where("dataset_id", "=", datasetId),
+  ).executeTakeFirst();
   if (!exists) return undefined;
+  if (dialect === "postgres") {
+    await tx
+      .selectFrom("assets")
+      .select("seq")
+      .where("org_id", "=", orgId)
+      .where("dataset_id", "=", datasetId)
+      .forUpdate()
+      .execute();
+  }
   const shas = await tx
     .selectFrom("assets")
     .select(["sha256", (eb) => eb.fn.countAll().as("n")])

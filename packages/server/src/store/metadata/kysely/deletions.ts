@@ -80,12 +80,16 @@ export async function runningDeletionSessions(db: Db): Promise<DeletionSessionRe
 }
 
 /** Deletes up to `limit` of the session's remaining targets; the session is Finished when none remain. */
-export async function deleteNextBatch(tx: Db, sessionId: string, limit: number): Promise<DeletionBatch> {
-  const session = await tx
-    .selectFrom("deletion_sessions")
-    .selectAll()
-    .where("session_id", "=", sessionId)
-    .executeTakeFirst();
+export async function deleteNextBatch(
+  tx: Db,
+  dialect: "sqlite" | "postgres",
+  sessionId: string,
+  limit: number,
+): Promise<DeletionBatch> {
+  let read = tx.selectFrom("deletion_sessions").selectAll().where("session_id", "=", sessionId);
+  // Two replicas resuming the same session take its batches in turn, never the same targets.
+  if (dialect === "postgres") read = read.forUpdate();
+  const session = await read.executeTakeFirst();
   if (!session || session.state !== "Running") return { deleted: 0, orphanedBlobs: [], finished: true };
   const targets = await tx
     .selectFrom("deletion_targets as t")

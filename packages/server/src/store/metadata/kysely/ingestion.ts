@@ -5,7 +5,7 @@ import type { CommitResult, FileCommit } from "../metadata-store.js";
 import type { IngestionFileRecord, IngestionSessionRecord } from "../records.js";
 import type { Database } from "../schema.js";
 import { fold } from "../migrations.js";
-import { num, releaseBlob, retainBlob, writeFields, type Db } from "./common.js";
+import { advisoryLocks, lockedOn, num, releaseBlob, retainBlob, writeFields, type Db } from "./common.js";
 import { enqueueProcessing } from "./processing.js";
 
 /** What new bytes start with: processing is ahead of them, and nothing it made for older bytes stays. */
@@ -123,11 +123,16 @@ interface CommitBatch {
   previous: Map<string, Selectable<Database["assets"]> | undefined>;
   /** New assets per `org\u0000dataset`, added to the dataset counters once at the end. */
   added: Map<string, number>;
+  dialect: "sqlite" | "postgres";
 }
 
 const assetKey = (orgId: string, datasetId: string, filename: string) => `${orgId}\u0000${datasetId}\u0000${filename}`;
 
-export async function commitFiles(tx: Db, entries: FileCommit[]): Promise<(CommitResult | undefined)[]> {
+export async function commitFiles(
+  tx: Db,
+  dialect: "sqlite" | "postgres",
+  entries: FileCommit[],
+): Promise<(CommitResult | undefined)[]> {
   const sessions = new Map<string, Selectable<Database["ingestion_sessions"]> | undefined>();
   const succeeded = new Map<string, number>();
   const results: (CommitResult | undefined)[] = [];
@@ -137,7 +142,23 @@ export async function commitFiles(tx: Db, entries: FileCommit[]): Promise<(Commi
       await tx.selectFrom("ingestion_sessions").selectAll().where("session_id", "=", sessionId).executeTakeFirst(),
     );
   }
-  const batch: CommitBatch = { previous: await previousAssets(tx, entries, sessions), added: new Map() };
+  if (dialect === "postgres") {
+    // Replicas commit the same filename at once: each waits for the other's commit and then
+    // reads its asset (READ COMMITTED reads what committed before each statement), so the
+    // second replaces the first's asset instead of inserting a second one. (SQLite has one
+    // writer at a time.) Sessions that went are skipped below anyway.
+    const keys: string[] = [];
+    for (const e of entries) {
+      const s = sessions.get(e.sessionId);
+      if (s) keys.push(`filename:${JSON.stringify([s.org_id, s.dataset_id, e.asset.filename])}`);
+    }
+    await advisoryLocks(tx, keys);
+  }
+  const batch: CommitBatch = {
+    previous: await previousAssets(tx, dialect, entries, sessions),
+    added: new Map(),
+    dialect,
+  };
   for (const entry of entries) {
     if (!sessions.has(entry.sessionId)) {
       sessions.set(
@@ -178,6 +199,7 @@ export async function commitFiles(tx: Db, entries: FileCommit[]): Promise<(Commi
 /** The current asset of every filename the entries commit, in one query per dataset and 500 names. */
 async function previousAssets(
   tx: Db,
+  dialect: "sqlite" | "postgres",
   entries: FileCommit[],
   sessions: Map<string, Selectable<Database["ingestion_sessions"]> | undefined>,
 ): Promise<CommitBatch["previous"]> {
@@ -195,13 +217,16 @@ async function previousAssets(
     const all = [...filenames];
     for (const name of all) previous.set(assetKey(orgId, datasetId, name), undefined);
     for (let i = 0; i < all.length; i += 500) {
-      const rows = await tx
-        .selectFrom("assets")
-        .selectAll()
-        .where("org_id", "=", orgId)
-        .where("dataset_id", "=", datasetId)
-        .where("filename", "in", all.slice(i, i + 500))
-        .execute();
+      // Locked: processing may be giving one of them a thumbnail, which this commit then releases.
+      const rows = await lockedOn(
+        dialect,
+        tx
+          .selectFrom("assets")
+          .selectAll()
+          .where("org_id", "=", orgId)
+          .where("dataset_id", "=", datasetId)
+          .where("filename", "in", all.slice(i, i + 500)),
+      ).execute();
       for (const row of rows) previous.set(assetKey(orgId, datasetId, row.filename), row);
     }
   }
@@ -220,13 +245,15 @@ async function commitOne(
   // Read for the whole call; a filename committed twice in one call is read again after the first.
   const previous = batch.previous.has(key)
     ? batch.previous.get(key)
-    : await tx
-        .selectFrom("assets")
-        .selectAll()
-        .where("org_id", "=", session.org_id)
-        .where("dataset_id", "=", session.dataset_id)
-        .where("filename", "=", v.filename)
-        .executeTakeFirst();
+    : await lockedOn(
+        batch.dialect,
+        tx
+          .selectFrom("assets")
+          .selectAll()
+          .where("org_id", "=", session.org_id)
+          .where("dataset_id", "=", session.dataset_id)
+          .where("filename", "=", v.filename),
+      ).executeTakeFirst();
   // Claiming the file first makes a second commit of it (a retried PUT) a no-op.
   const claimed = await tx
     .updateTable("ingestion_files")

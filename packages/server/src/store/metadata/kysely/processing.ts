@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import type { ClaimedJob, ProcessingCounts, ProcessingOutcome } from "../metadata-store.js";
-import { num, releaseBlob, retainBlob, type Db } from "./common.js";
+import { lockedOn, num, releaseBlob, retainBlob, type Db } from "./common.js";
 
 /**
  * The processing aggregate: one job row per asset whose bytes await decoding, claimed with a
@@ -108,6 +108,7 @@ export async function claimJobs(
  */
 export async function finishJob(
   tx: Db,
+  dialect: "sqlite" | "postgres",
   job: ClaimedJob,
   owner: string,
   outcome: ProcessingOutcome,
@@ -120,11 +121,11 @@ export async function finishJob(
     .where("lease_owner", "=", owner)
     .executeTakeFirst();
   if (num(ended.numDeletedRows) === 0) return { applied: false, orphanedBlobs: [] };
-  const asset = await tx
-    .selectFrom("assets")
-    .select(["seq", "generation", "thumbnail_sha256"])
-    .where("seq", "=", job.assetSeq)
-    .executeTakeFirst();
+  // Locked: a delete or a new upload of the asset in between would release the thumbnail read here.
+  const asset = await lockedOn(
+    dialect,
+    tx.selectFrom("assets").select(["seq", "generation", "thumbnail_sha256"]).where("seq", "=", job.assetSeq),
+  ).executeTakeFirst();
   if (!asset || asset.generation !== job.generation) return { applied: false, orphanedBlobs: [] };
   const orphanedBlobs: string[] = [];
   const previous = asset.thumbnail_sha256;
