@@ -149,7 +149,7 @@ export async function commitFiles(
     const keys: string[] = [];
     for (const e of entries) {
       const s = sessions.get(e.sessionId);
-      if (s) keys.push(`filename:${assetKey(s.org_id, s.dataset_id, e.asset.filename)}`);
+      if (s) keys.push(`filename:${JSON.stringify([s.org_id, s.dataset_id, e.asset.filename])}`);
     }
     await advisoryLocks(tx, keys);
   }

@@ -1,0 +1,137 @@
+import { createHash } from "node:crypto";
+import { sql, type Kysely, type RawBuilder } from "kysely";
+import type { Database } from "../store/metadata/schema.js";
+import { SEQUENCES, TABLES, type CopiedTable } from "./tables.js";
+
+type Row = Record<string, unknown>;
+
+export interface RowCopyOptions {
+  /** Rows read and inserted per transaction. PostgreSQL takes at most 65,535 parameters a statement. */
+  chunkRows: number;
+  signal?: AbortSignal;
+  /** Called after each chunk is committed, with the rows it inserted (not those already there). */
+  onChunk?: (table: string, rows: number) => void;
+  /** Called before each chunk: throws to stop the copy (an interruption). */
+  beforeChunk?: () => void;
+}
+
+export interface TableCopy {
+  table: string;
+  /** Rows read from the source this run (from where a previous run stopped). */
+  read: number;
+  /** Rows this run inserted (fewer than read when they were there already). */
+  inserted: number;
+}
+
+const keyOf = (row: Row, key: readonly string[]): unknown[] => key.map((k) => row[k]);
+const keyList = (key: readonly string[]): RawBuilder<unknown> => sql.join(key.map((k) => sql.ref(k)));
+
+/** One chunk of a table in its key order, after `after` (a key, or undefined to start). */
+async function chunkAfter(
+  db: Kysely<Database>,
+  table: CopiedTable,
+  after: unknown[] | undefined,
+  limit: number,
+): Promise<Row[]> {
+  // Row values compare column by column in both databases; text keys compare by bytes in both
+  // (SQLite's BINARY collation, PostgreSQL's "C"), so the two walk a table in the same order.
+  const where = after ? sql`where (${keyList(table.key)}) > (${sql.join(after)})` : sql``;
+  const { rows } = await sql<Row>`select * from ${sql.table(table.name)} ${where} order by ${keyList(
+    table.key,
+  )} limit ${limit}`.execute(db);
+  return rows;
+}
+
+/** The last key the target holds: chunks commit in key order, so it holds every row up to it. */
+async function lastKey(db: Kysely<Database>, table: CopiedTable): Promise<unknown[] | undefined> {
+  const order = sql.join(table.key.map((k) => sql`${sql.ref(k)} desc`));
+  const { rows } =
+    await sql<Row>`select ${keyList(table.key)} from ${sql.table(table.name)} order by ${order} limit 1`.execute(db);
+  return rows[0] ? keyOf(rows[0], table.key) : undefined;
+}
+
+/**
+ * Copies every table from source to target, in dependency order, chunk by chunk in key order,
+ * each chunk one transaction of `insert ... on conflict do nothing`. Resumable: a run starts each
+ * table after the last key the target already holds (an interrupted run left a prefix), and a row
+ * found there anyway is skipped, not duplicated. Ids, hashes and secrets are copied as stored.
+ */
+export async function copyRows(
+  source: Kysely<Database>,
+  target: Kysely<Database>,
+  options: RowCopyOptions,
+): Promise<TableCopy[]> {
+  const copies: TableCopy[] = [];
+  for (const table of TABLES) {
+    const copy: TableCopy = { table: table.name, read: 0, inserted: 0 };
+    let after = await lastKey(target, table);
+    for (;;) {
+      options.signal?.throwIfAborted();
+      options.beforeChunk?.();
+      const rows = await chunkAfter(source, table, after, options.chunkRows);
+      if (rows.length === 0) break;
+      const result = await target
+        .insertInto(table.name)
+        .values(rows as never)
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
+      const inserted = Number(result.numInsertedOrUpdatedRows ?? 0);
+      copy.read += rows.length;
+      copy.inserted += inserted;
+      options.onChunk?.(table.name, inserted);
+      after = keyOf(rows[rows.length - 1]!, table.key);
+      if (rows.length < options.chunkRows) break;
+    }
+    copies.push(copy);
+  }
+  return copies;
+}
+
+/**
+ * Moves PostgreSQL's sequences past the copied values: rows were inserted with their own ids,
+ * which does not advance a sequence, so the next asset would otherwise collide with seq 1.
+ */
+export async function resetSequences(target: Kysely<Database>): Promise<void> {
+  for (const { table, column } of SEQUENCES) {
+    await sql`select setval(pg_get_serial_sequence(${table}, ${column}),
+      coalesce((select max(${sql.ref(column)}) from ${sql.table(table)}), 1),
+      (select count(*) from ${sql.table(table)}) > 0)`.execute(target);
+  }
+}
+
+/** The rows of a table on one side: their count and a SHA-256 over all of them in key order. */
+export interface TableDigest {
+  table: string;
+  rows: number;
+  sha256: string;
+}
+
+/**
+ * A digest of a table's contents that both databases compute alike: rows in key order, columns
+ * by name, values as JSON (numbers as numbers, whether the driver answered an integer or a
+ * 64-bit value). Equal digests on both sides mean every row arrived with every value.
+ */
+export async function tableDigest(db: Kysely<Database>, table: CopiedTable, chunkRows: number): Promise<TableDigest> {
+  const hash = createHash("sha256");
+  let rows = 0;
+  let after: unknown[] | undefined;
+  for (;;) {
+    const chunk = await chunkAfter(db, table, after, chunkRows);
+    for (const row of chunk) {
+      const values = Object.keys(row)
+        .sort()
+        .map((k) => [k, typeof row[k] === "bigint" ? Number(row[k]) : row[k]]);
+      hash.update(JSON.stringify(values)).update("\n");
+    }
+    rows += chunk.length;
+    if (chunk.length < chunkRows) break;
+    after = keyOf(chunk[chunk.length - 1]!, table.key);
+  }
+  return { table: table.name, rows, sha256: hash.digest("hex") };
+}
+
+/** Row counts only (cheaper than digests, for large copies checked otherwise). */
+export async function tableCount(db: Kysely<Database>, table: CopiedTable): Promise<number> {
+  const { rows } = await sql<{ n: unknown }>`select count(*) as n from ${sql.table(table.name)}`.execute(db);
+  return Number(rows[0]?.n ?? 0);
+}
