@@ -153,6 +153,12 @@ describe("vi-cli migrate: embedded to PostgreSQL", () => {
       tag: "scene",
       caption: "a street",
     });
+    // A bulk delete's session (a dry run: it counts, deletes nothing) is state that moves too.
+    await client.datasets.bulkDeleteAssets({
+      datasetId: second.datasetId,
+      metadataQuery: "shared == true",
+      dryRun: true,
+    });
     const before = await snapshot(client);
     expect(before.flatMap((d) => d.assets)).toHaveLength(6);
     expect(before.flatMap((d) => d.assets).every((x) => x.metadata.thumbnail === "ready")).toBe(true);
@@ -196,6 +202,8 @@ describe("vi-cli migrate: embedded to PostgreSQL", () => {
       expect(t.digestsEqual, t.table).toBe(true);
     }
     expect(byTable.annotations!.targetRows).toBe(2);
+    expect(byTable.deletion_sessions!.targetRows).toBe(1);
+    expect(byTable.ingestion_files!.targetRows).toBe(6);
     expect(report.verify.blobsChecked).toBe(10);
     expect(report.verify.bytesRead).toBeGreaterThan(0);
 
@@ -290,6 +298,13 @@ describe("vi-cli migrate: embedded to PostgreSQL", () => {
     const healed = JSON.parse((await vi(args, home)).stdout) as Report;
     expect(healed.verified).toBe(true);
     expect(healed.blobs.copied).toBe(1);
+
+    // Without --to-data-dir the files stay where they are: nothing to copy, all read back.
+    const inPlace = await vi(["migrate", "--from", from, "--to", await createDatabase("in_place"), "--json"], home);
+    expect(inPlace.code, inPlace.stderr).toBe(0);
+    const kept = JSON.parse(inPlace.stdout) as Report;
+    expect(kept).toMatchObject({ verified: true, blobs: { referenced: 2, copied: 0, present: 2 } });
+    expect(kept.verify.bytesRead).toBeGreaterThan(0);
 
     // A database a server already started on holds another organization: refused.
     const other = await createDatabase("other");
