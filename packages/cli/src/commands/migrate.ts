@@ -190,9 +190,13 @@ export function registerMigrate(program: Command, deps: ResolvedDeps, state: Run
           ctx.out.warn(`the target does not match the source yet: ${RESUME}`);
           return;
         }
+        const inPlace = dest.kind === "local" && dest.dataDir === report.fromDataDir;
         const where = dest.kind === "local" ? `VI_DATA_DIR=${dest.dataDir}` : `VI_S3_BUCKET=${dest.bucket}`;
         ctx.out.note(
-          `Next: start the server with VI_DATABASE_URL=<the --to URL> ${where}; keep ${fromDataDir} until it serves.`,
+          `Next: start the server with VI_DATABASE_URL=<the --to URL> ${where}.` +
+            (inPlace
+              ? ` The files stay in ${fromDataDir}; its metadata.sqlite is no longer used once the server runs on PostgreSQL.`
+              : ` Keep ${fromDataDir} until the new server serves.`),
         );
       }),
     );

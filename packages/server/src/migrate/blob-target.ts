@@ -1,4 +1,4 @@
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { BlobStore } from "../store/blob/blob-store.js";
 import { LocalBlobStore } from "../store/blob/local.js";
 
@@ -7,20 +7,38 @@ export type BlobDestination =
   { kind: "local"; dataDir: string } | { kind: "s3"; bucket: string; endpoint?: string; forcePathStyle?: boolean };
 
 /**
- * Opens the destination's blob store. A local folder is the embedded store's own layout (`blobs/`
- * and `staging/` under the folder), so the new server runs with `VI_DATA_DIR` set to it.
- *
- * S3: the S3-compatible store (`S3BlobStore`, store/blob/s3.ts) is built beside this work; this
- * build has none, so the seam refuses clearly. Once it is merged, construct it here from the
- * bucket, endpoint and path style (credentials come from the AWS SDK's standard chain): the copy
- * and the verification only use the `BlobStore` interface.
+ * The S3-compatible store (`S3BlobStore` in store/blob/s3.ts) is built beside this work, in
+ * another branch: it is loaded by name at runtime, so this build compiles and runs without it
+ * and refuses an S3 destination clearly until it is there.
  */
-export async function openBlobDestination(destination: BlobDestination): Promise<BlobStore> {
+const S3_MODULE = "../store/blob/s3.js";
+
+interface S3Module {
+  S3BlobStore: new (
+    options: { bucket: string; endpoint?: string; forcePathStyle?: boolean },
+    scratchDir: string,
+  ) => BlobStore & { init(): Promise<void> };
+}
+
+/**
+ * Opens the destination's blob store. A local folder is the embedded store's own layout (`blobs/`
+ * and `staging/` under the folder), so the new server runs with `VI_DATA_DIR` set to it. A bucket
+ * is reached with the AWS SDK's standard credential chain; its bytes are measured in a scratch
+ * folder under `scratchRoot` (the source's data folder) on their way, as the server does.
+ */
+export async function openBlobDestination(destination: BlobDestination, scratchRoot: string): Promise<BlobStore> {
   if (destination.kind === "s3") {
-    throw new Error(
-      `S3 store not available in this build: cannot move the blobs to bucket ${destination.bucket}. ` +
-        "Leave out --s3-bucket to keep them in a local folder (--to-data-dir)",
-    );
+    const s3 = (await import(S3_MODULE).catch(() => undefined)) as S3Module | undefined;
+    if (!s3?.S3BlobStore) {
+      throw new Error(
+        `S3 store not available in this build: cannot move the files to bucket ${destination.bucket}. ` +
+          "Leave out --s3-bucket to keep them in a local folder (--to-data-dir)",
+      );
+    }
+    const { kind: _kind, ...options } = destination;
+    const store = new s3.S3BlobStore(options, join(scratchRoot, "scratch"));
+    await store.init();
+    return store;
   }
   const store = new LocalBlobStore(resolve(destination.dataDir));
   await store.init();

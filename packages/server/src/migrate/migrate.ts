@@ -91,7 +91,7 @@ export async function migrateDeployment(options: MigrateOptions): Promise<Migrat
     const sourceBlobs = new LocalBlobStore(fromDataDir);
     closers.push(() => sourceBlobs.close());
     const inPlace = destination.kind === "local" && resolve(destination.dataDir) === fromDataDir;
-    const targetBlobs: BlobStore = inPlace ? sourceBlobs : await openBlobDestination(destination);
+    const targetBlobs: BlobStore = inPlace ? sourceBlobs : await openBlobDestination(destination, fromDataDir);
     if (!inPlace) closers.push(() => targetBlobs.close());
 
     const blobs = await referencedBlobs(source.db);
