@@ -282,7 +282,8 @@ describe("vi-cli migrate: embedded to PostgreSQL", () => {
 
     // Same size, other bytes: only reading back finds it (and --verify sizes does not).
     const bytes = await readFile(flipped!);
-    bytes[bytes.length - 1] ^= 0xff;
+    const flip = () => bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
+    flip();
     await writeFile(flipped!, bytes);
     const damaged = await vi(args, home);
     expect(damaged.code).toBe(1);
@@ -290,7 +291,7 @@ describe("vi-cli migrate: embedded to PostgreSQL", () => {
     expect(report.verified).toBe(false);
     expect(report.verify.blobProblems).toEqual([{ sha256: flipped!.split("/").pop(), problem: "sha256-mismatch" }]);
     expect((await vi([...args, "--verify", "sizes"], home)).code).toBe(0);
-    bytes[bytes.length - 1] ^= 0xff;
+    flip();
     await writeFile(flipped!, bytes);
 
     // A cut copy (an interrupted write elsewhere) is copied again.
