@@ -28,9 +28,9 @@ export async function advisoryLocks(tx: Db, keys: Iterable<string>): Promise<voi
 
 /** PostgreSQL: takes a transaction-scoped advisory lock if no one holds it; answers whether it did. */
 export async function tryAdvisoryLock(tx: Db, key: string): Promise<boolean> {
-  const { rows } = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(hashtextextended(${key}, 0)) as ok`.execute(
-    tx,
-  );
+  const { rows } = await sql<{
+    ok: boolean;
+  }>`select pg_try_advisory_xact_lock(hashtextextended(${key}, 0)) as ok`.execute(tx);
   return rows[0]?.ok === true;
 }
 
