@@ -13,8 +13,11 @@ import { startPostgres, type RunningPostgres } from "../services/postgres.mjs";
 const BIN = join(import.meta.dirname, "..", "..", "packages", "cli", "dist", "bin.js");
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
-/** The real vi-cli binary, so that an interruption is a process exiting as it would for a user. */
-function vi(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * The real vi-cli binary, so that an interruption is a process exiting as it would for a user;
+ * with `killOn`, killed outright (SIGKILL: no clean-up of any kind) once stderr matches it.
+ */
+function vi(args: string[], cwd: string, killOn?: RegExp): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd,
@@ -24,9 +27,12 @@ function vi(args: string[], cwd: string): Promise<{ code: number; stdout: string
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      if (killOn?.test(stderr)) child.kill("SIGKILL");
+    });
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 + 9 : -1), stdout, stderr }));
   });
 }
 
@@ -306,6 +312,28 @@ describe("vi-cli migrate: embedded to PostgreSQL", () => {
     const kept = JSON.parse(inPlace.stdout) as Report;
     expect(kept).toMatchObject({ verified: true, blobs: { referenced: 2, copied: 0, present: 2 } });
     expect(kept.verify.bytesRead).toBeGreaterThan(0);
+
+    // Killed outright in the middle of the rows (a crash, not a clean stop): the re-run continues.
+    const killedUrl = await createDatabase("killed");
+    const killedArgs = [
+      "migrate",
+      "--from",
+      from,
+      "--to",
+      killedUrl,
+      "--to-data-dir",
+      join(home, "k"),
+      "--chunk-rows",
+      "1",
+    ];
+    const killed = await vi(killedArgs, home, /rows: secret_keys/);
+    expect(killed.code).toBe(137);
+    const resumed = await vi([...killedArgs, "--json"], home);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const resumedReport = JSON.parse(resumed.stdout) as Report;
+    expect(resumedReport.verified).toBe(true);
+    expect(resumedReport.blobs.copied).toBe(0); // the files were all in place before the rows started
+    expect(resumedReport.tables.find((t) => t.table === "organizations")!.inserted).toBe(0);
 
     // A database a server already started on holds another organization: refused.
     const other = await createDatabase("other");

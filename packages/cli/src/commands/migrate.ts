@@ -105,7 +105,10 @@ export function registerMigrate(program: Command, deps: ResolvedDeps, state: Run
     .option("--s3-endpoint <url>", "the S3-compatible endpoint (default: AWS)")
     .option("--s3-force-path-style", "path-style bucket URLs (MinIO and most self-hosted stores)")
     .addOption(
-      new Option("--verify <level>", "the final check: full reads every file back and hashes it")
+      new Option(
+        "--verify <level>",
+        "the final check: full (rows by digest, every file read back and hashed), sizes (files by size only), counts (rows by count only, files by size)",
+      )
         .choices(["full", "sizes", "counts"])
         .default("full"),
     )
