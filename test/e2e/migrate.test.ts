@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client, type Annotation, type Asset, type Dataset } from "@vi/sdk";
 import { startServer, type RunningServer } from "@vi/server";
 import { FIXTURES } from "../helpers/fixtures.js";
-import { startPostgres, type RunningPostgres } from "../services/postgres.mjs";
+import { startPostgres } from "../services/postgres.mjs";
+
+type RunningPostgres = Awaited<ReturnType<typeof startPostgres>>;
 
 const BIN = join(import.meta.dirname, "..", "..", "packages", "cli", "dist", "bin.js");
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");

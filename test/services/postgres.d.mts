@@ -1,7 +1,1 @@
-export interface RunningPostgres {
-  /** An administrator's URL (the `postgres` database). */
-  url: string;
-  port: number;
-  stop(): Promise<void>;
-}
-export function startPostgres(): Promise<RunningPostgres>;
+export function startPostgres(): Promise<{ url: string; port: number; stop(): Promise<void> }>;
