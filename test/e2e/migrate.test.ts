@@ -143,7 +143,8 @@ describe("vi-cli migrate: embedded to PostgreSQL", () => {
     await client.assets.upload({
       datasetId: second.datasetId,
       paths: join(images, "c.gif"),
-      customMetadata: { shared: true },
+      // U+0000 in a string: SQLite keeps it, PostgreSQL cannot (its asset_fields row gets U+FFFD).
+      customMetadata: { shared: true, note: "a\u0000b" },
       showProgress: false,
       digestCache: false,
       waitForProcessing: true,

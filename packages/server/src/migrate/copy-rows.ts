@@ -24,6 +24,22 @@ export interface TableCopy {
 }
 
 const keyOf = (row: Row, key: readonly string[]): unknown[] => key.map((k) => row[k]);
+
+/**
+ * PostgreSQL text cannot hold U+0000, which SQLite stores and the API lets through in a few
+ * places (a rejected file's name, custom metadata strings in `asset_fields`, annotation tags).
+ * Such a character becomes U+FFFD, as the PostgreSQL store binds it for new requests; JSON
+ * columns hold it escaped (`\u0000`) and keep it. The digests compare rows through the same
+ * mapping, so the check reads "equal, up to what PostgreSQL cannot store".
+ */
+const NUL = "\u0000";
+const storable = (v: unknown): unknown => (typeof v === "string" && v.includes(NUL) ? v.replaceAll(NUL, "\ufffd") : v);
+function storableRow(row: Row): Row {
+  for (const v of Object.values(row)) if (typeof v === "string" && v.includes(NUL)) return mapValues(row, storable);
+  return row;
+}
+const mapValues = (row: Row, f: (v: unknown) => unknown): Row =>
+  Object.fromEntries(Object.entries(row).map(([k, v]) => [k, f(v)]));
 const keyList = (key: readonly string[]): RawBuilder<unknown> => sql.join(key.map((k) => sql.ref(k)));
 
 /** One chunk of a table in its key order, after `after` (a key, or undefined to start). */
@@ -47,7 +63,10 @@ async function lastKey(db: Kysely<Database>, table: CopiedTable): Promise<unknow
   const order = sql.join(table.key.map((k) => sql`${sql.ref(k)} desc`));
   const { rows } =
     await sql<Row>`select ${keyList(table.key)} from ${sql.table(table.name)} order by ${order} limit 1`.execute(db);
-  return rows[0] ? keyOf(rows[0], table.key) : undefined;
+  const key = rows[0] ? keyOf(rows[0], table.key) : undefined;
+  // A key that held U+0000 in the source sorts elsewhere there: start the table over (the rows
+  // already copied are skipped by the conflict clause) rather than skip any.
+  return key?.some((v) => typeof v === "string" && v.includes("\ufffd")) ? undefined : key;
 }
 
 /**
@@ -72,7 +91,7 @@ export async function copyRows(
       if (rows.length === 0) break;
       const result = await target
         .insertInto(table.name)
-        .values(rows as never)
+        .values(rows.map(storableRow) as never)
         .onConflict((oc) => oc.doNothing())
         .executeTakeFirst();
       const inserted = Number(result.numInsertedOrUpdatedRows ?? 0);
@@ -99,7 +118,7 @@ export async function resetSequences(target: Kysely<Database>): Promise<void> {
   }
 }
 
-/** The rows of a table on one side: their count and a SHA-256 over all of them in key order. */
+/** The rows of a table on one side: their count and a digest of their contents (see tableDigest). */
 export interface TableDigest {
   table: string;
   rows: number;
@@ -107,12 +126,14 @@ export interface TableDigest {
 }
 
 /**
- * A digest of a table's contents that both databases compute alike: rows in key order, columns
- * by name, values as JSON (numbers as numbers, whether the driver answered an integer or a
- * 64-bit value). Equal digests on both sides mean every row arrived with every value.
+ * A digest of a table's contents that both databases compute alike: each row's columns by name,
+ * values as JSON (numbers as numbers, whether the driver answered an integer or a 64-bit value),
+ * hashed, and the row hashes added up modulo 2^256, so the digest does not depend on the order
+ * the rows come in. Equal digests and counts on both sides mean every row arrived with every value.
  */
 export async function tableDigest(db: Kysely<Database>, table: CopiedTable, chunkRows: number): Promise<TableDigest> {
-  const hash = createHash("sha256");
+  const MOD = 1n << 256n;
+  let sum = 0n;
   let rows = 0;
   let after: unknown[] | undefined;
   for (;;) {
@@ -120,14 +141,14 @@ export async function tableDigest(db: Kysely<Database>, table: CopiedTable, chun
     for (const row of chunk) {
       const values = Object.keys(row)
         .sort()
-        .map((k) => [k, typeof row[k] === "bigint" ? Number(row[k]) : row[k]]);
-      hash.update(JSON.stringify(values)).update("\n");
+        .map((k) => [k, typeof row[k] === "bigint" ? Number(row[k]) : storable(row[k])]);
+      sum = (sum + BigInt(`0x${createHash("sha256").update(JSON.stringify(values)).digest("hex")}`)) % MOD;
     }
     rows += chunk.length;
     if (chunk.length < chunkRows) break;
     after = keyOf(chunk[chunk.length - 1]!, table.key);
   }
-  return { table: table.name, rows, sha256: hash.digest("hex") };
+  return { table: table.name, rows, sha256: sum.toString(16).padStart(64, "0") };
 }
 
 /** Row counts only (cheaper than digests, for large copies checked otherwise). */
