@@ -343,7 +343,7 @@ describe("vi-cli migrate: embedded to PostgreSQL", () => {
     const fresh = await startServer({ host: "127.0.0.1", port: 0, dataDir: join(home, "fresh"), databaseUrl: other });
     await fresh.close();
     const refused = await vi(["migrate", "--from", from, "--to", other, "--to-data-dir", join(home, "x")], home);
-    expect(refused.code).not.toBe(0);
+    expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/already holds another deployment/);
   });
 });

@@ -147,9 +147,15 @@ export function registerMigrate(program: Command, deps: ResolvedDeps, state: Run
           });
         } catch (err) {
           const name = (err as Error).name;
-          if (name === "SourceInUseError") throw new CliUsageError((err as Error).message, "stop the server first");
-          if (name === "MigrationStoppedError" || ctx.signal.aborted)
-            throw new CliInterruptedError((err as Error).message, RESUME);
+          const message = (err as Error).message;
+          if (name === "SourceInUseError") throw new CliUsageError(message, "stop the server first");
+          // Wrong folder, wrong database, a destination this build lacks: the command line is wrong.
+          if (/not a Vi data folder/.test(message))
+            throw new CliUsageError(message, "point --from at the data folder the server ran on");
+          if (/another deployment/.test(message))
+            throw new CliUsageError(message, "give --to an empty database (createdb), or drop and create this one");
+          if (/not available in this build/.test(message)) throw new CliUsageError(message);
+          if (name === "MigrationStoppedError" || ctx.signal.aborted) throw new CliInterruptedError(message, RESUME);
           throw err;
         }
         const dest = report.blobDestination;
