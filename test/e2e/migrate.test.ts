@@ -259,7 +259,7 @@ describe("vi-cli migrate: embedded to PostgreSQL", () => {
     expect(maxSeq).toBe(7);
     expect(await client.assets.count({ datasetId: first.datasetId })).toBe(6);
     await client.close();
-  });
+  }, 240_000); // a server with processing, a PostgreSQL and several CLI runs: minutes on a loaded machine
 
   it("finds a target file that does not match, copies again one that was cut, and refuses another deployment", async () => {
     const from = join(home, "small");
@@ -345,5 +345,5 @@ describe("vi-cli migrate: embedded to PostgreSQL", () => {
     const refused = await vi(["migrate", "--from", from, "--to", other, "--to-data-dir", join(home, "x")], home);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/already holds another deployment/);
-  });
+  }, 240_000); // a server with processing, a PostgreSQL and several CLI runs: minutes on a loaded machine
 });
