@@ -6,12 +6,14 @@
 // (checked by size and the digest cache), and once more without the cache (every file read).
 //
 //   node bench/download-many.mjs [files=10000] [concurrency=16]
+//   VI_BENCH_BACKEND=postgres node bench/download-many.mjs ...   the server on a throwaway PostgreSQL
 //   VI_BENCH_CPU_PROF=dir node --cpu-prof --cpu-prof-dir=dir bench/download-many.mjs
 //                          also profiles the server (its profile is written when it stops)
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Client } from "@vi/sdk";
 import {
+  BACKEND_LABEL,
   childCpuSeconds,
   cpuSeconds,
   fmt,
@@ -108,6 +110,7 @@ const rate = (s) => `${fmt(files / s, 0)} files/s, ${fmt(megabytes / s)} MB/s`;
 console.log(
   `download-many: ${files} distinct JPEGs, ${fmt(megabytes)} MB, GET concurrency ${concurrency}, every SHA-256 verified`,
 );
+console.log(`  backend: ${BACKEND_LABEL}`);
 console.log(
   `  baseline cp -r blobs + sync : ${fmt(cpSeconds, 2)} s  (${rate(cpSeconds)}), CPU ${fmt(cpCpu, 2)} s (${fmt((cpCpu / files) * 1e6, 0)} µs/file)`,
 );

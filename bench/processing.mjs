@@ -16,7 +16,7 @@ import { rm } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { Client } from "@vi/sdk";
-import { childCpuSeconds, cpuSeconds, fmt, makeJpegs, startServerProcess, TMP } from "./lib.mjs";
+import { BACKEND_LABEL, childCpuSeconds, cpuSeconds, fmt, makeJpegs, startServerProcess, TMP } from "./lib.mjs";
 
 const files = Number(process.argv[2] ?? 10_000);
 const rounds = Number(process.argv[3] ?? 2);
@@ -101,6 +101,7 @@ const onS = median(on);
 console.log(
   `processing: ${files} distinct 640x480 JPEGs (~100 KB), one decoder process at nice ${process.env.VI_PROCESSING_NICE ?? 19}, ${rounds} round(s)`,
 );
+console.log(`  backend: ${BACKEND_LABEL}`);
 console.log(
   `  upload, processing off : ${off.map((s) => fmt(s, 2)).join(" / ")} s  (median ${fmt(files / offS, 0)} files/s)`,
 );

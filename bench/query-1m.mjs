@@ -1,26 +1,27 @@
 #!/usr/bin/env node
-// Benchmark: listing and querying a dataset of 1,000,000 assets with custom metadata on SQLite,
-// through AssetService.list exactly as the HTTP route calls it (filter and query parsing,
-// compilation, keyset page tokens, the count policy), against a hand-written SQL query for the
-// same page on the same database, measured in the same run. Rows are inserted directly (no bytes);
-// the database is kept in .bench-tmp/query-1m/ and reused by later runs.
+// Benchmark: listing and querying a dataset of 1,000,000 assets with custom metadata, through
+// AssetService.list exactly as the HTTP route calls it (filter and query parsing, compilation,
+// keyset page tokens, the count policy), against a hand-written SQL query for the same page on the
+// same database, measured in the same run. Rows are inserted directly (no bytes) into SQLite; the
+// database is kept in .bench-tmp/query-1m/ and reused by later runs. With VI_BENCH_BACKEND=postgres
+// the same rows are copied into PostgreSQL (bench/query-1m-backends.mjs) and measured there.
 //
 //   node bench/query-1m.mjs [assets=1000000] [runs=200] [--plans] [--analyze]
+//   VI_BENCH_BACKEND=postgres node bench/query-1m.mjs [assets] [runs] [--plans]
 //
 // --plans prints the query plans of every case; those of a case that misses its target are
 // printed anyway. The planner statistics are the server's own (its PRAGMA optimize at open, which
-// samples a bounded number of rows); --analyze measures with a complete ANALYZE instead.
+// samples a bounded number of rows); --analyze measures with a complete ANALYZE instead. On
+// PostgreSQL they are those of an ANALYZE after loading (as autovacuum would make them).
 import { cpus, loadavg } from "node:os";
 import { dirname } from "node:path";
-import { Kysely, SqliteDialect } from "kysely";
 import { resolveConfig } from "@vi/server";
-import { openSqliteStore, sqliteDatabaseOf } from "../packages/server/dist/store/metadata/sqlite.js";
-import { KyselyMetadataStore } from "../packages/server/dist/store/metadata/kysely-store.js";
 import { AssetService } from "../packages/server/dist/services/asset-service.js";
 import { DatasetService } from "../packages/server/dist/services/dataset-service.js";
 import { BlobReleaser } from "../packages/server/dist/services/blob-releaser.js";
 import { benchDatabase, DATASET, ORG } from "./query-1m-data.mjs";
-import { fmt } from "./lib.mjs";
+import { openBackend } from "./query-1m-backends.mjs";
+import { BACKEND, fmt } from "./lib.mjs";
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const assets = Number(args[0] ?? 1_000_000);
@@ -35,21 +36,30 @@ const WALK_SECONDS = 10;
 const cpuStart = process.cpuUsage();
 const loadStart = loadavg()[0];
 const { file, buildSeconds, statsSeconds } = await benchDatabase(assets, stats);
+const backend = await openBackend(BACKEND === "postgres" ? "postgres" : "sqlite", file);
 const decoy = Math.floor(assets / 10);
 console.log(
-  `query-1m: ${fmt(assets, 0)} assets with 5 custom keys each (+ a decoy dataset of ${fmt(decoy, 0)} in the same organization), SQLite`,
+  `query-1m: ${fmt(assets, 0)} assets with 5 custom keys each (+ a decoy dataset of ${fmt(decoy, 0)} in the same organization), ${backend.label}`,
 );
 console.log(
   buildSeconds > 0
     ? `  database built in ${fmt(buildSeconds, 1)} s (rows inserted directly)`
     : `  database reused from ${file}`,
 );
-console.log(
-  (stats === "full"
-    ? "  planner statistics: a complete ANALYZE (--analyze; the server's own PRAGMA optimize samples fewer rows)"
-    : "  planner statistics: the server's own (PRAGMA optimize when openSqliteStore opens the file)") +
-    (statsSeconds > 0 ? `, made in ${fmt(statsSeconds, 1)} s` : ""),
-);
+if (backend.label === "PostgreSQL") {
+  console.log(
+    backend.loadSeconds > 0
+      ? `  copied into PostgreSQL in ${fmt(backend.loadSeconds, 1)} s (the migrate copier; indexes made after the rows), then ANALYZE`
+      : "  PostgreSQL database reused (VI_BENCH_DATABASE_URL, same rows)",
+  );
+} else {
+  console.log(
+    (stats === "full"
+      ? "  planner statistics: a complete ANALYZE (--analyze; the server's own PRAGMA optimize samples fewer rows)"
+      : "  planner statistics: the server's own (PRAGMA optimize when openSqliteStore opens the file)") +
+      (statsSeconds > 0 ? `, made in ${fmt(statsSeconds, 1)} s` : ""),
+  );
+}
 
 /** The service as the app builds it; list() only reads ctx.metadata (and the config, unused here). */
 function service(metadata) {
@@ -57,43 +67,29 @@ function service(metadata) {
   const releaser = new BlobReleaser(ctx);
   return new AssetService(ctx, new DatasetService(ctx, releaser), releaser);
 }
-// Opened as the server opens it: exclusively (no other connection can read the file meanwhile).
-const store = await openSqliteStore(file, { exclusive: true });
-const assetsService = service(store);
+const assetsService = service(backend.store);
+/** The hand-written statements of a case, one after the other; their rows. */
+async function runHand(statements) {
+  const results = [];
+  for (const [text, params] of statements) results.push(await backend.all(text, params));
+  return results;
+}
 
-// The hand-written side runs on the store's own connection (same page cache), statements prepared once.
-const hand = sqliteDatabaseOf(store);
-const prepared = new Map();
-const stmt = (text) => {
-  let s = prepared.get(text);
-  if (!s) prepared.set(text, (s = hand.prepare(text)));
-  return s;
-};
-const runHand = (statements) => statements.map(([text, params]) => stmt(text).all(...params));
-
-// The compiled SQL of a request, for EXPLAIN: the same service over a logging Kysely (same connection).
+// The compiled SQL of a request, for EXPLAIN: the same service over a logging Kysely (same database).
 const captured = [];
-const logged = service(
-  new KyselyMetadataStore(
-    new Kysely({
-      dialect: new SqliteDialect({ database: hand }),
-      log: (e) => e.level === "query" && captured.push(e.query),
-    }),
-    "sqlite",
-  ),
-);
+const logged = service(backend.logged((e) => e.level === "query" && captured.push(e.query)));
 
 // ---- cursors 500,000 rows deep, encoded as asset-service.ts encodeToken does ----
 const token = (body) => Buffer.from(JSON.stringify(body)).toString("base64url");
 const DEEP = Math.floor(assets / 2);
-const deepSeq = hand
-  .prepare("select seq from assets where org_id = ? and dataset_id = ? order by seq limit 1 offset ?")
-  .get(ORG, DATASET, DEEP - 1);
-const deepSize = hand
-  .prepare(
-    "select file_size, seq from assets where org_id = ? and dataset_id = ? order by file_size desc, seq desc limit 1 offset ?",
-  )
-  .get(ORG, DATASET, DEEP - 1);
+const [deepSeq] = await backend.all(
+  "select seq from assets where org_id = ? and dataset_id = ? order by seq limit 1 offset ?",
+  [ORG, DATASET, DEEP - 1],
+);
+const [deepSize] = await backend.all(
+  "select file_size, seq from assets where org_id = ? and dataset_id = ? order by file_size desc, seq desc limit 1 offset ?",
+  [ORG, DATASET, DEEP - 1],
+);
 const deepToken = token({ k: "seq", d: false, v: deepSeq.seq, s: deepSeq.seq });
 const deepSizeToken = token({ k: "fileSize", d: true, v: deepSize.file_size, s: deepSize.seq });
 
@@ -116,7 +112,7 @@ const cam07Score99 = `select f.asset_seq from asset_fields f where ${fields} and
   intersect select f.asset_seq from asset_fields f where ${fields} and f.key = 'score' and f.value_type = 'number'
     and f.num_value >= 0.99`;
 const selective2 = `select a.* from assets a where a.seq in (${cam07Score99}) order by a.seq limit ?`;
-const selective2Count = `select count(*) n from (${cam07Score99})`;
+const selective2Count = `select count(*) n from (${cam07Score99}) s`;
 const broadScore = probeField("score", "f.value_type = 'number' and f.num_value >= 0.2");
 const broadScoreCount = `select count(*) n from assets a where ${scope} and exists (select 1 from asset_fields f
   where f.asset_seq = a.seq and f.key = 'score' and f.value_type = 'number' and f.num_value >= 0.2)`;
@@ -252,7 +248,7 @@ const cpuMs = (u) => (u.user + u.system) / 1000;
 /** Checks that the service and the hand SQL answer the same page (and total), so both do the same work. */
 async function check(c) {
   const page = await assetsService.list(ORG, DATASET, c.req);
-  const [rows, counted] = runHand(c.hand);
+  const [rows, counted] = await runHand(c.hand);
   const want = rows.slice(0, c.req.pageSize ?? PAGE).map((r) => r.seq);
   const got = page.assets.map((a) => a.seq);
   if (got.join() !== want.join()) throw new Error(`${c.name}: service and hand SQL disagree on the page`);
@@ -266,7 +262,7 @@ async function measure(c) {
   const warm = Math.min(10, Math.max(2, Math.floor(runs / 20)));
   for (let i = 0; i < warm; i++) {
     await assetsService.list(ORG, DATASET, c.req);
-    runHand(c.hand);
+    await runHand(c.hand);
   }
   const svc = [];
   const sql = [];
@@ -280,7 +276,7 @@ async function measure(c) {
     cpu.svc += cpuMs(process.cpuUsage(u));
     u = process.cpuUsage();
     t = performance.now();
-    runHand(c.hand);
+    await runHand(c.hand);
     sql.push(performance.now() - t);
     cpu.sql += cpuMs(process.cpuUsage(u));
   }
@@ -323,11 +319,11 @@ async function walk(pageSize) {
   if (tokenAtDeep !== deepToken) throw new Error("the walk's token at the deep page differs from the constructed one");
   u = process.cpuUsage();
   t = performance.now();
-  const next = stmt(`select * from assets a where ${scope} and a.seq > ? order by a.seq limit ?`);
+  const next = `select * from assets a where ${scope} and a.seq > ? order by a.seq limit ?`;
   let last = 0;
   let handRows = 0;
   for (;;) {
-    const page = next.all(...O, last, pageSize + 1);
+    const page = await backend.all(next, [...O, last, pageSize + 1]);
     const n = Math.min(page.length, pageSize);
     handRows += n;
     if (page.length <= pageSize) break;
@@ -339,18 +335,11 @@ async function walk(pageSize) {
 }
 
 // ---- the plans of the compiled and the hand-written SQL ----
-function plan(text, params) {
-  const rows = hand.prepare(`explain query plan ${text}`).all(...params);
-  const depth = new Map([[0, 0]]);
-  return rows.map((r) => {
-    depth.set(r.id, (depth.get(r.parent) ?? 0) + 1);
-    return `${"  ".repeat(depth.get(r.id))}${r.detail}`;
-  });
-}
 const inline = (text, params) => {
   let i = 0;
   const literal = (v) => (typeof v === "string" ? `'${v.replaceAll("'", "''")}'` : String(v));
-  return text.replace(/\?/g, () => literal(params[i++]));
+  // SQLite's `?` in order, PostgreSQL's `$n` by number.
+  return text.replace(/\?|\$(\d+)/g, (_, n) => literal(n ? params[Number(n) - 1] : params[i++]));
 };
 async function printPlans(c) {
   captured.length = 0;
@@ -358,11 +347,11 @@ async function printPlans(c) {
   console.log(`\n  plans of "${c.name}"`);
   for (const q of captured.filter((q) => !/from "datasets"/.test(q.sql))) {
     console.log(`    service SQL: ${inline(q.sql, q.parameters)}`);
-    for (const line of plan(q.sql, q.parameters)) console.log(`    ${line}`);
+    for (const line of await backend.plan(q.sql, q.parameters)) console.log(`    ${line}`);
   }
   for (const [text, params] of c.hand) {
     console.log(`    hand SQL: ${inline(text.replace(/\s+/g, " "), params)}`);
-    for (const line of plan(text, params)) console.log(`    ${line}`);
+    for (const line of await backend.plan(text, params)) console.log(`    ${line}`);
   }
 }
 
@@ -429,6 +418,7 @@ const passed = results.length - missed.length + walks.filter((w) => w.ok).length
 const total = results.length + walks.length;
 const names = [...missed.map(({ c }) => c.name), ...walks.filter((w) => !w.ok).map((w) => `walk (${w.pages} pages)`)];
 console.log(
-  `query-1m: ${passed}/${total} targets met` + (names.length > 0 ? `; missed: ${names.join("; ")}` : "; all met"),
+  `query-1m (${backend.label}): ${passed}/${total} targets met` +
+    (names.length > 0 ? `; missed: ${names.join("; ")}` : "; all met"),
 );
-await store.close();
+await backend.close();

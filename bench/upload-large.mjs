@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Client } from "@vi/sdk";
 import { writeLargeJpeg } from "../test/helpers/jpeg.mjs";
-import { fmt, peakRssMb, startServerProcess, timeCommand, TMP } from "./lib.mjs";
+import { BACKEND_LABEL, fmt, peakRssMb, startServerProcess, timeCommand, TMP } from "./lib.mjs";
 
 const gib = Number(process.argv[2] ?? 2);
 const size = Math.round(gib * 1024 ** 3);
@@ -66,6 +66,7 @@ if (down.downloaded !== 1 || down.failed.length > 0) throw new Error(`download f
 if (result.totalSucceeded !== 1 || asset?.metadata.fileSize !== size)
   throw new Error(`upload failed: ${result.summary()}`);
 console.log(`upload-large: one ${fmt(gib, 2)} GiB JPEG (${fmt(megabytes, 0)} MB)`);
+console.log(`  backend: ${BACKEND_LABEL}`);
 console.log(`  baseline cp + sync : ${fmt(cpSeconds, 2)} s  (${fmt(megabytes / cpSeconds, 0)} MB/s)`);
 console.log(
   `  upload (hash + PUT): ${fmt(seconds, 2)} s  (${fmt(megabytes / seconds, 0)} MB/s) = ${fmt((cpSeconds / seconds) * 100)}% of cp's rate`,

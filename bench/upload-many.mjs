@@ -7,10 +7,11 @@
 // (VI_PROCESSING_CONCURRENCY=0): bench/processing.mjs measures uploads beside it.
 //
 //   node bench/upload-many.mjs [files=10000] [concurrency=32]
+//   VI_BENCH_BACKEND=postgres node bench/upload-many.mjs ...   the servers on a throwaway PostgreSQL
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Client } from "@vi/sdk";
-import { cpuSeconds, fmt, makeJpegs, peakRssMb, startServerProcess, timeCommand, TMP } from "./lib.mjs";
+import { BACKEND_LABEL, cpuSeconds, fmt, makeJpegs, peakRssMb, startServerProcess, timeCommand, TMP } from "./lib.mjs";
 
 const files = Number(process.argv[2] ?? 10_000);
 const concurrency = Number(process.argv[3] ?? 32);
@@ -84,6 +85,7 @@ if (first.totalSucceeded !== files || again.totalSucceeded !== files || single.t
   throw new Error(`uploads incomplete: ${first.totalSucceeded}, ${again.totalSucceeded}, ${single.totalSucceeded}`);
 const rate = (s) => `${fmt(files / s, 0)} files/s, ${fmt(megabytes / s)} MB/s`;
 console.log(`upload-many: ${files} distinct JPEGs, ${fmt(megabytes)} MB, PUT concurrency ${concurrency}`);
+console.log(`  backend: ${BACKEND_LABEL}`);
 console.log(`  baseline cp -r + sync : ${fmt(cpSeconds, 2)} s  (${rate(cpSeconds)})`);
 console.log(
   `  first upload          : ${fmt(firstSeconds, 2)} s  (${rate(firstSeconds)}) = ${fmt((cpSeconds / firstSeconds) * 100)}% of cp's rate`,

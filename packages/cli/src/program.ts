@@ -6,6 +6,7 @@ import { registerAnnotations } from "./commands/annotations.js";
 import { registerAssets, printFailedFiles, uploadResultToJson } from "./commands/assets.js";
 import { registerDatasets } from "./commands/datasets.js";
 import { registerKeys } from "./commands/keys.js";
+import { registerMigrate } from "./commands/migrate.js";
 import { registerServe } from "./commands/serve.js";
 import { resolveDeps, type CliDeps, type RunState } from "./context.js";
 import { errorToJson, printError } from "./errors.js";
@@ -92,6 +93,7 @@ export function buildProgram(deps: CliDeps = {}, state: RunState = { exitCode: 0
   registerAssets(program, d, state);
   registerAnnotations(program, d, state);
   registerAdmin(program, d, state);
+  registerMigrate(program, d, state);
   return program;
 }
 
