@@ -24,6 +24,7 @@ export const TABLES: readonly CopiedTable[] = [
   { name: "secret_keys", key: ["key_id"] },
   { name: "datasets", key: ["org_id", "dataset_id"] },
   { name: "blobs", key: ["sha256"] },
+  { name: "blob_releases", key: ["sha256"] },
   { name: "assets", key: ["seq"] },
   { name: "asset_fields", key: ["asset_seq", "key"] },
   { name: "annotations", key: ["annotation_id"] },
