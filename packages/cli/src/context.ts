@@ -27,6 +27,8 @@ export interface StartServerOptions {
   host: string;
   port: number;
   dataDir: string;
+  /** Bytes in an S3-compatible bucket (flags; else the server reads VI_S3_* itself). */
+  s3?: { bucket: string; endpoint?: string; forcePathStyle: boolean; prefix?: string };
   /** pino options for the server's logger (its level, and where it writes). */
   logger?: { level: string; stream?: { write(chunk: string): unknown } };
 }

@@ -5,6 +5,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { REQUEST_ID_HEADER } from "@vi/protocol";
 import type { ServiceContext } from "./services/context.js";
+import { multipartRoutes } from "./routes/bucket.js";
 import { createServices, type Services } from "./services/services.js";
 import { apiRoutes } from "./routes/api.js";
 import { signedRoutes } from "./routes/signed.js";
@@ -46,8 +47,12 @@ export async function buildApp(
     await services.deletions.resume();
     services.janitor.start();
     services.processing.start();
+    services.stagingSweeper?.start();
+    services.releaser.start();
   });
   app.addHook("onClose", async () => {
+    await services.stagingSweeper?.close();
+    await services.releaser.close();
     await services.processing.close();
     await services.janitor.close();
     await services.deletions.close();
@@ -101,6 +106,7 @@ export async function buildApp(
 
   await app.register(apiRoutes(services, ctx.config));
   await app.register(signedRoutes(ctx, services));
+  await app.register(multipartRoutes(ctx, services));
   return { app, services };
 }
 

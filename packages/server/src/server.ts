@@ -8,6 +8,7 @@ import { newSessionChanges, KeyedMutex, type ServiceContext } from "./services/c
 import { UrlSigner } from "./services/url-signer.js";
 import { openSqliteStore } from "./store/metadata/sqlite.js";
 import { LocalBlobStore } from "./store/blob/local.js";
+import { S3BlobStore } from "./store/blob/s3.js";
 import type { MetadataStore } from "./store/metadata/metadata-store.js";
 import type { BlobStore } from "./store/blob/blob-store.js";
 import { createOrganization } from "./admin.js";
@@ -60,11 +61,10 @@ export async function startServer(
   const logger = given ?? { level: config.logLevel };
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const folderMode = (await stat(config.dataDir)).mode & 0o777;
-  const local = new LocalBlobStore(config.dataDir);
-  await local.init();
+  const bytes = await openBlobStore(config);
   const opened = {
     metadata: await openSqliteStore(join(config.dataDir, "metadata.sqlite"), { exclusive: true }),
-    blobs: local,
+    blobs: bytes,
   };
   const { metadata, blobs } = wrapStores ? wrapStores(opened) : opened;
   const recovery = await recoverAfterCrash(config.dataDir, metadata, blobs);
@@ -76,6 +76,7 @@ export async function startServer(
     config,
     metadata,
     blobs,
+    ...(bytes instanceof S3BlobStore ? { bucket: bytes } : {}),
     get signer() {
       if (!signer.current) throw new Error("server not listening yet");
       return signer.current;
@@ -122,6 +123,19 @@ export async function startServer(
       await markCleanShutdown(config.dataDir);
     },
   };
+}
+
+/** The local folder under the data dir (the embedded default), or an S3-compatible bucket. */
+async function openBlobStore(config: ServerConfig): Promise<BlobStore> {
+  if (config.s3) {
+    // The data dir keeps only scratch space (bytes being measured before they go to the bucket).
+    const bucket = new S3BlobStore(config.s3, join(config.dataDir, "scratch"));
+    await bucket.init();
+    return bucket;
+  }
+  const local = new LocalBlobStore(config.dataDir);
+  await local.init();
+  return local;
 }
 
 /**
