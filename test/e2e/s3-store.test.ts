@@ -127,17 +127,19 @@ describe("S3 blob store", () => {
 
   it("bad bytes in the bucket fail their file alone (wrong CRC, wrong size, not an image); nothing is kept", async () => {
     const { datasetId } = await s.t.client.datasets.create({ name: "tampered" });
-    const files = ["good", "crc", "size", "mime"].map((n) => ({ name: `${n}.jpg`, bytes: uniqueJpeg() }));
+    // The manifest of mime.jpg declares bytes that are no image (their CRC-32C is right).
+    const notImage = Buffer.alloc(2000, 0x41);
+    const files = ["good", "crc", "size"].map((n) => ({ name: `${n}.jpg`, bytes: uniqueJpeg() }));
+    files.push({ name: "mime.jpg", bytes: notImage });
     const session = await openSession(s.t, datasetId, files);
     const targets = new Map(session.status.assets.map((a) => [a.metadata.filename, a.upload]));
     const flipped = Buffer.from(files[1]!.bytes);
     flipped[flipped.length - 10]! ^= 0xff;
-    const notImage = Buffer.alloc(files[3]!.bytes.length, 0x41);
     // The store is sent the manifest's checksum header with other bytes: s3rver stores them anyway.
     expect((await put(targets.get("good.jpg")!, files[0]!.bytes)).status).toBe(200);
     expect((await put(targets.get("crc.jpg")!, flipped)).status).toBe(200);
     expect((await put(targets.get("size.jpg")!, Buffer.concat([files[2]!.bytes, Buffer.from("xx")]))).status).toBe(200);
-    // An object replaced in the bucket behind the presigned URL's back, before verification.
+    // Written to the bucket behind the presigned URL's back, before verification.
     await s.bucket.client.send(
       new PutObjectCommand({
         Bucket: s.bucket.bucket,
