@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiPaths, type Asset, type IngestionSession } from "@vi/protocol";
 import { uniqueJpeg } from "../helpers/jpeg.mjs";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process.mjs";
+import { localOnly } from "../helpers/s3-bucket.mjs";
 
 /** Whether this machine lets us make files immutable (root on a file system with attributes). */
 function chattrWorks(): boolean {
@@ -39,7 +40,7 @@ const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
  * memory-mapped WAL index used to turn this into SIGBUS, without a log line), the cause must be
  * logged at error level, and everything must work again once the files are writable.
  */
-describe.skipIf(!chattrWorks())("storage that refuses writes (immutable files)", () => {
+describe.skipIf(!chattrWorks() || localOnly("makes the local blob folders immutable"))("storage that refuses writes (immutable files)", () => {
   let home: string;
   let dataDir: string;
   let server: ServerProcess;

@@ -1,5 +1,5 @@
 // Buckets of the scale-out test configuration: one fresh bucket per test server, removed with it.
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -57,6 +57,24 @@ export async function createTestBucket() {
       client.destroy();
     },
   };
+}
+
+/**
+ * The bucket of a server process over `dataDir` (scale-out runs): named after the folder, so a
+ * server restarted over the same folder (the crash tests) finds its bytes again. Created when
+ * missing; s3rver's folder goes at the end of the run, these buckets with it.
+ */
+export async function bucketForDataDir(dataDir) {
+  const bucket = `vi-proc-${createHash("sha256").update(dataDir).digest("hex").slice(0, 16)}`;
+  const client = testS3Client();
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    if (!["BucketAlreadyOwnedByYou", "BucketAlreadyExists"].includes(err.name)) throw err;
+  } finally {
+    client.destroy();
+  }
+  return bucket;
 }
 
 /**

@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
+import { bucketForDataDir, s3Env, scaleout } from "./s3-bucket.mjs";
 
 const MAIN = join(import.meta.dirname, "..", "..", "packages", "server", "dist", "main.js");
 
@@ -12,8 +13,10 @@ const MAIN = join(import.meta.dirname, "..", "..", "packages", "server", "dist",
  * options for node itself (e.g. `--cpu-prof`, which NODE_OPTIONS may not carry).
  */
 export async function startServerProcess(dataDir, env = {}, nodeArgs = []) {
+  // Scale-out runs keep the bytes in the S3 test server, in a bucket tied to the data folder.
+  const s3 = scaleout() && !env.VI_S3_BUCKET ? s3Env(await bucketForDataDir(dataDir)) : {};
   const child = spawn(process.execPath, [...nodeArgs, MAIN], {
-    env: { ...process.env, VI_DATA_DIR: dataDir, PORT: "0", VI_LOG_LEVEL: "warn", ...env },
+    env: { ...process.env, VI_DATA_DIR: dataDir, PORT: "0", VI_LOG_LEVEL: "warn", ...s3, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const output = [];
