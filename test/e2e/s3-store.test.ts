@@ -44,9 +44,9 @@ async function startOnBucket(options: Partial<ServerConfig> = {}, multipartThres
   const s3 = { ...testS3Config(bucket.bucket), ...(multipartThreshold ? { multipartThreshold } : {}) };
   const t = await startTestServer({ ...options, s3 });
   const keys = async (prefix: string) =>
-    ((await bucket.client.send(new ListObjectsV2Command({ Bucket: bucket.bucket, Prefix: prefix }))).Contents ?? []).map(
-      (o) => o.Key!,
-    );
+    (
+      (await bucket.client.send(new ListObjectsV2Command({ Bucket: bucket.bucket, Prefix: prefix }))).Contents ?? []
+    ).map((o) => o.Key!);
   return {
     t,
     bucket,
@@ -80,7 +80,12 @@ async function openSession(t: TestServer, datasetId: string, files: { name: stri
       spec: {
         kind: "Upload",
         failureMode: "FailAfterAll",
-        assets: files.map((f) => ({ filename: f.name, mime: "image/jpeg", size: f.bytes.length, crc32c: crcOf(f.bytes) })),
+        assets: files.map((f) => ({
+          filename: f.name,
+          mime: "image/jpeg",
+          size: f.bytes.length,
+          crc32c: crcOf(f.bytes),
+        })),
       },
     }),
   });
@@ -149,7 +154,11 @@ describe("S3 blob store", () => {
     );
     const done = await waitSession(s.t, datasetId, session.assetIngestionSessionId);
     const codes = done.status.events.flatMap((e) => (e.kind === "Error" ? Object.entries(e.files) : []));
-    expect(Object.fromEntries(codes)).toEqual({ "crc.jpg": "ECORRUPT", "size.jpg": "EBADSIZE", "mime.jpg": "EBADMIME" });
+    expect(Object.fromEntries(codes)).toEqual({
+      "crc.jpg": "ECORRUPT",
+      "size.jpg": "EBADSIZE",
+      "mime.jpg": "EBADMIME",
+    });
     expect(done.status.progressCount).toMatchObject({ succeeded: 1, errored: 3 });
     const items = (await s.t.client.assets.list({ datasetId })).items;
     expect(items.map((a) => a.filename)).toEqual(["good.jpg"]);

@@ -79,7 +79,10 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
       "--data-dir <dir>",
       `where the database, the files and credentials.json live (env ${ENV.dataDir}, default ./${DEFAULT_DATA_DIR})`,
     )
-    .option("--s3-bucket <name>", "keep the bytes in this S3-compatible bucket (env VI_S3_BUCKET; default: the data dir)")
+    .option(
+      "--s3-bucket <name>",
+      "keep the bytes in this S3-compatible bucket (env VI_S3_BUCKET; default: the data dir)",
+    )
     .option("--s3-endpoint <url>", "the S3-compatible store's URL, for stores other than AWS (env VI_S3_ENDPOINT)")
     .option("--s3-force-path-style", "path-style bucket addressing, which MinIO and most self-hosted stores need")
     .option("--s3-prefix <prefix>", "key prefix inside the bucket (env VI_S3_PREFIX)")

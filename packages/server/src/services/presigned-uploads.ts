@@ -95,7 +95,9 @@ export class PresignedUploads {
     // Objects of files already settled (a repeated PUT after the commit) are not looked at again.
     if (stale.length > 0) await this.deleteStaging(stale).catch(() => undefined);
     for (let i = 0; i < work.length; i += LAND_CONCURRENCY) {
-      await Promise.all(work.slice(i, i + LAND_CONCURRENCY).map((o) => this.landOne(session, pending.get(o.fileIndex)!, o)));
+      await Promise.all(
+        work.slice(i, i + LAND_CONCURRENCY).map((o) => this.landOne(session, pending.get(o.fileIndex)!, o)),
+      );
     }
   }
 
@@ -127,7 +129,10 @@ export class PresignedUploads {
     } catch (err) {
       if (!(err instanceof FileRejection) && !(err instanceof ApiError)) {
         // A storage or network fault: the object stays, and the next poll or sweep tries again.
-        this.ctx.log?.warn({ err, sessionId: session.sessionId, fileIndex: file.fileIndex }, "verifying an upload failed");
+        this.ctx.log?.warn(
+          { err, sessionId: session.sessionId, fileIndex: file.fileIndex },
+          "verifying an upload failed",
+        );
         return;
       }
     }
@@ -181,7 +186,11 @@ export class PresignedUploads {
     const file = session && (await this.ctx.metadata.getSessionFile(sessionId, fileIndex));
     if (!session || !file) throw new ApiError("ResourceNotFound", `No upload target ${sessionId}/${fileIndex}`);
     if (session.state !== "Running" || file.state !== "pending") {
-      throw new ApiError("ResourceConflict", `${file.filename} takes no more bytes in this session`, "Start a new upload session.");
+      throw new ApiError(
+        "ResourceConflict",
+        `${file.filename} takes no more bytes in this session`,
+        "Start a new upload session.",
+      );
     }
     return { session, file };
   }

@@ -54,7 +54,9 @@ export function createServices(ctx: ServiceContext): Services {
   if (presigned) ingestion.landing = (sessionId) => presigned.land(sessionId);
   return {
     releaser,
-    ...(presigned && bucket ? { presigned, stagingSweeper: new StagingSweeper(ctx, bucket, presigned, ingestion) } : {}),
+    ...(presigned && bucket
+      ? { presigned, stagingSweeper: new StagingSweeper(ctx, bucket, presigned, ingestion) }
+      : {}),
     auth: new AuthService(ctx),
     organizations: new OrganizationService(ctx),
     datasets,

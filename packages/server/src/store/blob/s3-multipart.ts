@@ -69,7 +69,12 @@ export class S3Multipart {
   }
 
   presignPart(key: string, uploadId: string, partNumber: number, expiresIn: number): Promise<string> {
-    const command = new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber });
+    const command = new UploadPartCommand({
+      Bucket: this.bucket,
+      Key: key,
+      UploadId: uploadId,
+      PartNumber: partNumber,
+    });
     return getSignedUrl(this.client, command, { expiresIn });
   }
 

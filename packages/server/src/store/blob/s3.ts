@@ -254,7 +254,11 @@ export class S3BlobStore implements BlobStore {
     let token: string | undefined;
     do {
       const res = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }),
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
       );
       for (const o of res.Contents ?? []) {
         if (o.Key) yield { key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified?.getTime() ?? 0 };
@@ -289,7 +293,11 @@ export class S3BlobStore implements BlobStore {
    * A presigned PUT of exactly one file: the CRC-32C header is signed, so the client must send
    * it (stores that check checksums then refuse other bytes; the server checks anyway).
    */
-  async presignPut(key: string, crc32c: number, expiresAt: number): Promise<{ url: string; headers: Record<string, string> }> {
+  async presignPut(
+    key: string,
+    crc32c: number,
+    expiresAt: number,
+  ): Promise<{ url: string; headers: Record<string, string> }> {
     const checksum = crc32cBase64(crc32c);
     const command = new PutObjectCommand({ Bucket: this.bucket, Key: key, ChecksumCRC32C: checksum });
     const url = await getSignedUrl(this.client, command, {
