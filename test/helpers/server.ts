@@ -1,8 +1,9 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer, type RunningServer, type ServerConfig } from "@vi/server";
 import { Client } from "@vi/sdk";
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createTestBucket, s3Env, scaleout } from "./s3-bucket.mjs";
 
 export interface TestServer {
@@ -11,7 +12,18 @@ export interface TestServer {
   client: Client;
   organizationId: string;
   secretKey: string;
+  /** The stored bytes behind the server's back, wherever they are (data folder or bucket). */
+  blobs: StoredBlobs;
   stop(): Promise<void>;
+}
+
+export interface StoredBlobs {
+  /** The digests stored now. */
+  names(): Promise<Set<string>>;
+  /** Replaces stored bytes (damage). */
+  write(sha256: string, bytes: Buffer): Promise<void>;
+  /** Removes stored bytes (loss). */
+  remove(sha256: string): Promise<void>;
 }
 
 /**
@@ -37,6 +49,7 @@ export async function startTestServer(options: Partial<ServerConfig> = {}): Prom
     client,
     organizationId,
     secretKey,
+    blobs: bucket ? bucketBlobs(bucket.client, bucket.bucket) : folderBlobs(dataDir),
     async stop() {
       await server.close();
       await bucket?.remove();
@@ -52,4 +65,41 @@ export function testS3Config(bucket: string): NonNullable<ServerConfig["s3"]> {
   const env = s3Env(bucket);
   for (const name of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"]) process.env[name] ??= env[name];
   return { bucket, endpoint: env.VI_S3_ENDPOINT!, forcePathStyle: true };
+}
+
+function folderBlobs(dataDir: string): StoredBlobs {
+  const path = (sha: string) => join(dataDir, "blobs", sha.slice(0, 2), sha);
+  return {
+    async names() {
+      const entries = await readdir(join(dataDir, "blobs"), { recursive: true, withFileTypes: true });
+      return new Set(entries.filter((e) => e.isFile()).map((e) => e.name));
+    },
+    write: (sha, bytes) => writeFile(path(sha), bytes),
+    remove: (sha) => rm(path(sha)),
+  };
+}
+
+function bucketBlobs(client: S3Client, bucket: string): StoredBlobs {
+  const key = (sha: string) => `blobs/${sha}`;
+  return {
+    async names() {
+      const names = new Set<string>();
+      let token: string | undefined;
+      do {
+        const page = await client.send(
+          new ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: "blobs/",
+            ...(token ? { ContinuationToken: token } : {}),
+          }),
+        );
+        for (const o of page.Contents ?? []) names.add(o.Key!.slice("blobs/".length));
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return names;
+    },
+    write: async (sha, bytes) =>
+      void (await client.send(new PutObjectCommand({ Bucket: bucket, Key: key(sha), Body: bytes }))),
+    remove: async (sha) => void (await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key(sha) }))),
+  };
 }
