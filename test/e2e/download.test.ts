@@ -82,7 +82,9 @@ async function startProxy(): Promise<Proxy> {
           } else resolve(res);
         });
         up.on("error", reject);
-        up.end();
+        // The request's own body (API calls through the proxy) goes to the server once.
+        if (hops === 0) req.pipe(up);
+        else up.end();
       });
     return once(proxy.target + (req.url ?? "/"), req.headers, 0);
   };
