@@ -10,6 +10,7 @@ import { Client } from "@vi/sdk";
 import { partPath } from "../../packages/sdk/src/lib/download-manager.js";
 import { uniqueJpeg, writeLargeJpeg } from "../helpers/jpeg.mjs";
 import { startTestServer, type TestServer } from "../helpers/server.js";
+import { scaleout } from "../helpers/s3-bucket.mjs";
 
 /**
  * Verified, resumable downloads against a real server, whose signed URLs lead through a small
@@ -360,11 +361,17 @@ describe("downloads", () => {
         signal: controller.signal,
       }),
     ).rejects.toMatchObject({ name: "AbortError" });
-    expect((await listFiles(saveDir)).filter((f) => f.startsWith("."))).toEqual([part.slice(saveDir.length + 1)]);
+    const parts = (await listFiles(saveDir)).filter((f) => f.startsWith("."));
+    // Through the bucket's redirect the other large file may still be on its way at the abort,
+    // and keeps its part too; on the local store it has landed by then.
+    if (scaleout()) expect(parts).toContain(part.slice(saveDir.length + 1));
+    else expect(parts).toEqual([part.slice(saveDir.length + 1)]);
     proxy.hook = undefined;
     proxy.hits.length = 0;
     const result = await download();
-    expect(result).toMatchObject({ downloaded: expect.any(Number), failed: [], resumedBytes: LARGE / 2 });
+    expect(result).toMatchObject({ downloaded: expect.any(Number), failed: [] });
+    if (scaleout()) expect(result.resumedBytes).toBeGreaterThanOrEqual(LARGE / 2);
+    else expect(result.resumedBytes).toBe(LARGE / 2);
     expect(proxy.of("large-a.jpg").map((h) => [h.range, h.status])).toEqual([[`bytes=${LARGE / 2}-`, 206]]);
     await expectAllThere();
   });
