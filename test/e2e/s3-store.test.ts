@@ -3,10 +3,11 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32c } from "@node-rs/crc32";
-import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiPaths, type IngestionSession, type MultipartStart } from "@vi/protocol";
-import type { ServerConfig } from "@vi/server";
+import { fsck, startServer, type ServerConfig } from "@vi/server";
+import { Client } from "@vi/sdk";
 import { startTestServer, testS3Config, type TestServer } from "../helpers/server.js";
 import { createTestBucket } from "../helpers/s3-bucket.mjs";
 import { startS3TestServer } from "../services/s3.mjs";
@@ -279,6 +280,58 @@ describe("S3 uploads in time and in parts", () => {
     } finally {
       await s.stop();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("fsck on a bucket", () => {
+  it("hashes every object, reports damaged and missing bytes, and quarantines within the bucket", async () => {
+    const bucket = await createTestBucket();
+    const dataDir = await mkdtemp(join(tmpdir(), "vi-s3-fsck-"));
+    const s3 = testS3Config(bucket.bucket);
+    try {
+      const server = await startServer({ host: "127.0.0.1", port: 0, dataDir, s3, processingConcurrency: 0 });
+      const { organizationId, secretKey } = server.created!;
+      const client = new Client({ endpoint: server.url, organizationId, secretKey });
+      const { datasetId } = await client.datasets.create({ name: "fsck" });
+      const [good, damaged, lost] = [uniqueJpeg(), uniqueJpeg(), uniqueJpeg()];
+      for (const [name, bytes] of [
+        ["good.jpg", good],
+        ["damaged.jpg", damaged],
+        ["lost.jpg", lost],
+      ] as const)
+        await writeFile(join(dataDir, name), bytes);
+      const paths = ["good.jpg", "damaged.jpg", "lost.jpg"].map((n) => join(dataDir, n));
+      await client.assets.upload({ datasetId, paths, showProgress: false, digestCache: false });
+      await client.close();
+      await server.close();
+      expect(await fsck({ dataDir, s3 })).toMatchObject({ blobsChecked: 3, clean: true });
+
+      const damagedBytes = Buffer.from(damaged);
+      damagedBytes[200]! ^= 0xff;
+      await bucket.client.send(
+        new PutObjectCommand({ Bucket: bucket.bucket, Key: `blobs/${sha256(damaged)}`, Body: damagedBytes }),
+      );
+      await bucket.client.send(new DeleteObjectCommand({ Bucket: bucket.bucket, Key: `blobs/${sha256(lost)}` }));
+      const report = await fsck({ dataDir, s3, quarantine: true });
+      expect(report.damaged).toEqual([
+        expect.objectContaining({
+          sha256: sha256(damaged),
+          problem: "sha256-mismatch",
+          actualSha256: sha256(damagedBytes),
+        }),
+      ]);
+      expect(report.assetsWithoutBytes.map((a) => [a.filename, a.problem]).sort()).toEqual([
+        ["damaged.jpg", "damaged"],
+        ["lost.jpg", "missing"],
+      ]);
+      expect(report.damaged[0]!.quarantinedTo).toMatch(
+        new RegExp(`^s3://${bucket.bucket}/quarantine/${sha256(damaged)}`),
+      );
+      expect((await fsck({ dataDir, s3 })).assetsWithoutBytes.map((a) => a.problem)).toEqual(["missing", "missing"]);
+    } finally {
+      await bucket.remove();
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });

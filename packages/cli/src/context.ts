@@ -44,7 +44,7 @@ export interface ServerModule {
   /** The server's own reading of its settings (VI_LOG_LEVEL and its default among them). */
   resolveConfig?(options: Partial<StartServerOptions>, env?: NodeJS.ProcessEnv): { logLevel: string };
   /** The scrub of a stopped server's data folder (`vi-cli fsck`). */
-  fsck?(options: { dataDir: string; quarantine?: boolean }): Promise<FsckReport>;
+  fsck?(options: { dataDir: string; quarantine?: boolean; s3?: StartServerOptions["s3"] }): Promise<FsckReport>;
   /** A new organization in a stopped server's data folder (`vi-cli orgs create`). */
   createOrganizationIn?(
     dataDir: string,
