@@ -284,6 +284,46 @@ describe("S3 uploads in time and in parts", () => {
   });
 });
 
+describe("the SDK against a bucket", () => {
+  it("sends a large file in parts when the server offers them, and the asset is whole", async () => {
+    const bucket = await createTestBucket();
+    const dataDir = await mkdtemp(join(tmpdir(), "vi-s3-sdk-parts-"));
+    const requests: string[] = [];
+    // The server's request log says which upload path the SDK took.
+    const stream = {
+      write: (line: string) => void requests.push((JSON.parse(line) as { req?: { url?: string } }).req?.url ?? ""),
+    };
+    const s3 = { ...testS3Config(bucket.bucket), multipartThreshold: 6 * 1024 * 1024 };
+    const server = await startServer({
+      host: "127.0.0.1",
+      port: 0,
+      dataDir,
+      s3,
+      processingConcurrency: 0,
+      logger: { level: "info", stream },
+    });
+    try {
+      const { organizationId, secretKey } = server.created!;
+      const client = new Client({ endpoint: server.url, organizationId, secretKey });
+      const { datasetId } = await client.datasets.create({ name: "sdk-parts" });
+      const path = join(dataDir, "big.jpg");
+      await writeLargeJpeg(path, 20 * 1024 * 1024 + 7);
+      const bytes = await readFile(path);
+      const result = await client.assets.upload({ datasetId, paths: path, showProgress: false, digestCache: false });
+      expect(result.totalSucceeded).toBe(1);
+      expect(requests.filter((u) => /\/multipart(\?|$)/.test(u))).toHaveLength(1);
+      expect(requests.filter((u) => u.includes("/multipart/complete"))).toHaveLength(1);
+      const [asset] = (await client.assets.list({ datasetId })).items;
+      expect(asset!.metadata.hash.contents).toBe(sha256(bytes));
+      await client.close();
+    } finally {
+      await server.close();
+      await bucket.remove();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("fsck on a bucket", () => {
   it("hashes every object, reports damaged and missing bytes, and quarantines within the bucket", async () => {
     const bucket = await createTestBucket();

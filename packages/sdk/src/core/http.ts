@@ -30,7 +30,8 @@ export interface ApiRequest {
 }
 
 export interface TransferRequest {
-  method: "GET" | "PUT";
+  /** POST: the [ext] multipart calls of a bucket-backed server (signed URLs too). */
+  method: "GET" | "PUT" | "POST";
   /** A signed URL: absolute, carrying its own authorization. */
   url: string;
   headers?: Record<string, string>;
