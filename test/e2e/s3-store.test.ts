@@ -300,7 +300,7 @@ describe("the SDK against a bucket", () => {
       dataDir,
       s3,
       processingConcurrency: 0,
-      logger: { level: "info", stream },
+      logger: { level: "debug", stream },
     });
     try {
       const { organizationId, secretKey } = server.created!;
