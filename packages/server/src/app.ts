@@ -52,10 +52,11 @@ export async function buildApp(
   });
   app.addHook("onClose", async () => {
     await services.stagingSweeper?.close();
-    await services.releaser.close();
     await services.processing.close();
     await services.janitor.close();
     await services.deletions.close();
+    // Last: what the others released while stopping is deleted too (bucket stores queue it).
+    await services.releaser.close();
   });
 
   app.addHook("onRequest", async (request, reply) => {
