@@ -15,6 +15,7 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { BlobReader, BlobStore, ByteRange, StagedBlob, StageOptions } from "./blob-store.js";
 import { LocalBlobStore } from "./local.js";
 import { S3Multipart } from "./s3-multipart.js";
+import { FastPresigner } from "./s3-presign.js";
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** DeleteObjects takes at most this many keys per request. */
@@ -66,6 +67,7 @@ export class S3BlobStore implements BlobStore {
   private readonly prefix: string;
   /** Local scratch space for bytes being measured (same code as the local store's staging). */
   private readonly scratch: LocalBlobStore;
+  private readonly presigner: FastPresigner;
 
   constructor(options: S3Options, scratchDir: string) {
     const config: S3ClientConfig = {
@@ -82,6 +84,7 @@ export class S3BlobStore implements BlobStore {
     this.prefix = normalizePrefix(options.prefix);
     this.scratch = new LocalBlobStore(scratchDir);
     this.multipart = new S3Multipart(this.client, this.bucket);
+    this.presigner = new FastPresigner(this.client, this.bucket);
   }
 
   async init(): Promise<void> {
@@ -299,11 +302,7 @@ export class S3BlobStore implements BlobStore {
     expiresAt: number,
   ): Promise<{ url: string; headers: Record<string, string> }> {
     const checksum = crc32cBase64(crc32c);
-    const command = new PutObjectCommand({ Bucket: this.bucket, Key: key, ChecksumCRC32C: checksum });
-    const url = await getSignedUrl(this.client, command, {
-      expiresIn: secondsUntil(expiresAt),
-      unhoistableHeaders: new Set(["x-amz-checksum-crc32c"]),
-    });
+    const url = await this.presigner.presignPut(key, checksum, secondsUntil(expiresAt));
     return { url, headers: { "x-amz-checksum-crc32c": checksum } };
   }
 
