@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiPaths } from "@vi/protocol";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { digestOf, seededJpeg, sha256Hex } from "./helpers/soak-kit.mjs";
+import { scaleout } from "./helpers/s3-bucket.mjs";
 
 /**
  * Fuzzing the API's inputs against a real server (in this process, over loopback): session
@@ -549,7 +550,10 @@ describe("fuzzing the API: no 5xx, nothing of another organization", () => {
         }
         const put = await call("PUT", target.upload.url, { raw: bytes });
         expect(put.status, put.text).toBe(200);
-        const { assetId } = JSON.parse(put.text) as { assetId: string };
+        const sessionId = (JSON.parse(opened.text) as { assetIngestionSessionId: string }).assetIngestionSessionId;
+        const assetId = put.text
+          ? (JSON.parse(put.text) as { assetId: string }).assetId
+          : await landedAsset(A, datasetId, sessionId, name.normalize("NFC"));
         const got = await call("GET", apiPaths.asset(orgA(), datasetId, assetId), {
           creds: A,
           query: { contents: "y" },
@@ -678,9 +682,11 @@ describe("fuzzing the API: no 5xx, nothing of another organization", () => {
   });
 
   it("signed upload and download URLs, mutated", async () => {
+    // With a bucket the upload URL is the store's presigned PUT, whose checks are the store's
+    // (s3rver, the test store, checks no signature): only the server's own URLs are fuzzed then.
     const originals = [
       { kind: "download", url: a.assets[0]!.downloadUrl, sha256: a.assets[0]!.sha256 },
-      { kind: "upload", url: a.pendingUploadUrl, sha256: undefined },
+      ...(scaleout() ? [] : [{ kind: "upload", url: a.pendingUploadUrl, sha256: undefined }]),
     ] as const;
     const others = [...b.assets.map((x) => x.downloadUrl), b.pendingUploadUrl];
     const segment = fc.oneof(
