@@ -86,3 +86,8 @@ export function localOnly(reason) {
   process.stderr.write(`skipped in scaleout: ${reason}\n`);
   return true;
 }
+
+/** A test's timeout: `ms` in the scale-out run (bytes go through the S3 test server), the default otherwise. */
+export function scaleoutTimeout(ms) {
+  return scaleout() ? ms : undefined;
+}

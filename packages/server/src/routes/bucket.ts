@@ -72,7 +72,7 @@ export const multipartRoutes =
         const fileIndex = indexOf(request.params.fileIndex);
         check(`${multipartPath(sessionId, fileIndex)}/complete`, request.query);
         await presigned.completeMultipart(sessionId, fileIndex, request.body.uploadId, request.body.parts);
-        return reply.code(204).send();
+        return reply.code(202).send();
       },
     );
   };

@@ -164,7 +164,9 @@ export class PresignedUploads {
 
   /**
    * [ext] Completes a multipart upload (parts as the store lists them; the client's list where the
-   * store cannot list), then verifies the object at once like any landed upload.
+   * store cannot list), then starts verifying the object like any landed upload, without making
+   * the call wait: reading back gigabytes can outlast a client's timeout. The session's status
+   * says how it went.
    */
   async completeMultipart(sessionId: string, fileIndex: number, uploadId: string, reported: CompletedPart[]) {
     await this.pendingFile(sessionId, fileIndex);
@@ -178,7 +180,12 @@ export class PresignedUploads {
         "Upload every part to its URL, then complete with the upload id the start call answered.",
       );
     }
-    await this.land(sessionId);
+    void this.land(sessionId).catch((err: unknown) =>
+      this.ctx.log?.warn(
+        { err, sessionId, fileIndex },
+        "verifying a completed multipart upload failed; the sweep tries again",
+      ),
+    );
   }
 
   private async pendingFile(sessionId: string, fileIndex: number) {
