@@ -131,6 +131,21 @@ describe("S3 blob store", () => {
     expect(await s.keys("blobs/")).toContain(`blobs/${sha256(bytes)}`);
   });
 
+  it("bytes no client asks about are committed by the server's own sweep", async () => {
+    const { datasetId } = await s.t.client.datasets.create({ name: "swept" });
+    const bytes = uniqueJpeg();
+    const session = await openSession(s.t, datasetId, [{ name: "quiet.jpg", bytes }]);
+    expect((await put(session.status.assets[0]!.upload, bytes)).status).toBe(200);
+    // No status read: only the sweep (every 5 s) can find the object.
+    await expect
+      .poll(async () => (await s.t.client.assets.list({ datasetId })).items.map((a) => a.filename), {
+        timeout: 15_000,
+        interval: 500,
+      })
+      .toEqual(["quiet.jpg"]);
+    expect(await s.keys(`staging/${session.assetIngestionSessionId}/`)).toEqual([]);
+  });
+
   it("bad bytes in the bucket fail their file alone (wrong CRC, wrong size, not an image); nothing is kept", async () => {
     const { datasetId } = await s.t.client.datasets.create({ name: "tampered" });
     // The manifest of mime.jpg declares bytes that are no image (their CRC-32C is right).
