@@ -8,6 +8,7 @@ import { Client } from "@vi/sdk";
 import { uniqueJpeg } from "../helpers/jpeg.mjs";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process.mjs";
 import { openStoreReader } from "../helpers/test-database.mjs";
+import { localOnly } from "../helpers/s3-bucket.mjs";
 
 const PER_FOLDER = 150;
 
@@ -50,7 +51,9 @@ describe("a server killed mid bulk delete", () => {
     if (home) await rm(home, { recursive: true, force: true });
   });
 
-  it("leaves each asset whole or gone, then finishes the session after restart", async () => {
+  it.skipIf(
+    localOnly("counts blob files in the data folder after SIGKILL (a crash test against a bucket is still to write)"),
+  )("leaves each asset whole or gone, then finishes the session after restart", async () => {
     home = await mkdtemp(join(tmpdir(), "vi-bulk-crash-"));
     const dataDir = join(home, "data");
     const bytes = new Map<string, Buffer>();

@@ -7,6 +7,7 @@ import { Client } from "@vi/sdk";
 import { uniqueJpeg } from "../helpers/jpeg.mjs";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process.mjs";
 import { openStoreReader } from "../helpers/test-database.mjs";
+import { localOnly } from "../helpers/s3-bucket.mjs";
 
 const FILES = 400;
 
@@ -35,7 +36,11 @@ describe("a server killed mid-upload", () => {
     if (home) await rm(home, { recursive: true, force: true });
   });
 
-  it("restarts with every row backed by bytes and no bytes without a row, and the re-run finishes", async () => {
+  it.skipIf(
+    localOnly(
+      "checks the data folder's blobs and staging on disk after SIGKILL (a crash test against a bucket is still to write)",
+    ),
+  )("restarts with every row backed by bytes and no bytes without a row, and the re-run finishes", async () => {
     home = await mkdtemp(join(tmpdir(), "vi-crash-"));
     const dataDir = join(home, "data");
     const images = join(home, "images");

@@ -10,6 +10,7 @@ import { Client } from "@vi/sdk";
 import { partPath } from "../../packages/sdk/src/lib/download-manager.js";
 import { uniqueJpeg, writeLargeJpeg } from "../helpers/jpeg.mjs";
 import { startTestServer, type TestServer } from "../helpers/server.js";
+import { scaleout } from "../helpers/s3-bucket.mjs";
 
 /**
  * Verified, resumable downloads against a real server, whose signed URLs lead through a small
@@ -64,22 +65,39 @@ async function startProxy(): Promise<Proxy> {
     hook: undefined,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
-  const forward = (req: IncomingMessage) =>
-    httpRequest(proxy.target + (req.url ?? "/"), { method: req.method, headers: req.headers });
-  const upstream = (req: IncomingMessage) => (): Promise<Upstream> =>
-    new Promise((resolve, reject) => {
-      const up = forward(req);
-      up.on("response", (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-        );
-        res.on("error", reject);
+  /**
+   * The server's answer; a redirect (the scale-out run's presigned GET of the bucket) is
+   * followed here, so the test sees the bytes whichever store serves them. Like the SDK, it
+   * drops If-Range there: the bucket's ETags are its own.
+   */
+  const send = (req: IncomingMessage): Promise<IncomingMessage> => {
+    const once = (url: string, headers: IncomingMessage["headers"], hops: number): Promise<IncomingMessage> =>
+      new Promise((resolve, reject) => {
+        const up = httpRequest(url, { method: req.method, headers });
+        up.on("response", (res) => {
+          const location = res.headers.location;
+          if (res.statusCode === 302 && location && hops < 3) {
+            res.resume();
+            const { host: _host, "if-range": _ifRange, ...rest } = headers;
+            resolve(once(location, rest, hops + 1));
+          } else resolve(res);
+        });
+        up.on("error", reject);
+        // The request's own body (API calls through the proxy) goes to the server once.
+        if (hops === 0) req.pipe(up);
+        else up.end();
       });
-      up.on("error", reject);
-      up.end();
+    return once(proxy.target + (req.url ?? "/"), req.headers, 0);
+  };
+  const upstream = (req: IncomingMessage) => async (): Promise<Upstream> => {
+    const res = await send(req);
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
     });
+  };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     const header = (name: string) => req.headers[name] as string | undefined;
@@ -95,15 +113,17 @@ async function startProxy(): Promise<Proxy> {
     if (isBlob(hit)) proxy.blobPorts.add(req.socket.remotePort ?? 0);
     void (async () => {
       if (proxy.hook && (await proxy.hook(hit, res, upstream(req), req))) return;
-      const up = forward(req);
-      up.on("response", (upRes) => {
-        hit.status = upRes.statusCode ?? 0;
-        res.writeHead(hit.status, upRes.headers);
-        upRes.on("data", (c: Buffer) => (hit.bytes += c.length));
-        upRes.pipe(res);
-      });
-      up.on("error", () => res.destroy());
-      req.pipe(up);
+      let upRes: IncomingMessage;
+      try {
+        upRes = await send(req);
+      } catch {
+        res.destroy();
+        return;
+      }
+      hit.status = upRes.statusCode ?? 0;
+      res.writeHead(hit.status, upRes.headers);
+      upRes.on("data", (c: Buffer) => (hit.bytes += c.length));
+      upRes.pipe(res);
     })();
   });
   server.keepAliveTimeout = 30_000;
@@ -341,11 +361,17 @@ describe("downloads", () => {
         signal: controller.signal,
       }),
     ).rejects.toMatchObject({ name: "AbortError" });
-    expect((await listFiles(saveDir)).filter((f) => f.startsWith("."))).toEqual([part.slice(saveDir.length + 1)]);
+    const parts = (await listFiles(saveDir)).filter((f) => f.startsWith("."));
+    // Through the bucket's redirect the other large file may still be on its way at the abort,
+    // and keeps its part too; on the local store it has landed by then.
+    if (scaleout()) expect(parts).toContain(part.slice(saveDir.length + 1));
+    else expect(parts).toEqual([part.slice(saveDir.length + 1)]);
     proxy.hook = undefined;
     proxy.hits.length = 0;
     const result = await download();
-    expect(result).toMatchObject({ downloaded: expect.any(Number), failed: [], resumedBytes: LARGE / 2 });
+    expect(result).toMatchObject({ downloaded: expect.any(Number), failed: [] });
+    if (scaleout()) expect(result.resumedBytes).toBeGreaterThanOrEqual(LARGE / 2);
+    else expect(result.resumedBytes).toBe(LARGE / 2);
     expect(proxy.of("large-a.jpg").map((h) => [h.range, h.status])).toEqual([[`bytes=${LARGE / 2}-`, 206]]);
     await expectAllThere();
   });

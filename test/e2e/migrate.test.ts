@@ -9,6 +9,9 @@ import { Client, type Annotation, type Asset, type Dataset } from "@vi/sdk";
 import { startServer, type RunningServer } from "@vi/server";
 import { FIXTURES } from "../helpers/fixtures.js";
 import { startPostgres } from "../services/postgres.mjs";
+import { startS3TestServer } from "../services/s3.mjs";
+import { createTestBucket, s3Env } from "../helpers/s3-bucket.mjs";
+import { testS3Config } from "../helpers/server.js";
 
 type RunningPostgres = Awaited<ReturnType<typeof startPostgres>>;
 
@@ -19,11 +22,16 @@ const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
  * The real vi-cli binary, so that an interruption is a process exiting as it would for a user;
  * with `killOn`, killed outright (SIGKILL: no clean-up of any kind) once stderr matches it.
  */
-function vi(args: string[], cwd: string, killOn?: RegExp): Promise<{ code: number; stdout: string; stderr: string }> {
+function vi(
+  args: string[],
+  cwd: string,
+  killOn?: RegExp,
+  env: Record<string, string | undefined> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd,
-      env: { PATH: process.env.PATH ?? "", HOME: cwd },
+      env: { PATH: process.env.PATH ?? "", HOME: cwd, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -346,4 +354,93 @@ describe("vi-cli migrate: embedded to PostgreSQL", () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/already holds another deployment/);
   }, 240_000); // a server with processing, a PostgreSQL and several CLI runs: minutes on a loaded machine
+  it("moves the bytes into an S3 bucket: served from PostgreSQL and the bucket to the same key", async () => {
+    // The S3 test server of the scale-out run, or one of this test's own.
+    const ownS3 = process.env.VI_TEST_S3_ENDPOINT ? undefined : await startS3TestServer();
+    if (ownS3) {
+      process.env.VI_TEST_S3_ENDPOINT = ownS3.endpoint;
+      process.env.VI_TEST_S3_ACCESS_KEY_ID = ownS3.accessKeyId;
+      process.env.VI_TEST_S3_SECRET_ACCESS_KEY = ownS3.secretAccessKey;
+    }
+    const bucket = await createTestBucket();
+    try {
+      const from = join(home, "to-bucket");
+      const embedded = await startServer({ host: "127.0.0.1", port: 0, dataDir: from });
+      const { organizationId, secretKey } = embedded.created!;
+      let client = new Client({ endpoint: embedded.url, organizationId, secretKey, maxRetries: 1 });
+      const { datasetId } = await client.datasets.create({ name: "to the bucket" });
+      const fixtures = ["photo-baseline.jpg", "rgba.png", "still.heif"];
+      const uploaded = await client.assets.upload({
+        datasetId,
+        paths: fixtures.map((f) => join(FIXTURES, "valid", f)),
+        customMetadata: { site: "b" },
+        showProgress: false,
+        digestCache: false,
+        waitForProcessing: true,
+      });
+      expect(uploaded.totalSucceeded).toBe(3);
+      const before = await snapshot(client);
+      await client.close();
+      await embedded.close();
+
+      const url = await createDatabase("to_bucket");
+      const env = s3Env(bucket.bucket);
+      const args = [
+        "migrate",
+        "--from",
+        from,
+        "--to",
+        url,
+        "--s3-bucket",
+        bucket.bucket,
+        "--s3-endpoint",
+        env.VI_S3_ENDPOINT!,
+        "--s3-force-path-style",
+        "--json",
+      ];
+      const credentials = {
+        AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
+      };
+      const moved = await vi(args, home, undefined, credentials);
+      expect(moved.code, moved.stderr).toBe(0);
+      const report = JSON.parse(moved.stdout) as Report;
+      expect(report.verified).toBe(true);
+      // 3 images and their 3 thumbnails, each read back from the bucket and hashed.
+      expect(report.blobs).toMatchObject({ referenced: 6, copied: 6 });
+      expect(report.verify.blobsChecked).toBe(6);
+      const rerun = await vi(args, home, undefined, credentials);
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect(JSON.parse(rerun.stdout)).toMatchObject({ verified: true, blobs: { copied: 0, present: 6 } });
+
+      const server = await startServer({
+        host: "127.0.0.1",
+        port: 0,
+        dataDir: join(home, "bucket-replica"),
+        databaseUrl: url,
+        s3: testS3Config(bucket.bucket),
+      });
+      servers.push(server);
+      expect(server.created).toBeUndefined();
+      client = new Client({ endpoint: server.url, organizationId, secretKey, maxRetries: 1 });
+      expect(await snapshot(client)).toEqual(before);
+      const saveDir = join(home, "from-bucket");
+      const downloaded = await client.assets.download({ datasetId, saveDir, showProgress: false, digestCache: false });
+      expect(downloaded).toMatchObject({ downloaded: 3, failed: [] });
+      for (const f of fixtures)
+        expect(sha(await readFile(join(saveDir, f)))).toBe(sha(await readFile(join(FIXTURES, "valid", f))));
+      const [asset] = (await client.assets.list({ datasetId, pageSize: 1 })).items;
+      const thumb = (await client.assets.get({ datasetId, assetId: asset!.assetId, contents: true })).contents!
+        .thumbnail!;
+      expect((await fetch(thumb.url)).status).toBe(200); // redirected to the bucket
+      await client.close();
+    } finally {
+      for (const s of servers.splice(0)) await s.close().catch(() => undefined);
+      await bucket.remove();
+      if (ownS3) {
+        delete process.env.VI_TEST_S3_ENDPOINT;
+        await ownS3.stop();
+      }
+    }
+  }, 240_000);
 });

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client, ViNotFoundError, type Asset } from "@vi/sdk";
 import { FIXTURES, startTestServer, type TestServer } from "../helpers/server.js";
+import { scaleout } from "../helpers/s3-bucket.mjs";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -111,7 +112,8 @@ describe("walking skeleton: create, upload a folder, list, get, download, delete
     const full = await fetch(url);
     expect(full.status).toBe(200);
     expect(full.headers.get("content-type")).toBe("image/jpeg");
-    expect(full.headers.get("etag")).toBe(`"${sha256(original)}"`);
+    // With a bucket the URL redirects to a presigned GET, whose ETag is the store's own (PROTOCOL.md §8).
+    if (!scaleout()) expect(full.headers.get("etag")).toBe(`"${sha256(original)}"`);
     expect(full.headers.get("content-disposition")).toContain('filename="c.jpg"');
     expect(Buffer.from(await full.arrayBuffer()).equals(original)).toBe(true);
 
@@ -124,8 +126,11 @@ describe("walking skeleton: create, upload a folder, list, get, download, delete
     expect(part.headers.get("content-range")).toBe(`bytes 10-19/${original.length}`);
     expect(Buffer.from(await part.arrayBuffer()).equals(original.subarray(10, 20))).toBe(true);
 
-    const tail = await fetch(url, { headers: { range: "bytes=-5" } });
-    expect(Buffer.from(await tail.arrayBuffer()).equals(original.subarray(original.length - 5))).toBe(true);
+    // s3rver, the scale-out run's test store, does not take suffix ranges (S3 does).
+    if (!scaleout()) {
+      const tail = await fetch(url, { headers: { range: "bytes=-5" } });
+      expect(Buffer.from(await tail.arrayBuffer()).equals(original.subarray(original.length - 5))).toBe(true);
+    }
     expect((await fetch(url, { headers: { range: `bytes=${original.length}-` } })).status).toBe(416);
   });
 
@@ -134,7 +139,8 @@ describe("walking skeleton: create, upload a folder, list, get, download, delete
     const url = new URL(a!.contents!.asset!.url);
     const tampered = [
       url.href.replace(/expires=(\d+)/, (_m, n: string) => `expires=${Number(n) + 1000}`),
-      url.href.replace(/signature=./, "signature=A"),
+      // Another first character (replacing it with a fixed one left a signature starting with it whole).
+      url.href.replace(/signature=(.)/, (_m, c: string) => `signature=${c === "A" ? "B" : "A"}`),
       url.href.replace(a!.assetId, "someone-else"),
       `${url.origin}${url.pathname}`,
     ];
@@ -182,7 +188,7 @@ describe("walking skeleton: create, upload a folder, list, get, download, delete
     const deleted = await t.client.datasets.delete({ datasetId });
     expect(deleted).toMatchObject({ kind: "DeletedDataset", datasetId, deletedAssets: 3 });
     await expect(t.client.datasets.get({ datasetId })).rejects.toBeInstanceOf(ViNotFoundError);
-    const blobs = await readdir(join(t.dataDir, "blobs"), { recursive: true, withFileTypes: true });
-    expect(blobs.filter((e) => e.isFile())).toEqual([]);
+    // From a bucket the bytes go by a background job, within seconds.
+    await expect.poll(async () => (await t.blobs.names()).size, { timeout: 10_000 }).toBe(0);
   });
 });

@@ -5,19 +5,22 @@ import { readFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { serverEnv } from "./test-database.mjs";
+import { bucketForDataDir, s3Env, scaleout } from "./s3-bucket.mjs";
 
 const MAIN = join(import.meta.dirname, "..", "..", "packages", "server", "dist", "main.js");
 
 /**
  * Starts the server over `dataDir` on an ephemeral port; resolves once it listens. `nodeArgs` are
  * options for node itself (e.g. `--cpu-prof`, which NODE_OPTIONS may not carry). In the
- * scale-out configuration the folder's PostgreSQL database goes with it (the same one again
- * when the server is restarted on the folder).
+ * scale-out configuration the folder's PostgreSQL database and bucket go with it (the same ones
+ * again when the server is restarted on the folder).
  */
 export async function startServerProcess(dataDir, env = {}, nodeArgs = []) {
   const database = await serverEnv(dataDir);
+  // Scale-out runs keep the bytes in the S3 test server, in a bucket tied to the data folder.
+  const s3 = scaleout() && !env.VI_S3_BUCKET ? s3Env(await bucketForDataDir(dataDir)) : {};
   const child = spawn(process.execPath, [...nodeArgs, MAIN], {
-    env: { ...process.env, VI_DATA_DIR: dataDir, PORT: "0", VI_LOG_LEVEL: "warn", ...database, ...env },
+    env: { ...process.env, VI_DATA_DIR: dataDir, PORT: "0", VI_LOG_LEVEL: "warn", ...database, ...s3, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const output = [];

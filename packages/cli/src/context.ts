@@ -29,6 +29,8 @@ export interface StartServerOptions {
   dataDir: string;
   /** PostgreSQL for the metadata (unset: the server reads VI_DATABASE_URL, else embedded SQLite). */
   databaseUrl?: string;
+  /** Bytes in an S3-compatible bucket (flags; else the server reads VI_S3_* itself). */
+  s3?: { bucket: string; endpoint?: string; forcePathStyle: boolean; prefix?: string };
   /** pino options for the server's logger (its level, and where it writes). */
   logger?: { level: string; stream?: { write(chunk: string): unknown } };
 }
@@ -44,7 +46,7 @@ export interface ServerModule {
   /** The server's own reading of its settings (VI_LOG_LEVEL and its default among them). */
   resolveConfig?(options: Partial<StartServerOptions>, env?: NodeJS.ProcessEnv): { logLevel: string };
   /** The scrub of a stopped server's data folder (`vi-cli fsck`). */
-  fsck?(options: { dataDir: string; quarantine?: boolean }): Promise<FsckReport>;
+  fsck?(options: { dataDir: string; quarantine?: boolean; s3?: StartServerOptions["s3"] }): Promise<FsckReport>;
   /** A new organization in a stopped server's data folder (`vi-cli orgs create`). */
   createOrganizationIn?(
     dataDir: string,

@@ -28,11 +28,41 @@ export type IngestionSpec = Static<typeof IngestionSpec>;
 export const CreateIngestionSessionRequest = Type.Object({ spec: IngestionSpec });
 export type CreateIngestionSessionRequest = Static<typeof CreateIngestionSessionRequest>;
 
+/**
+ * [ext] With an S3 store, files above a threshold may also be sent in parts straight to the
+ * bucket: POST `start` (no body) answers `MultipartStart`; each part is PUT to its URL; POST
+ * `complete` with `{uploadId, parts: [{partNumber, etag}]}` ends it. The single PUT stays valid.
+ */
+export const MultipartTarget = Type.Object({
+  start: Type.String(),
+  complete: Type.String(),
+  partSize: Type.Integer({ minimum: 1 }),
+});
+export type MultipartTarget = Static<typeof MultipartTarget>;
+
+export const MultipartStart = Type.Object({
+  uploadId: Type.String(),
+  partSize: Type.Integer({ minimum: 1 }),
+  parts: Type.Array(Type.Object({ partNumber: Type.Integer(), url: Type.String(), size: Type.Integer() })),
+});
+export type MultipartStart = Static<typeof MultipartStart>;
+
+export const MultipartComplete = Type.Object({
+  uploadId: Type.String({ minLength: 1, maxLength: 1024 }),
+  parts: Type.Array(
+    Type.Object({ partNumber: Type.Integer({ minimum: 1, maximum: 10_000 }), etag: Type.String({ maxLength: 256 }) }),
+    { maxItems: 10_000 },
+  ),
+});
+export type MultipartComplete = Static<typeof MultipartComplete>;
+
 export const UploadTarget = Type.Object({
   url: Type.String(),
   expiry: EpochMs,
   method: Type.Literal("PUT"),
+  /** Headers the client must send with the PUT (with an S3 store, the signed `x-amz-checksum-crc32c`). */
   headers: Type.Record(Type.String(), Type.String()),
+  multipart: Type.Optional(MultipartTarget),
 });
 export type UploadTarget = Static<typeof UploadTarget>;
 

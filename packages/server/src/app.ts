@@ -5,6 +5,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { REQUEST_ID_HEADER } from "@vi/protocol";
 import type { ServiceContext } from "./services/context.js";
+import { multipartRoutes } from "./routes/bucket.js";
 import { createServices, type Services } from "./services/services.js";
 import { apiRoutes } from "./routes/api.js";
 import { signedRoutes } from "./routes/signed.js";
@@ -46,13 +47,16 @@ export async function buildApp(
   app.addHook("onReady", async () => {
     await services.deletions.resume();
     services.janitor.start();
-    services.releaser.start();
     services.processing.start();
+    services.stagingSweeper?.start();
+    services.releaser.start();
   });
   app.addHook("onClose", async () => {
+    await services.stagingSweeper?.close();
     await services.processing.close();
     await services.janitor.close();
     await services.deletions.close();
+    // Last: what the others released while stopping is deleted too (bucket stores queue it).
     await services.releaser.close();
   });
 
@@ -104,7 +108,12 @@ export async function buildApp(
 
   await app.register(apiRoutes(services, ctx.config));
   await app.register(signedRoutes(ctx, services));
-  await registerGallery(app);
+  // With a bucket, thumbnails and files redirect to it and the gallery uploads straight to it.
+  const storeOrigin = ctx.bucket
+    ? new URL(await ctx.bucket.presignGet("0".repeat(64), Date.now() + 60_000, "probe", "image/jpeg")).origin
+    : undefined;
+  await registerGallery(app, undefined, storeOrigin ? [storeOrigin] : []);
+  await app.register(multipartRoutes(ctx, services));
   return { app, services };
 }
 

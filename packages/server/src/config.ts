@@ -49,6 +49,23 @@ export interface ServerConfig {
   thumbnailSize: number;
   /** Seconds one decode may take before its decoder is stopped. */
   decodeTimeoutSeconds: number;
+  /**
+   * Bytes in an S3-compatible bucket instead of the data folder (which then holds only
+   * scratch space); credentials and region come from the AWS SDK's standard chain.
+   */
+  s3?: S3Config;
+}
+
+export interface S3Config {
+  bucket: string;
+  /** For stores other than AWS (MinIO, Ceph RGW, R2...): their URL. */
+  endpoint?: string;
+  /** Path-style addressing (`endpoint/bucket/key`), which most self-hosted stores need. */
+  forcePathStyle: boolean;
+  /** Key prefix, so several deployments can share one bucket. */
+  prefix?: string;
+  /** [ext] Files above this many bytes also get a multipart target (default 64 MiB). */
+  multipartThreshold?: number;
 }
 
 export const DEFAULTS = {
@@ -128,5 +145,30 @@ export function resolveConfig(options: Partial<ServerConfig> = {}, env: NodeJS.P
     decodeTimeoutSeconds:
       options.decodeTimeoutSeconds ??
       intFrom("VI_DECODE_TIMEOUT", env.VI_DECODE_TIMEOUT, DEFAULTS.decodeTimeoutSeconds, 1),
+    ...s3Config(options.s3, env),
+  };
+}
+
+function s3Config(given: S3Config | undefined, env: NodeJS.ProcessEnv): { s3?: S3Config } {
+  if (given) return { s3: given };
+  const bucket = env.VI_S3_BUCKET;
+  if (!bucket) {
+    if (env.VI_S3_ENDPOINT || env.VI_S3_PREFIX) throw new Error("VI_S3_ENDPOINT and VI_S3_PREFIX need VI_S3_BUCKET");
+    return {};
+  }
+  const style = env.VI_S3_FORCE_PATH_STYLE ?? "";
+  if (!["", "0", "1", "true", "false"].includes(style)) {
+    throw new Error(`VI_S3_FORCE_PATH_STYLE must be true or false, got ${JSON.stringify(style)}`);
+  }
+  return {
+    s3: {
+      bucket,
+      forcePathStyle: style === "1" || style === "true",
+      ...(env.VI_S3_ENDPOINT ? { endpoint: env.VI_S3_ENDPOINT } : {}),
+      ...(env.VI_S3_PREFIX ? { prefix: env.VI_S3_PREFIX } : {}),
+      ...(env.VI_S3_MULTIPART_THRESHOLD
+        ? { multipartThreshold: intFrom("VI_S3_MULTIPART_THRESHOLD", env.VI_S3_MULTIPART_THRESHOLD, 0, 5 * 1024 ** 2) }
+        : {}),
+    },
   };
 }

@@ -10,6 +10,7 @@ import { openSqliteStore } from "./store/metadata/sqlite.js";
 import { openPostgresStore } from "./store/metadata/postgres.js";
 import { openCoordination, type Coordination } from "./store/metadata/postgres-coordination.js";
 import { LocalBlobStore } from "./store/blob/local.js";
+import { S3BlobStore } from "./store/blob/s3.js";
 import type { MetadataStore } from "./store/metadata/metadata-store.js";
 import type { BlobStore } from "./store/blob/blob-store.js";
 import { createFirstOrganization, createOrganization } from "./admin.js";
@@ -64,8 +65,7 @@ export async function startServer(
   const logger = given ?? { level: config.logLevel };
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const folderMode = (await stat(config.dataDir)).mode & 0o777;
-  const local = new LocalBlobStore(config.dataDir);
-  await local.init();
+  const bytes = await openBlobStore(config);
   const coordination: Coordination | undefined = config.databaseUrl
     ? await openCoordination(config.databaseUrl)
     : undefined;
@@ -76,7 +76,7 @@ export async function startServer(
           throw err;
         })
       : await openSqliteStore(join(config.dataDir, "metadata.sqlite"), { exclusive: true }),
-    blobs: local,
+    blobs: bytes,
   };
   const { metadata, blobs } = wrapStores ? wrapStores(opened) : opened;
   const blobLocks = coordination?.locks("blob") ?? new KeyedMutex();
@@ -89,6 +89,7 @@ export async function startServer(
     config,
     metadata,
     blobs,
+    ...(bytes instanceof S3BlobStore ? { bucket: bytes } : {}),
     get signer() {
       if (!signer.current) throw new Error("server not listening yet");
       return signer.current;
@@ -136,6 +137,19 @@ export async function startServer(
       await markCleanShutdown(config.dataDir);
     },
   };
+}
+
+/** The local folder under the data dir (the embedded default), or an S3-compatible bucket. */
+async function openBlobStore(config: ServerConfig): Promise<BlobStore> {
+  if (config.s3) {
+    // The data dir keeps only scratch space (bytes being measured before they go to the bucket).
+    const bucket = new S3BlobStore(config.s3, join(config.dataDir, "scratch"));
+    await bucket.init();
+    return bucket;
+  }
+  const local = new LocalBlobStore(config.dataDir);
+  await local.init();
+  return local;
 }
 
 /**

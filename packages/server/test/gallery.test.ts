@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import { GALLERY_CSP, registerGallery } from "../src/http/gallery.js";
+import { GALLERY_CSP, galleryCsp, registerGallery } from "../src/http/gallery.js";
 
 /**
  * The gallery's static serving: index.html for the app's routes only, hashed assets immutable
@@ -42,6 +42,15 @@ describe("serving the web gallery", () => {
     }
     expect(GALLERY_CSP).toContain("script-src 'self'");
     expect(GALLERY_CSP).not.toMatch(/unsafe-(inline|eval)/);
+  });
+
+  it("lets images and requests reach the bucket's origin when bytes live in S3, and nothing else", () => {
+    const csp = galleryCsp(["https://vi-assets.s3.eu-west-1.amazonaws.com"]);
+    const directive = (name: string) => csp.split("; ").find((d) => d.startsWith(`${name} `));
+    expect(directive("img-src")).toBe("img-src 'self' blob: https://vi-assets.s3.eu-west-1.amazonaws.com");
+    expect(directive("connect-src")).toBe("connect-src 'self' https://vi-assets.s3.eu-west-1.amazonaws.com");
+    expect(directive("script-src")).toBe("script-src 'self'");
+    expect(GALLERY_CSP).not.toContain("amazonaws");
   });
 
   it("serves hashed assets immutable, precompressed when the client takes it", async () => {

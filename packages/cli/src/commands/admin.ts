@@ -4,6 +4,7 @@ import { DEFAULT_DATA_DIR, ENV } from "../client-options.js";
 import { actionOf, type ResolvedDeps, type RunState } from "../context.js";
 import { CliUsageError, ExitCode } from "../exit-codes.js";
 import { formatBytes, renderDetails } from "../output.js";
+import { resolveS3Options } from "./serve.js";
 
 interface DataDirOptions {
   dataDir?: string;
@@ -11,6 +12,10 @@ interface DataDirOptions {
 
 interface FsckOptions extends DataDirOptions {
   quarantine?: boolean;
+  s3Bucket?: string;
+  s3Endpoint?: string;
+  s3ForcePathStyle?: boolean;
+  s3Prefix?: string;
 }
 
 const dataDirOf = (opts: DataDirOptions, deps: ResolvedDeps) =>
@@ -30,6 +35,10 @@ export function registerAdmin(program: Command, deps: ResolvedDeps, state: RunSt
     )
     .option("--data-dir <dir>", dataDirHelp)
     .option("--quarantine", "move damaged blobs to <data dir>/quarantine/ (their assets then read as missing)")
+    .option("--s3-bucket <name>", "the server keeps its bytes in this bucket (env VI_S3_BUCKET)")
+    .option("--s3-endpoint <url>", "the S3-compatible store's URL (env VI_S3_ENDPOINT)")
+    .option("--s3-force-path-style", "path-style bucket addressing (env VI_S3_FORCE_PATH_STYLE)")
+    .option("--s3-prefix <prefix>", "key prefix inside the bucket (env VI_S3_PREFIX)")
     .action(
       actionOf<FsckOptions>(deps, state, async (ctx, opts) => {
         const dataDir = dataDirOf(opts, ctx.deps);
@@ -37,7 +46,11 @@ export function registerAdmin(program: Command, deps: ResolvedDeps, state: RunSt
         if (!server.fsck) throw new Error("this build of @vi/server has no fsck");
         let report;
         try {
-          report = await server.fsck({ dataDir, quarantine: Boolean(opts.quarantine) });
+          // Flags first, then the VI_S3_* variables the server itself reads.
+          const s3 =
+            resolveS3Options(opts, ctx.deps.env) ??
+            resolveS3Options({ s3Bucket: ctx.deps.env.VI_S3_BUCKET }, ctx.deps.env);
+          report = await server.fsck({ dataDir, quarantine: Boolean(opts.quarantine), ...(s3 ? { s3 } : {}) });
         } catch (err) {
           throw new CliUsageError((err as Error).message, "stop the server, and point --data-dir at its data folder");
         }

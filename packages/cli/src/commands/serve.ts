@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { findCredentialsFile } from "@vi/sdk";
 import { DEFAULT_DATA_DIR, ENV } from "../client-options.js";
 import { helpText } from "../help.js";
-import { actionOf, type ResolvedDeps, type RunState } from "../context.js";
+import { actionOf, type ResolvedDeps, type RunState, type StartServerOptions } from "../context.js";
 import { CliUsageError } from "../exit-codes.js";
 import { intInRange } from "../parse.js";
 import { prettyLogStream } from "../pretty-log.js";
@@ -16,6 +16,28 @@ interface ServeOptions {
   port?: number;
   dataDir?: string;
   databaseUrl?: string;
+  s3Bucket?: string;
+  s3Endpoint?: string;
+  s3ForcePathStyle?: boolean;
+  s3Prefix?: string;
+}
+
+/**
+ * The S3 flags, each over its VI_S3_* variable; undefined without any flag (the server then
+ * reads the environment itself).
+ */
+export function resolveS3Options(opts: ServeOptions, env: NodeJS.ProcessEnv): StartServerOptions["s3"] {
+  if (!opts.s3Bucket && !opts.s3Endpoint && !opts.s3ForcePathStyle && !opts.s3Prefix) return undefined;
+  const bucket = opts.s3Bucket ?? env.VI_S3_BUCKET;
+  if (!bucket) throw new CliUsageError("--s3-endpoint and --s3-prefix need a bucket", "pass --s3-bucket <name>");
+  const endpoint = opts.s3Endpoint ?? env.VI_S3_ENDPOINT;
+  const prefix = opts.s3Prefix ?? env.VI_S3_PREFIX;
+  return {
+    bucket,
+    forcePathStyle: opts.s3ForcePathStyle === true || ["1", "true"].includes(env.VI_S3_FORCE_PATH_STYLE ?? ""),
+    ...(endpoint ? { endpoint } : {}),
+    ...(prefix ? { prefix } : {}),
+  };
 }
 
 const parsePort = intInRange(0, 65_535);
@@ -63,6 +85,13 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
       "--database-url <url>",
       "PostgreSQL (postgres://...) for the metadata, shared by replicas (env VI_DATABASE_URL, default SQLite)",
     )
+    .option(
+      "--s3-bucket <name>",
+      "keep the bytes in this S3-compatible bucket (env VI_S3_BUCKET; default: the data dir)",
+    )
+    .option("--s3-endpoint <url>", "the S3-compatible store's URL, for stores other than AWS (env VI_S3_ENDPOINT)")
+    .option("--s3-force-path-style", "path-style bucket addressing, which MinIO and most self-hosted stores need")
+    .option("--s3-prefix <prefix>", "key prefix inside the bucket (env VI_S3_PREFIX)")
     .addHelpText(
       "after",
       helpText(
@@ -73,7 +102,8 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
     )
     .action(
       actionOf<ServeOptions>(deps, state, async (ctx, opts) => {
-        const options = resolveServeOptions(opts, ctx.deps.env, ctx.deps.cwd);
+        const s3 = resolveS3Options(opts, ctx.deps.env);
+        const options = { ...resolveServeOptions(opts, ctx.deps.env, ctx.deps.cwd), ...(s3 ? { s3 } : {}) };
         const { startServer, resolveConfig } = await ctx.deps.loadServer();
         // On a terminal, the server's log lines (pino's JSON, one per request at VI_LOG_LEVEL=debug)
         // are written for a person; piped, they stay JSON for whatever collects them.

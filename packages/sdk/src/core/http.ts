@@ -3,6 +3,9 @@ import { Agent, request, type Dispatcher } from "undici";
 import { errorFromResponse, ViError, ViNetworkError, ViServerError, ViTimeoutError } from "./errors.js";
 import { isNetworkError, parseRetryAfter, retryDelay, shouldRetry, sleep, type RetryPolicy } from "./retry.js";
 
+/** Redirects a signed GET or HEAD follows (to the bucket that holds the bytes). */
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
 export type HttpMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
 type ResponseData = Dispatcher.ResponseData;
 
@@ -27,7 +30,8 @@ export interface ApiRequest {
 }
 
 export interface TransferRequest {
-  method: "GET" | "PUT";
+  /** POST: the [ext] multipart calls of a bucket-backed server (signed URLs too). */
+  method: "GET" | "PUT" | "POST";
   /** A signed URL: absolute, carrying its own authorization. */
   url: string;
   headers?: Record<string, string>;
@@ -135,16 +139,29 @@ export class HttpClient {
     return this.#withRetries(req.method, req.signal, undefined, label, async (signal) => {
       const body = req.body?.();
       let res: ResponseData;
+      let url = req.url;
+      let headers = req.headers;
       try {
-        res = await request(req.url, {
-          method: req.method,
-          headers: req.headers,
-          body,
-          signal,
-          dispatcher: this.agent,
-          headersTimeout: timeout,
-          bodyTimeout: timeout,
-        });
+        for (let hops = 0; ; hops++) {
+          res = await request(url, {
+            method: req.method,
+            headers,
+            body,
+            signal,
+            dispatcher: this.agent,
+            headersTimeout: timeout,
+            bodyTimeout: timeout,
+          });
+          const location = res.headers.location;
+          // A server keeping its bytes in a bucket answers a download with a redirect to a
+          // presigned GET there. Signed URLs carry no credentials, so following one leaks none.
+          if (!REDIRECTS.has(res.statusCode) || typeof location !== "string" || body !== undefined || hops >= 5) break;
+          await res.body.dump();
+          url = new URL(location, url).toString();
+          // If-Range names the API's ETag (the SHA-256); the bucket has ETags of its own. Bytes
+          // under a content address never change, and the digest is checked at the end anyway.
+          headers = Object.fromEntries(Object.entries(headers ?? {}).filter(([name]) => name !== "if-range"));
+        }
       } finally {
         // undici does not always close a body it did not finish reading (an early error answer).
         if (body !== undefined && !body.destroyed) body.destroy();

@@ -19,6 +19,7 @@ import { ViError, ViFileTooLargeError, ViTimeoutError, ViUploadError, ViValidati
 import type { HttpClient } from "../core/http.js";
 import { sleep } from "../core/retry.js";
 import { digestFile, type FileDigest } from "./checksum.js";
+import { putInParts } from "./upload-parts.js";
 import {
   METADATA_SIDECAR,
   readSidecar,
@@ -494,9 +495,14 @@ async function uploadAssetsWithin(
         source.once("error", (err: Error) => meter.destroy(err));
         return source.pipe(meter);
       };
-      await http.transfer({ method: "PUT", url: http.resolveUrl(target.url), headers, body: open, signal }, (res) =>
-        res.body.dump(),
-      );
+      if (target.multipart) {
+        // [ext] A large file to a bucket: in parts, which resume and run in parallel.
+        await putInParts(http, target.multipart, file.path, digest.size, signal, (n) => progress.update(0, n));
+      } else {
+        await http.transfer({ method: "PUT", url: http.resolveUrl(target.url), headers, body: open, signal }, (res) =>
+          res.body.dump(),
+        );
+      }
       run.bytesSent += digest.size;
       progress.update(1, 0);
     } catch (error) {

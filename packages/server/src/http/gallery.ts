@@ -21,32 +21,45 @@ export const GALLERY_ROUTES = ["/", "/sign-in", "/datasets", "/datasets/*"] as c
 
 /**
  * Scripts and styles only from this origin (no inline script, no eval); images and API calls
- * to this origin (thumbnails and files are signed URLs of this server); no frames, no plugins.
+ * to this origin (thumbnails and files are signed URLs of this server) and to `storeOrigins`
+ * (with an S3 store those URLs redirect to the bucket, and uploads go straight to it); no frames,
+ * no plugins.
  */
-export const GALLERY_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' blob:",
-  "connect-src 'self'",
-  "font-src 'self'",
-  "manifest-src 'self'",
-  "form-action 'self'",
-  "base-uri 'none'",
-  "object-src 'none'",
-  "frame-ancestors 'none'",
-].join("; ");
+export function galleryCsp(storeOrigins: readonly string[] = []): string {
+  const store = storeOrigins.map((o) => ` ${o}`).join("");
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    `img-src 'self' blob:${store}`,
+    `connect-src 'self'${store}`,
+    "font-src 'self'",
+    "manifest-src 'self'",
+    "form-action 'self'",
+    "base-uri 'none'",
+    "object-src 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
 
-function secure(reply: FastifyReply): FastifyReply {
+/** The policy of a server whose bytes are all its own (the local store). */
+export const GALLERY_CSP = galleryCsp();
+
+function secure(reply: FastifyReply, csp: string): FastifyReply {
   return reply
-    .header("content-security-policy", GALLERY_CSP)
+    .header("content-security-policy", csp)
     .header("x-content-type-options", "nosniff")
     .header("referrer-policy", "no-referrer")
     .header("x-frame-options", "DENY")
     .header("cross-origin-opener-policy", "same-origin");
 }
 
-export async function registerGallery(app: FastifyInstance, dir = defaultGalleryDir()): Promise<void> {
+export async function registerGallery(
+  app: FastifyInstance,
+  dir = defaultGalleryDir(),
+  storeOrigins: readonly string[] = [],
+): Promise<void> {
+  const csp = galleryCsp(storeOrigins);
   const indexFile = join(dir, "index.html");
   const built = existsSync(indexFile);
   const index = built ? readFileSync(indexFile, "utf8") : undefined;
@@ -67,14 +80,14 @@ export async function registerGallery(app: FastifyInstance, dir = defaultGallery
         // Vite puts a content hash in every name under assets/: a file never changes under its name.
         const hashed = path.startsWith(join(dir, "assets") + sep);
         res.setHeader("cache-control", hashed ? "public, max-age=31536000, immutable" : "public, max-age=3600");
-        res.setHeader("content-security-policy", GALLERY_CSP);
+        res.setHeader("content-security-policy", csp);
         res.setHeader("x-content-type-options", "nosniff");
       },
     });
   }
   for (const route of GALLERY_ROUTES) {
     app.get(route, { schema: { hide: true } }, async (_request, reply) => {
-      secure(reply);
+      secure(reply, csp);
       if (index === undefined)
         return reply
           .code(404)

@@ -1,3 +1,4 @@
+import type { SessionView } from "../services/ingestion-service.js";
 import type { FastifyPluginAsync } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
@@ -43,6 +44,19 @@ export const apiRoutes =
     await registerRateLimit(fastify, config.rateLimitPerMinute);
     const app: TypedApp = fastify.withTypeProvider<TypeBoxTypeProvider>();
     const { auth, datasets, assets, ingestion, annotations, organizations, deletions, processing } = services;
+    /**
+     * Upload targets: the server's signed PUTs (and the [ext] batch PUT), or with a bucket
+     * presigned PUTs straight to it (no batch PUT: its bytes would pass through the server).
+     */
+    const presentWithTargets = async (view: SessionView) => {
+      const { presigned } = services;
+      if (!presigned) {
+        const batch = () => ingestion.batchTarget(view.session);
+        return presentSession(view, (f) => ingestion.uploadTarget(view.session, f), batch);
+      }
+      const targets = await presigned.targets(view);
+      return presentSession(view, (f) => targets.get(f.fileIndex)!);
+    };
 
     app.addHook("onRequest", async (request) => {
       const orgHeader = request.headers["organization-id"];
@@ -235,8 +249,7 @@ export const apiRoutes =
       async (request, reply) => {
         const { orgId, datasetId } = datasetOf(request, request.params.org, request.params.D);
         const view = await ingestion.create(orgId, datasetId, request.body.spec);
-        const batch = () => ingestion.batchTarget(view.session);
-        return reply.code(201).send(presentSession(view, (f) => ingestion.uploadTarget(view.session, f), batch));
+        return reply.code(201).send(await presentWithTargets(view));
       },
     );
     app.get(
@@ -259,8 +272,7 @@ export const apiRoutes =
         const { sessionId } = request.params;
         const processed = waitFor === "Processed";
         const view = await ingestion.status(orgId, datasetId, sessionId, waitMs, closed.signal, processed);
-        const batch = () => ingestion.batchTarget(view.session);
-        return presentSession(view, (f) => ingestion.uploadTarget(view.session, f), batch);
+        return presentWithTargets(view);
       },
     );
 

@@ -7,6 +7,7 @@ import { batchPath, uploadPath } from "../services/ingestion-service.js";
 import { AssetService, type ServedBlob } from "../services/asset-service.js";
 import type { Services } from "../services/services.js";
 import type { ServiceContext } from "../services/context.js";
+import { redirectToBucket } from "./bucket.js";
 
 interface SignedQuery {
   expires?: string;
@@ -100,7 +101,9 @@ export const signedRoutes =
           assetId: p.assetId,
           generation: p.generation,
         });
-      return sendBytes(ctx, request, reply, await resolve(), resolve);
+      const served = await resolve();
+      if (ctx.bucket) return redirectToBucket(ctx, reply, served, Number(request.query.expires));
+      return sendBytes(ctx, request, reply, served, resolve);
     };
     const route = "/files/:orgId/:datasetId/:assetId/:generation/:name";
     // HEAD is a route of its own: Fastify's automatic one runs the GET and reads the whole body
@@ -122,7 +125,9 @@ export const signedRoutes =
         throw forbidden("The thumbnail URL's signature is not valid");
       if (check === "expired") throw forbidden("The thumbnail URL has expired");
       const resolve = () => services.assets.resolveThumbnail({ ...p, generation: p.generation });
-      return sendBytes(ctx, request, reply, await resolve(), resolve);
+      const served = await resolve();
+      if (ctx.bucket) return redirectToBucket(ctx, reply, served, Number(request.query.expires));
+      return sendBytes(ctx, request, reply, served, resolve);
     };
     const thumbnailRoute = "/thumbnails/:orgId/:datasetId/:assetId/:generation/:name";
     app.get(thumbnailRoute, { schema: { hide: true }, exposeHeadRoute: false }, thumbnail);

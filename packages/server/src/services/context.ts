@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import type { ServerConfig } from "../config.js";
 import type { MetadataStore } from "../store/metadata/metadata-store.js";
 import type { BlobStore } from "../store/blob/blob-store.js";
+import type { S3BlobStore } from "../store/blob/s3.js";
 import { KeyedMutex, type Locks } from "../util/keyed-mutex.js";
 import type { UrlSigner } from "./url-signer.js";
 
@@ -16,6 +17,11 @@ export interface ServiceContext {
   config: ServerConfig;
   metadata: MetadataStore;
   blobs: BlobStore;
+  /**
+   * The bucket behind `blobs` when bytes live in S3 (for presigned URLs); `blobs` itself may be
+   * a wrapper of it in tests.
+   */
+  bucket?: S3BlobStore;
   signer: UrlSigner;
   /** Publishing and deleting the same bytes never interleave (across replicas on PostgreSQL). */
   blobLocks: Locks;

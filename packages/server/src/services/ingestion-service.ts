@@ -56,6 +56,11 @@ const POLL_SLICE_MS = 500;
 export class IngestionService {
   private readonly committer: GroupCommitter;
   private readonly deduplication: Deduplication;
+  /**
+   * With bytes uploaded straight to a bucket: verifies and commits what has landed for a
+   * session (see PresignedUploads); status reads and long-polls call it on every look.
+   */
+  landing?: (sessionId: string) => Promise<void>;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -173,6 +178,11 @@ export class IngestionService {
     const deadline = Date.now() + waitMs;
     // While waiting, only the session row is read: its files (up to 10,000) once, at the end.
     for (;;) {
+      if (this.landing) {
+        const before = await this.ctx.metadata.getSession(orgId, sessionId);
+        // Before expiry is applied: bytes that landed in time are verified first.
+        if (before?.state === "Running" && before.datasetId === datasetId) await this.landing(sessionId);
+      }
       const session = await this.current(orgId, sessionId);
       if (session.datasetId !== datasetId) throw notFound("Upload session", sessionId);
       const left = deadline - Date.now();
@@ -195,6 +205,11 @@ export class IngestionService {
     const files = await this.ctx.metadata.listSessionFiles(sessionId);
     if (session.state === "Running") return { session, files };
     return { session, files, processing: await this.ctx.metadata.sessionProcessing(sessionId) };
+  }
+
+  /** Settles a session whose upload URLs have expired: its missing files fail with ENOASSET. */
+  async settleExpired(orgId: string, sessionId: string): Promise<void> {
+    await this.current(orgId, sessionId);
   }
 
   /** The session row, after settling it if its upload URLs have expired with files still missing. */

@@ -10,6 +10,9 @@ import { IngestionService } from "./ingestion-service.js";
 import { OrganizationService } from "./organization-service.js";
 import { ProcessingService } from "./processing-service.js";
 import { BatchUpload } from "./batch-upload.js";
+import { PresignedUploads } from "./presigned-uploads.js";
+import { StagingSweeper } from "./staging-sweeper.js";
+import { DEFAULT_MULTIPART_THRESHOLD } from "../store/blob/s3-multipart.js";
 import { createDecoderPool } from "../media/decode/index.js";
 
 export interface Services {
@@ -24,6 +27,9 @@ export interface Services {
   releaser: BlobReleaser;
   processing: ProcessingService;
   batchUpload: BatchUpload;
+  /** With an S3 store: uploads straight to the bucket, and the sweep of its staging area. */
+  presigned?: PresignedUploads;
+  stagingSweeper?: StagingSweeper;
 }
 
 /** Wires the services once; each gets only what it uses. */
@@ -41,7 +47,16 @@ export function createServices(ctx: ServiceContext): Services {
   );
   ctx.onAssetsCommitted = () => processing.kick();
   const ingestion = new IngestionService(ctx, datasets, releaser);
+  const bucket = ctx.bucket;
+  const presigned = bucket
+    ? new PresignedUploads(ctx, ingestion, bucket, ctx.config.s3?.multipartThreshold ?? DEFAULT_MULTIPART_THRESHOLD)
+    : undefined;
+  if (presigned) ingestion.landing = (sessionId) => presigned.land(sessionId);
   return {
+    releaser,
+    ...(presigned && bucket
+      ? { presigned, stagingSweeper: new StagingSweeper(ctx, bucket, presigned, ingestion) }
+      : {}),
     auth: new AuthService(ctx),
     organizations: new OrganizationService(ctx),
     datasets,
@@ -51,7 +66,6 @@ export function createServices(ctx: ServiceContext): Services {
     annotations: new AnnotationService(ctx, assets),
     deletions: new DeletionService(ctx, datasets, assets, releaser),
     janitor: new SessionJanitor(ctx),
-    releaser,
     processing,
   };
 }

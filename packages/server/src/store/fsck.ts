@@ -3,12 +3,16 @@ import { createReadStream, promises as fs } from "node:fs";
 import { join } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { forEachLimit } from "../util/for-each-limit.js";
+import type { S3Config } from "../config.js";
+import { bucketSource, type BlobSource } from "./fsck-bucket.js";
 
 export interface FsckOptions {
   /** The data dir of a stopped server: `metadata.sqlite`, `blobs/`, `staging/`. */
   dataDir: string;
   /** Move damaged blobs to `<dataDir>/quarantine/` (default: only report them). */
   quarantine?: boolean;
+  /** The bucket a server with an S3 store keeps its bytes in (its data dir holds the metadata). */
+  s3?: S3Config;
   /** Called after each blob is checked, for a progress display. */
   onProgress?: (progress: { blobsChecked: number; bytesChecked: number }) => void;
 }
@@ -108,8 +112,7 @@ export async function fsck(options: FsckOptions): Promise<FsckReport> {
     }
     const missing = new Set<string>();
     const damagedReferenced = new Set<string>();
-    const quarantineDir = join(dataDir, "quarantine");
-    const blobsDir = join(dataDir, "blobs");
+    const source: BlobSource = options.s3 ? await bucketSource(options.s3, dataDir) : folderSource(dataDir);
 
     for (let i = 0; i < 256; i++) {
       const shard = i.toString(16).padStart(2, "0");
@@ -119,27 +122,22 @@ export async function fsck(options: FsckOptions): Promise<FsckReport> {
         expected.set(row.sha256, row.size);
       for (const [sha, size] of unrecorded) if (sha.startsWith(shard)) expected.set(sha, size);
 
-      const folder = join(blobsDir, shard);
-      const names = await fs.readdir(folder).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === "ENOENT") return [];
-        throw err;
-      });
+      const names = await source.list(shard);
       const blobs: string[] = [];
       for (const name of names) {
         if (SHA256_HEX.test(name) && name.startsWith(shard)) blobs.push(name);
-        else report.strayFiles.push(join("blobs", shard, name));
+        else report.strayFiles.push(source.display(shard, name));
       }
       const present = new Set(blobs);
       for (const sha of expected.keys()) if (!present.has(sha)) missing.add(sha);
 
       await forEachLimit(blobs, PARALLEL, async (sha) => {
-        const path = join(folder, sha);
-        const stat = await fs.stat(path);
-        if (!stat.isFile()) {
-          report.strayFiles.push(join("blobs", shard, sha));
+        const hashed = await source.hash(shard, sha);
+        if (!hashed) {
+          report.strayFiles.push(source.display(shard, sha));
           return;
         }
-        const { digest, size } = await hashFile(path);
+        const { digest, size } = hashed;
         report.blobsChecked++;
         report.bytesChecked += size;
         options.onProgress?.({ blobsChecked: report.blobsChecked, bytesChecked: report.bytesChecked });
@@ -160,7 +158,7 @@ export async function fsck(options: FsckOptions): Promise<FsckReport> {
           actualSha256: digest,
         };
         if (expectedSize !== undefined) damagedReferenced.add(sha);
-        if (options.quarantine) finding.quarantinedTo = await moveToQuarantine(path, quarantineDir, sha);
+        if (options.quarantine) finding.quarantinedTo = await source.quarantine(shard, sha);
         report.damaged.push(finding);
       });
     }
@@ -216,7 +214,8 @@ export async function fsck(options: FsckOptions): Promise<FsckReport> {
       }
     }
 
-    report.stagingFiles = (await fs.readdir(join(dataDir, "staging")).catch(() => [])).length;
+    report.stagingFiles = await source.stagingCount();
+    await source.close();
     const bySha = (x: { sha256: string }, y: { sha256: string }) => x.sha256.localeCompare(y.sha256);
     report.damaged.sort(bySha);
     report.unreferencedBlobs.sort(bySha);
@@ -231,6 +230,27 @@ export async function fsck(options: FsckOptions): Promise<FsckReport> {
   } finally {
     db.close();
   }
+}
+
+/** The local store's folder: `blobs/<shard>/<sha256>`, `staging/`, and `quarantine/` for findings. */
+function folderSource(dataDir: string): BlobSource {
+  const folder = (shard: string) => join(dataDir, "blobs", shard);
+  return {
+    list: (shard) =>
+      fs.readdir(folder(shard)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOENT") return [];
+        throw err;
+      }),
+    display: (shard, name) => join("blobs", shard, name),
+    async hash(shard, sha) {
+      const path = join(folder(shard), sha);
+      if (!(await fs.stat(path)).isFile()) return undefined;
+      return hashFile(path);
+    },
+    quarantine: (shard, sha) => moveToQuarantine(join(folder(shard), sha), join(dataDir, "quarantine"), sha),
+    stagingCount: async () => (await fs.readdir(join(dataDir, "staging")).catch(() => [])).length,
+    close: async () => undefined,
+  };
 }
 
 function openReadOnly(file: string): BetterSqlite3.Database {
