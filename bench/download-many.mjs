@@ -13,6 +13,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Client } from "@vi/sdk";
 import {
+  BACKEND,
   BACKEND_LABEL,
   childCpuSeconds,
   cpuSeconds,
@@ -52,12 +53,14 @@ const uploaded = await client.assets.upload({
 });
 if (uploaded.totalSucceeded !== files) throw new Error(`upload incomplete: ${uploaded.totalSucceeded}`);
 
-// The baseline: a copy of the stored blobs (the same bytes, as files) onto the same disk.
+// The baseline: a copy of the stored blobs (the same bytes, as files) onto the same disk; with a
+// bucket (scaleout) there is no blob folder, and the uploaded folder stands in (the same bytes).
+const stored = BACKEND === "scaleout" ? src : join(dataDir, "blobs");
 const copy = join(TMP, "cp-blobs");
 await rm(copy, { recursive: true, force: true });
 await timeCommand("sync", []);
 const cpCpu0 = await childCpuSeconds();
-const cpSeconds = await timeCommand("sh", ["-c", `cp -r '${join(dataDir, "blobs")}' '${copy}' && sync`]);
+const cpSeconds = await timeCommand("sh", ["-c", `cp -r '${stored}' '${copy}' && sync`]);
 const cpCpu = (await childCpuSeconds()) - cpCpu0;
 await rm(copy, { recursive: true, force: true });
 

@@ -13,15 +13,49 @@ export const TMP = join(ROOT, ".bench-tmp");
 
 /**
  * Where the benchmarked servers keep their metadata and bytes: `embedded` (the default: SQLite and
- * a local folder in the data dir) or `postgres` (a throwaway PostgreSQL 15 started for the run,
- * test/services/postgres.mjs, a database per server; bytes still in the data dir's folder until
- * the S3 store is added the same way).
+ * a local folder in the data dir), `postgres` (a throwaway PostgreSQL 15 started for the run,
+ * test/services/postgres.mjs, a database per server; bytes in the data dir's folder) or `scaleout`
+ * (that PostgreSQL, and the bytes in a bucket per server of the S3 test server, s3rver, started
+ * for the run: its figures are s3rver's, a JavaScript store on the same 2 cores, not a real S3's).
  */
 export const BACKEND = process.env.VI_BENCH_BACKEND || "embedded";
-if (!["embedded", "postgres"].includes(BACKEND))
-  throw new Error(`VI_BENCH_BACKEND: embedded or postgres, not ${BACKEND}`);
-export const BACKEND_LABEL =
-  BACKEND === "postgres" ? "PostgreSQL 15 (metadata) + local folder (bytes)" : "embedded (SQLite + local folder)";
+if (!["embedded", "postgres", "scaleout"].includes(BACKEND))
+  throw new Error(`VI_BENCH_BACKEND: embedded, postgres or scaleout, not ${BACKEND}`);
+export const BACKEND_LABEL = {
+  embedded: "embedded (SQLite + local folder)",
+  postgres: "PostgreSQL 15 (metadata) + local folder (bytes)",
+  scaleout: "PostgreSQL 15 (metadata) + S3 test server s3rver (bytes, presigned PUTs straight to it)",
+}[BACKEND];
+
+let s3;
+/** The run's S3 test server (scaleout), started on first use and stopped when the process exits. */
+async function benchS3() {
+  if (!s3) {
+    const { startS3TestServer } = await import("../test/services/s3.mjs");
+    s3 = await startS3TestServer();
+    // The child stops by itself when this process's end closes its stdin.
+  }
+  return s3;
+}
+
+/** A fresh bucket on the run's S3 test server; answers the server's environment for it. */
+async function bucketEnv() {
+  const store = await benchS3();
+  const { S3Client, CreateBucketCommand } = await import("@aws-sdk/client-s3");
+  const credentials = { accessKeyId: store.accessKeyId, secretAccessKey: store.secretAccessKey };
+  const client = new S3Client({ endpoint: store.endpoint, region: "us-east-1", forcePathStyle: true, credentials });
+  const bucket = `vi-bench-${process.pid}-${++created}`;
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  client.destroy();
+  return {
+    VI_S3_BUCKET: bucket,
+    VI_S3_ENDPOINT: store.endpoint,
+    VI_S3_FORCE_PATH_STYLE: "true",
+    AWS_ACCESS_KEY_ID: store.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: store.secretAccessKey,
+    AWS_REGION: "us-east-1",
+  };
+}
 
 let cluster;
 /** The run's PostgreSQL, started on first use and stopped when the process exits. */
@@ -48,7 +82,7 @@ export async function adminQuery(text) {
   }
 }
 
-/** Databases by data dir: a server restarted on the same data dir finds its metadata again. */
+/** Databases (and buckets) by data dir: a server restarted on the same data dir finds its metadata and bytes again. */
 const databases = new Map();
 let created = 0;
 
@@ -60,14 +94,17 @@ let created = 0;
 export async function startServerProcess(dataDir, env = {}, nodeArgs = []) {
   if (BACKEND === "embedded") return startEmbedded(dataDir, env, nodeArgs);
   const pgServer = await benchPostgres();
-  let database = databases.get(dataDir);
-  if (!database || !existsSync(join(dataDir, "credentials.json"))) {
-    database = `bench_${process.pid}_${++created}`;
+  let stores = databases.get(dataDir);
+  if (!stores || !existsSync(join(dataDir, "credentials.json"))) {
+    const database = `bench_${process.pid}_${++created}`;
     await adminQuery(`create database ${database}`);
-    databases.set(dataDir, database);
+    stores = {
+      VI_DATABASE_URL: pgServer.url.replace(/\/postgres$/, `/${database}`),
+      ...(BACKEND === "scaleout" ? await bucketEnv() : {}),
+    };
+    databases.set(dataDir, stores);
   }
-  const url = pgServer.url.replace(/\/postgres$/, `/${database}`);
-  return startEmbedded(dataDir, { VI_DATABASE_URL: url, ...env }, nodeArgs);
+  return startEmbedded(dataDir, { ...stores, ...env }, nodeArgs);
 }
 
 /** `count` distinct JPEGs of about `size` bytes in `dir` (kept between runs). */

@@ -63,7 +63,8 @@ async function serve() {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const s3 = await serve();
   console.log(JSON.stringify({ endpoint: s3.endpoint, ...S3_TEST_CREDENTIALS }));
-  const stop = () => void s3.stop().then(() => process.exit(0));
+  let stopping;
+  const stop = () => (stopping ??= s3.stop().finally(() => process.exit(0)));
   process.stdin.on("end", stop).resume();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
