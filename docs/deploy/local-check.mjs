@@ -2,9 +2,10 @@
 // two replicas (vi-cli serve), nginx in front with docs/deploy/nginx.conf (apt-get install nginx);
 // then the CLI uploads, lists and downloads through nginx. Run after npm run build:
 //   node docs/deploy/local-check.mjs
-import { spawn, execFileSync } from "node:child_process";
+import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, readFileSync, writeFileSync, cpSync, rmSync, readdirSync } from "node:fs";
+import { setTimeout } from "node:timers/promises";
+import { existsSync, mkdirSync, readFileSync, writeFileSync, cpSync, rmSync, readdirSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -58,7 +59,7 @@ try {
     let out = "";
     p.stdout.on("data", (d) => (out += d));
     p.stderr.on("data", (d) => (out += d));
-    for (let i = 0; i < 200 && !/Press Ctrl-C|listening/i.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 200 && !/Press Ctrl-C|listening/i.test(out); i++) await setTimeout(100);
     console.log(
       `--- ${name}:`,
       out
@@ -105,21 +106,18 @@ try {
   console.log("listed:", cli(["assets", "list", ds.datasetId, "--json"]).length, "bytes of JSON");
   console.log(cli(["assets", "download", ds.datasetId, join(W, "down")]).trim());
   const sha = (p) => createHash("sha256").update(readFileSync(p)).digest("hex");
-  let same = 0,
-    files = 0;
-  for (const f of readdirSync(src, { recursive: true })) {
-    try {
-      if (sha(join(src, f)) === sha(join(W, "down", f))) same++;
-      files++;
-    } catch {}
-  }
+  const sources = readdirSync(src, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+  const same = sources.filter((e) => {
+    const rel = join(e.parentPath, e.name).slice(src.length + 1);
+    return existsSync(join(W, "down", rel)) && sha(join(src, rel)) === sha(join(W, "down", rel));
+  }).length;
+  const files = sources.length;
   console.log(`downloaded files identical to the sources: ${same}/${files}`);
   const log = readFileSync(join(W, "access.log"), "utf8").trim().split("\n");
   console.log("requests through nginx:", log.length);
 } finally {
-  try {
-    execFileSync("nginx", ["-c", join(W, "nginx.conf"), "-p", W, "-s", "stop"]);
-  } catch {}
+  // nginx may not have started (a start-up failure above): then there is nothing to stop.
+  spawnSync("nginx", ["-c", join(W, "nginx.conf"), "-p", W, "-s", "stop"], { stdio: "ignore" });
   for (const p of procs) {
     p.kill("SIGTERM");
     await once(p, "exit").catch(() => {});
