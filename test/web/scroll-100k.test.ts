@@ -5,7 +5,6 @@ import { startServer, type RunningServer } from "@vi/server";
 import { FIXTURES, startTestServer, type TestServer } from "../helpers/server.js";
 import { launchBrowser, screenshot, signInAt, type Browser } from "./browser.js";
 import { seedLargeDataset } from "./seed-large-dataset.js";
-import { embeddedOnly } from "../helpers/test-database.mjs";
 
 const ASSETS = 100_000;
 
@@ -92,9 +91,7 @@ async function scrollAndMeasure(page: Page, pxPerSecond: number, seconds: number
  * scrolls in the browser without blank tiles lasting more than a moment. The figures are
  * printed, and the README's gallery section quotes them.
  */
-const sqliteSeeded = () => embeddedOnly("the 100,000 assets are seeded with SQL of the SQLite file");
-
-describe.skipIf(sqliteSeeded())("scrolling a 100,000-asset dataset in the gallery", () => {
+describe("scrolling a 100,000-asset dataset in the gallery", () => {
   let t: TestServer;
   let server: RunningServer;
   let browser: Browser;
@@ -111,9 +108,15 @@ describe.skipIf(sqliteSeeded())("scrolling a 100,000-asset dataset in the galler
     datasetId = (await t.client.datasets.create({ name: "hundred thousand" })).datasetId;
     await t.server.close();
     const started = performance.now();
-    seedLargeDataset(t.dataDir, t.organizationId, source.datasetId, datasetId, ASSETS);
+    await seedLargeDataset(
+      { dataDir: t.dataDir, databaseUrl: t.store.databaseUrl },
+      t.organizationId,
+      source.datasetId,
+      datasetId,
+      ASSETS,
+    );
     console.log(`seeded ${ASSETS} assets in ${Math.round(performance.now() - started)} ms`);
-    server = await startServer({ host: "127.0.0.1", port: 0, dataDir: t.dataDir });
+    server = await startServer({ host: "127.0.0.1", port: 0, dataDir: t.dataDir, ...t.store });
     browser = await launchBrowser();
   }, 180_000);
   afterAll(async () => {
