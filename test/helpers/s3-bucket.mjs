@@ -5,6 +5,7 @@ import {
   DeleteBucketCommand,
   DeleteObjectsCommand,
   ListObjectsV2Command,
+  PutBucketCorsCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
 
@@ -38,11 +39,30 @@ export function s3Env(bucket) {
   };
 }
 
+/**
+ * The CORS rule of a bucket the gallery uploads to (docs/deployment.md): the browser PUTs to
+ * presigned URLs with the target's headers and follows 302s to presigned GETs, from any origin.
+ */
+export const GALLERY_CORS_RULE = {
+  AllowedOrigins: ["*"],
+  AllowedMethods: ["PUT", "GET", "HEAD"],
+  AllowedHeaders: ["*"],
+  ExposeHeaders: ["ETag"],
+  MaxAgeSeconds: 3000,
+};
+
+async function allowGalleryCors(client, bucket) {
+  await client.send(
+    new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: { CORSRules: [GALLERY_CORS_RULE] } }),
+  );
+}
+
 /** Creates a fresh bucket; answers its name and a function that empties and removes it. */
 export async function createTestBucket() {
   const client = testS3Client();
   const bucket = `vi-test-${randomBytes(6).toString("hex")}`;
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  await allowGalleryCors(client, bucket);
   return {
     bucket,
     client,
@@ -69,6 +89,7 @@ export async function bucketForDataDir(dataDir) {
   const client = testS3Client();
   try {
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    await allowGalleryCors(client, bucket);
   } catch (err) {
     if (!["BucketAlreadyOwnedByYou", "BucketAlreadyExists"].includes(err.name)) throw err;
   } finally {

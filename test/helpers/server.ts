@@ -15,6 +15,8 @@ export interface TestServer {
   secretKey: string;
   /** The stored bytes behind the server's back, wherever they are (data folder or bucket). */
   blobs: StoredBlobs;
+  /** The server's store settings beyond the data dir (scale-out: its database and bucket), to restart on the same store. */
+  store: Pick<ServerConfig, "databaseUrl" | "s3">;
   stop(): Promise<void>;
 }
 
@@ -36,14 +38,11 @@ export async function startTestServer(options: Partial<ServerConfig> = {}): Prom
   const dataDir = await mkdtemp(join(tmpdir(), "vi-e2e-"));
   const database = scaleout() && !options.databaseUrl ? await createTestDatabase() : undefined;
   const bucket = scaleout() && !options.s3 ? await createTestBucket() : undefined;
-  const server = await startServer({
-    host: "127.0.0.1",
-    port: 0,
-    dataDir,
+  const store: Pick<ServerConfig, "databaseUrl" | "s3"> = {
     ...(database ? { databaseUrl: database.url } : {}),
     ...(bucket ? { s3: testS3Config(bucket.bucket) } : {}),
-    ...options,
-  });
+  };
+  const server = await startServer({ host: "127.0.0.1", port: 0, dataDir, ...store, ...options });
   const { organizationId, secretKey } = server.created!;
   const client = new Client({ endpoint: server.url, organizationId, secretKey, maxRetries: 1 });
   return {
@@ -53,6 +52,11 @@ export async function startTestServer(options: Partial<ServerConfig> = {}): Prom
     organizationId,
     secretKey,
     blobs: bucket ? bucketBlobs(bucket.client, bucket.bucket) : folderBlobs(dataDir),
+    store: {
+      ...store,
+      ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+      ...(options.s3 ? { s3: options.s3 } : {}),
+    },
     async stop() {
       await server.close();
       await database?.drop();

@@ -108,9 +108,15 @@ describe("scrolling a 100,000-asset dataset in the gallery", () => {
     datasetId = (await t.client.datasets.create({ name: "hundred thousand" })).datasetId;
     await t.server.close();
     const started = performance.now();
-    seedLargeDataset(t.dataDir, t.organizationId, source.datasetId, datasetId, ASSETS);
+    await seedLargeDataset(
+      { dataDir: t.dataDir, databaseUrl: t.store.databaseUrl },
+      t.organizationId,
+      source.datasetId,
+      datasetId,
+      ASSETS,
+    );
     console.log(`seeded ${ASSETS} assets in ${Math.round(performance.now() - started)} ms`);
-    server = await startServer({ host: "127.0.0.1", port: 0, dataDir: t.dataDir });
+    server = await startServer({ host: "127.0.0.1", port: 0, dataDir: t.dataDir, ...t.store });
     browser = await launchBrowser();
   }, 180_000);
   afterAll(async () => {

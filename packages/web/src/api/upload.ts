@@ -85,18 +85,24 @@ async function uploadSession(
     return index === undefined || !a.upload ? [] : [{ index, upload: a.upload as UploadTarget }];
   });
   const expecting = new Set(targets.map((t) => t.index));
+  const putFailed = new Set<number>();
   let next = 0;
   const worker = async () => {
     while (next < targets.length) {
       const { index, upload } = targets[next++]!;
       setState(index, { state: "sending", sent: 0 });
-      const failure = await putFile(upload, files[index]!.file, (sent) => setState(index, { state: "sending", sent }));
-      setState(index, failure ?? { state: "done" });
+      const file = files[index]!.file;
+      const failure = await putFile(upload, file, (sent) => setState(index, { state: "sending", sent }));
+      // A 2xx only says the store (the server, or a bucket) took the bytes: the session's verdict
+      // below says whether the file was committed.
+      if (failure) putFailed.add(index);
+      setState(index, failure ?? { state: "sending", sent: file.size });
     }
   };
   await Promise.all(Array.from({ length: PARALLEL_PUTS }, worker));
 
-  // The session's verdict: error events name each failed file with its code.
+  // The session's verdict (long-polled: with a bucket, the server commits each file when it sees
+  // the object): error events name each failed file with its code.
   let status = await api.ingestionStatus(datasetId, sessionId, 60);
   while (!status.status.conditions.some((c) => c.condition === "Finished" && c.status !== "Waiting")) {
     status = await api.ingestionStatus(datasetId, sessionId, 60);
@@ -113,6 +119,7 @@ async function uploadSession(
     const error = failed.get(f.filename);
     if (error) setState(i, { state: "error", ...error });
     else if (!expecting.has(i)) setState(i, { state: "done", deduplicated: true });
+    else if (!putFailed.has(i)) setState(i, { state: "done" });
   });
 }
 
