@@ -74,13 +74,18 @@ const api = async <T>(t: TestServer, path: string, init: RequestInit = {}): Prom
   return (await res.json()) as T;
 };
 
-async function openSession(t: TestServer, datasetId: string, files: { name: string; bytes: Buffer }[]) {
+async function openSession(
+  t: TestServer,
+  datasetId: string,
+  files: { name: string; bytes: Buffer }[],
+  failureMode: "FailAfterOne" | "FailAfterAll" = "FailAfterAll",
+) {
   return api<IngestionSession>(t, apiPaths.ingestionSessions(t.organizationId, datasetId), {
     method: "POST",
     body: JSON.stringify({
       spec: {
         kind: "Upload",
-        failureMode: "FailAfterAll",
+        failureMode,
         assets: files.map((f) => ({
           filename: f.name,
           mime: "image/jpeg",
@@ -180,6 +185,29 @@ describe("S3 blob store", () => {
     expect(items.map((a) => a.filename)).toEqual(["good.jpg"]);
     expect(await s.keys(`staging/${session.assetIngestionSessionId}/`)).toEqual([]);
     for (const bad of [flipped, notImage]) expect(await s.keys(`blobs/${sha256(bad)}`)).toEqual([]);
+  });
+
+  it("FailAfterOne: a later file is not committed while an earlier one, verified beside it, fails", async () => {
+    const { datasetId } = await s.t.client.datasets.create({ name: "fail-after-one" });
+    // The first file is large and damaged (found out only once all of it is read back); the
+    // second is small and sound, so without the ordering it would be committed first.
+    const files = [
+      { name: "first.jpg", bytes: uniqueJpeg(8 << 20) },
+      { name: "second.jpg", bytes: uniqueJpeg() },
+    ];
+    const session = await openSession(s.t, datasetId, files, "FailAfterOne");
+    const [first, second] = session.status.assets.map((a) => a.upload);
+    const damaged = Buffer.from(files[0]!.bytes);
+    damaged[damaged.length - 10]! ^= 0xff;
+    // Both land before the server looks: no status read in between.
+    expect((await put(first!, damaged)).status).toBe(200);
+    expect((await put(second!, files[1]!.bytes)).status).toBe(200);
+    const done = await waitSession(s.t, datasetId, session.assetIngestionSessionId);
+    expect(done.status.conditions.find((c) => c.condition === "Finished")?.status).toBe("FailedReach");
+    expect(done.status.progressCount).toMatchObject({ succeeded: 0 });
+    expect((await s.t.client.assets.list({ datasetId })).items).toEqual([]);
+    await expect.poll(() => s.keys(`staging/${session.assetIngestionSessionId}/`), { timeout: 10_000 }).toEqual([]);
+    expect(await s.keys(`blobs/${sha256(files[1]!.bytes)}`)).toEqual([]);
   });
 
   it("downloads redirect to a presigned GET; the SDK verifies, and thumbnails are served the same way", async () => {

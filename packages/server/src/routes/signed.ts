@@ -53,7 +53,7 @@ export const signedRoutes =
           if (!request.raw.complete) closed.abort();
         });
         const body = (request.body as Readable | undefined) ?? request.raw;
-        const result = await services.ingestion.receive(sessionId, index, body, declared, closed.signal);
+        const result = await services.ingestion.receive(sessionId, index, body, declared, { signal: closed.signal });
         return reply.code(200).send(result);
       },
     );

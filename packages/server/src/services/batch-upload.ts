@@ -74,7 +74,13 @@ export class BatchUpload {
         if (file.state !== "pending" || session.state !== "Running") {
           // A retried or settled file: the per-file path knows every answer (same asset, conflict).
           results[at] = await this.ingestion
-            .receive(sessionId, frame.fileIndex, Readable.from([frame.bytes]), frame.bytes.length, signal)
+            .receive(
+              sessionId,
+              frame.fileIndex,
+              Readable.from([frame.bytes]),
+              frame.bytes.length,
+              signal ? { signal } : {},
+            )
             .then((r) => ({ fileIndex: file.fileIndex, ...r }))
             .catch((err: unknown) => failureOf(file, err));
           return;

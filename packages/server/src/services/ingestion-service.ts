@@ -48,6 +48,15 @@ export interface ReceivedFile {
 /** How long one wait for a change lasts before the store is read again (other replicas' writes). */
 const POLL_SLICE_MS = 500;
 
+export interface ReceiveOptions {
+  signal?: AbortSignal;
+  /**
+   * Awaited once the bytes have passed every check and before they are committed: bytes landed
+   * in a bucket are verified several at once, and this keeps their commits in file order.
+   */
+  beforeCommit?: () => Promise<void>;
+}
+
 /**
  * The upload path: a session holds one batch's manifest; each file's bytes arrive on a signed
  * URL, are staged and measured, checked against the manifest and the image rules, made durable
@@ -251,8 +260,9 @@ export class IngestionService {
     fileIndex: number,
     body: Readable,
     declaredLength: number | undefined,
-    signal?: AbortSignal,
+    opts: ReceiveOptions = {},
   ): Promise<ReceivedFile> {
+    const { signal } = opts;
     const session = await this.ctx.metadata.getSessionById(sessionId);
     const file = session && (await this.ctx.metadata.getSessionFile(sessionId, fileIndex));
     if (!session || !file) throw notFound("Upload target", `${sessionId}/${fileIndex}`);
@@ -293,6 +303,7 @@ export class IngestionService {
       }
       staged = await this.stage(body, file.size, signal);
       const info = await this.verify(file, staged);
+      await opts.beforeCommit?.();
       const result = await this.publishAndCommit(session, file, staged, info);
       staged = undefined;
       return result;

@@ -38,8 +38,11 @@ export interface StartedMultipart {
  * commits the asset. The store's own checks (signatures, checksums) are a bonus, never relied on.
  */
 export class PresignedUploads {
-  /** Files being verified in this process, so a poll and the sweeper never read one twice. */
-  private readonly inFlight = new Map<string, Promise<void>>();
+  /**
+   * Files being verified in this process, by session and file index, so a poll and the sweeper
+   * never read one twice, and a FailAfterOne session commits its files in order.
+   */
+  private readonly inFlight = new Map<string, Map<number, Promise<void>>>();
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -90,7 +93,8 @@ export class PresignedUploads {
     const pending = new Map(
       (await this.ctx.metadata.listSessionFiles(sessionId, ["pending"])).map((f) => [f.fileIndex, f]),
     );
-    const work = landed.filter((o) => pending.has(o.fileIndex));
+    // In file order: the store lists keys as text ("10" before "2").
+    const work = landed.filter((o) => pending.has(o.fileIndex)).sort((a, b) => a.fileIndex - b.fileIndex);
     const stale = landed.filter((o) => !pending.has(o.fileIndex));
     // Objects of files already settled (a repeated PUT after the commit) are not looked at again.
     if (stale.length > 0) await this.deleteStaging(stale).catch(() => undefined);
@@ -102,11 +106,27 @@ export class PresignedUploads {
   }
 
   private landOne(session: IngestionSessionRecord, file: IngestionFileRecord, obj: LandedObject): Promise<void> {
-    const key = this.store.stagingKey(session.sessionId, file.fileIndex);
-    let running = this.inFlight.get(key);
+    const { sessionId } = session;
+    let verifying = this.inFlight.get(sessionId);
+    if (!verifying) this.inFlight.set(sessionId, (verifying = new Map()));
+    let running = verifying.get(file.fileIndex);
     if (!running) {
-      running = this.verifyAndCommit(session, file, obj, key).finally(() => this.inFlight.delete(key));
-      this.inFlight.set(key, running);
+      // FailAfterOne stops at the first file that fails: a later file waits for the earlier ones
+      // being verified here, so it is not committed when one of them is about to fail the session
+      // (as it would not be had the files been PUT to the server one after the other). Waiting
+      // comes after its own checks, so the reading back still overlaps. Earlier files verified by
+      // another replica are not waited for.
+      const earlier =
+        session.failureMode === "FailAfterOne"
+          ? [...verifying].filter(([index]) => index < file.fileIndex).map(([, p]) => p)
+          : [];
+      const beforeCommit = async () => void (await Promise.all(earlier));
+      const key = this.store.stagingKey(sessionId, file.fileIndex);
+      running = this.verifyAndCommit(session, file, obj, key, beforeCommit).finally(() => {
+        verifying.delete(file.fileIndex);
+        if (verifying.size === 0 && this.inFlight.get(sessionId) === verifying) this.inFlight.delete(sessionId);
+      });
+      verifying.set(file.fileIndex, running);
     }
     return running;
   }
@@ -116,6 +136,7 @@ export class PresignedUploads {
     file: IngestionFileRecord,
     obj: LandedObject,
     key: string,
+    beforeCommit: () => Promise<void>,
   ): Promise<void> {
     try {
       if (obj.lastModified > session.expiresAt + CLOCK_SKEW_MS) {
@@ -124,7 +145,9 @@ export class PresignedUploads {
       } else {
         // The same path as a PUT to the server: staged locally while measured, checked, published
         // from that verified copy, committed. A rejection fails the file (and with FailAfterOne its session).
-        await this.ingestion.receive(session.sessionId, file.fileIndex, this.store.readKey(key), obj.size);
+        await this.ingestion.receive(session.sessionId, file.fileIndex, this.store.readKey(key), obj.size, {
+          beforeCommit,
+        });
       }
     } catch (err) {
       if (!(err instanceof FileRejection) && !(err instanceof ApiError)) {
