@@ -234,7 +234,7 @@ describe("vi-cli migrate: embedded to PostgreSQL", () => {
     const moved = await startServer({ host: "127.0.0.1", port: 0, dataDir: to, databaseUrl: url });
     servers.push(moved);
     expect(moved.created).toBeUndefined();
-    const credentials = JSON.parse(await readFile(moved.credentialsPath, "utf8")) as { secretKey: string };
+    const credentials = JSON.parse(await readFile(moved.credentialsPath!, "utf8")) as { secretKey: string };
     expect(credentials.secretKey).toBe(secretKey);
     client = new Client({ endpoint: moved.url, organizationId, secretKey, maxRetries: 1 });
     expect(await snapshot(client)).toEqual(before);

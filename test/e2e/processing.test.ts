@@ -44,7 +44,7 @@ async function start(dataDir: string, processingConcurrency: number): Promise<Ru
   // In the scale-out configuration, on the folder's PostgreSQL database (the same one on a restart).
   const database = scaleout() ? { databaseUrl: await databaseForDataDir(dataDir) } : {};
   const server = await startServer({ host: "127.0.0.1", port: 0, dataDir, processingConcurrency, ...database });
-  const { organizationId, secretKey } = JSON.parse(await readFile(server.credentialsPath, "utf8")) as {
+  const { organizationId, secretKey } = JSON.parse(await readFile(server.credentialsPath!, "utf8")) as {
     organizationId: string;
     secretKey: string;
   };

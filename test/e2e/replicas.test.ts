@@ -1,12 +1,15 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32c } from "@node-rs/crc32";
 import { afterAll, describe, expect, it } from "vitest";
 import { apiPaths, type IngestionSession } from "@vi/protocol";
+import { Client } from "@vi/sdk";
+import { startServer } from "@vi/server";
 import { uniqueJpeg } from "../helpers/jpeg.mjs";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process.mjs";
 import { databaseForDataDir, scaleout } from "../helpers/test-database.mjs";
+import { startTestServer } from "../helpers/server.js";
 
 /**
  * Replicas on one PostgreSQL database: any replica serves any request. The replicas share the
@@ -95,5 +98,25 @@ describe.skipIf(!scaleout())("replicas on one PostgreSQL (needs npm run test:sca
       };
       expect(list.items.map((x) => x.filename).sort()).toEqual(files.map((f) => f.name));
     }
+  });
+
+  it("a replica that joins the organization writes no credentials file, and says where the key is", async () => {
+    const first = await startTestServer();
+    cleanup.push(() => first.stop());
+    const dataDir = await mkdtemp(join(tmpdir(), "vi-joining-"));
+    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
+    const joining = await startServer({ host: "127.0.0.1", port: 0, dataDir, ...first.store });
+    cleanup.push(() => joining.close());
+    expect(joining.created).toBeUndefined();
+    expect(joining.credentialsPath).toBeUndefined();
+    expect(await readdir(dataDir)).not.toContain("credentials.json");
+    // The first replica's key works on the one that joined.
+    const client = new Client({
+      endpoint: joining.url,
+      organizationId: first.organizationId,
+      secretKey: first.secretKey,
+    });
+    expect((await client.organizations.get()).workspaceId).toBe(first.organizationId);
+    await client.close();
   });
 });

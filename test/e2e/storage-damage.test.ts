@@ -61,7 +61,7 @@ describe("damaged or missing bytes", () => {
       logger: { level: "warn", stream },
       processingConcurrency: 0,
     });
-    const creds = JSON.parse(await readFile(server.credentialsPath, "utf8")) as {
+    const creds = JSON.parse(await readFile(server.credentialsPath!, "utf8")) as {
       organizationId: string;
       secretKey: string;
     };

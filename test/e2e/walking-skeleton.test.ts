@@ -28,11 +28,11 @@ describe("walking skeleton: create, upload a folder, list, get, download, delete
   afterAll(async () => t?.stop());
 
   it("reads its credentials from the file the server wrote, mode 0600", async () => {
-    const info = await stat(t.server.credentialsPath);
+    const info = await stat(t.server.credentialsPath!);
     expect(info.mode & 0o777).toBe(0o600);
-    const creds = JSON.parse(await readFile(t.server.credentialsPath, "utf8")) as Record<string, string>;
+    const creds = JSON.parse(await readFile(t.server.credentialsPath!, "utf8")) as Record<string, string>;
     expect(creds).toMatchObject({ organizationId: t.organizationId, secretKey: t.secretKey, endpoint: t.server.url });
-    const fromFile = new Client({ configFile: t.server.credentialsPath });
+    const fromFile = new Client({ configFile: t.server.credentialsPath! });
     const org = await fromFile.organizations.get();
     expect(org.workspaceId).toBe(t.organizationId);
     expect(org.limits.maxFileSize).toBeGreaterThan(0);

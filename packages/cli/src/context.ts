@@ -36,7 +36,8 @@ export interface StartServerOptions {
 }
 export interface RunningServer {
   url: string;
-  credentialsPath: string;
+  /** Absent when this start joined an organization created elsewhere (no credentials file here). */
+  credentialsPath?: string;
   /** Present when this start created the organization (the first start on a data directory). */
   created?: { organizationId: string };
   close(): Promise<void>;

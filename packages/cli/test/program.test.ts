@@ -914,6 +914,25 @@ describe("serve", () => {
     expect(j.stdout).not.toContain("dtvi_secret");
   });
 
+  it("a replica that joined an organization made elsewhere has no credentials file, and says so", async () => {
+    const loadServer = async (): Promise<ServerModule> => ({
+      startServer: async () => ({ url: "http://127.0.0.1:8080", close: async () => {} }),
+    });
+    const controller = new AbortController();
+    controller.abort();
+    const r = await cli(["serve", "--data-dir", "/srv/replica-2"], fakeClient(), {
+      loadServer,
+      signal: controller.signal,
+    });
+    expect(r.stdout).toMatch(/Credentials: +none in \/srv\/replica-2/);
+    expect(r.stdout + r.stderr).toMatch(
+      /joined an existing organization: its key is in the credentials.json of the start/,
+    );
+    expect(r.stdout + r.stderr).not.toContain("replica-2/credentials.json");
+    const j = await cli(["serve", "--json"], fakeClient(), { loadServer, signal: controller.signal });
+    expect(json(j.stdout)).not.toHaveProperty("credentialsPath");
+  });
+
   it("--database-url is handed to the server (VI_DATABASE_URL is the server's own to read)", async () => {
     const server = fakeServer();
     const controller = new AbortController();

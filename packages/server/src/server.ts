@@ -19,7 +19,11 @@ import { markCleanShutdown, recoverAfterCrash, type RecoveryReport } from "./ser
 export interface RunningServer {
   url: string;
   config: ServerConfig;
-  credentialsPath: string;
+  /**
+   * `<data dir>/credentials.json`; absent when this start found no such file to keep current: a
+   * replica that joined an organization another replica created (that one wrote the key).
+   */
+  credentialsPath?: string;
   /** Present only when this start created the organization. */
   created?: { organizationId: string; secretKey: string };
   app: FastifyInstance;
@@ -116,12 +120,12 @@ export async function startServer(
   signer.current = new UrlSigner(Buffer.from(secret, "hex"), url);
 
   const credentialsPath = join(config.dataDir, "credentials.json");
-  await writeCredentials(credentialsPath, url, created);
+  const hasCredentials = await writeCredentials(credentialsPath, url, created);
 
   return {
     url,
     config,
-    credentialsPath,
+    ...(hasCredentials ? { credentialsPath } : {}),
     ...(created ? { created } : {}),
     app,
     admin: {
@@ -155,12 +159,13 @@ async function openBlobStore(config: ServerConfig): Promise<BlobStore> {
 /**
  * The first start writes the new key; later starts only refresh the endpoint (the port may
  * change), keeping whatever key the file holds. Written to a temp file and renamed, mode 0600.
+ * Answers whether the file is there.
  */
 async function writeCredentials(
   path: string,
   endpoint: string,
   created: { organizationId: string; secretKey: string } | undefined,
-): Promise<void> {
+): Promise<boolean> {
   let current: Credentials | undefined;
   if (created) {
     current = { ...created, endpoint };
@@ -168,11 +173,12 @@ async function writeCredentials(
     try {
       current = { ...(JSON.parse(await readFile(path, "utf8")) as Credentials), endpoint };
     } catch {
-      return; // No file (or not ours to fix): the key was shown once, at the first start.
+      return false; // No file (or not ours to fix): the first start wrote the key where it ran.
     }
   }
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, JSON.stringify(current, null, 2) + "\n", { mode: 0o600 });
   await chmod(tmp, 0o600);
   await rename(tmp, path);
+  return true;
 }

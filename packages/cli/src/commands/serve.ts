@@ -128,6 +128,15 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
               `Gallery:        ${galleryUrl(server.url)} (sign in with the organization and secret key below)`,
             );
             ctx.out.line(`Data directory: ${options.dataDir}`);
+            if (server.credentialsPath === undefined) {
+              // A replica that joined a database another start set up: the key was written there.
+              ctx.out.line(`Credentials:    none in ${options.dataDir}`);
+              ctx.out.note(
+                `This server joined an existing organization: its key is in the credentials.json of the start ` +
+                  `that created it (or make more with 'vi-cli keys create'). Press Ctrl-C to stop.`,
+              );
+              return;
+            }
             ctx.out.line(`Credentials:    ${server.credentialsPath}`);
             if (server.created)
               ctx.out.line(
@@ -141,7 +150,7 @@ export function registerServe(program: Command, deps: ResolvedDeps, state: RunSt
           () => ({
             url: server.url,
             galleryUrl: galleryUrl(server.url),
-            credentialsPath: server.credentialsPath,
+            ...(server.credentialsPath ? { credentialsPath: server.credentialsPath } : {}),
             dataDir: options.dataDir,
             host: options.host,
             port: options.port,
