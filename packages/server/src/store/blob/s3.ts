@@ -11,7 +11,6 @@ import {
   S3ServiceException,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
-import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { BlobReader, BlobStore, ByteRange, StagedBlob, StageOptions } from "./blob-store.js";
 import { LocalBlobStore } from "./local.js";
 import { S3Multipart } from "./s3-multipart.js";
@@ -308,13 +307,11 @@ export class S3BlobStore implements BlobStore {
 
   /** A presigned GET that answers with the given file name and content type. */
   presignGet(sha256: string, expiresAt: number, filename: string, contentType: string): Promise<string> {
-    const command = new GetObjectCommand({
-      Bucket: this.bucket,
-      Key: this.blobKey(sha256),
-      ResponseContentType: contentType,
-      ResponseContentDisposition: contentDispositionOf(filename),
-    });
-    return getSignedUrl(this.client, command, { expiresIn: secondsUntil(expiresAt) });
+    return this.presigner.presignGet(
+      this.blobKey(sha256),
+      { contentType, contentDisposition: contentDispositionOf(filename) },
+      secondsUntil(expiresAt),
+    );
   }
 }
 
