@@ -1,6 +1,7 @@
 import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import type { AssetPages } from "../hooks/useAssetPages.js";
+import { useFastScroll } from "../hooks/useFastScroll.js";
 import { AssetTile } from "./AssetTile.js";
 import type { Selection } from "./selection.js";
 
@@ -41,6 +42,7 @@ export function AssetGrid(props: {
     overscan: OVERSCAN_ROWS,
   });
   const items = virtualizer.getVirtualItems();
+  const flicking = useFastScroll(scroller);
   const lastRow = items.length ? items[items.length - 1]!.index : 0;
   useEffect(() => pages.ensure((lastRow + 1) * columns), [lastRow, columns, pages]);
 
@@ -112,6 +114,7 @@ export function AssetGrid(props: {
                   total={pages.total}
                   selected={asset ? selection.has(asset.assetId) : false}
                   focused={index === focusIndex}
+                  deferThumbnail={flicking}
                   onActivate={props.onSelect}
                   onOpen={props.onOpen}
                 />

@@ -28,11 +28,15 @@ export const AssetTile = memo(function AssetTile(props: {
   total: number;
   selected: boolean;
   focused: boolean;
+  /** The grid is being flicked through: ask for no thumbnail yet (one already asked for stays). */
+  deferThumbnail?: boolean;
   onActivate(index: number, event: { shiftKey: boolean; toggle: boolean }): void;
   onOpen(index: number): void;
 }) {
   const { asset, index, selected, focused } = props;
   const [loaded, setLoaded] = useState(false);
+  const [wanted, setWanted] = useState(!props.deferThumbnail);
+  if (!wanted && !props.deferThumbnail) setWanted(true);
   if (!asset)
     return (
       <div
@@ -68,14 +72,16 @@ export const AssetTile = memo(function AssetTile(props: {
       }}
     >
       {state === "ready" && thumb ? (
-        <img
-          src={thumb}
-          alt={asset.filename}
-          decoding="async"
-          draggable={false}
-          onLoad={() => setLoaded(true)}
-          ref={cancelOnUnmount}
-        />
+        wanted && (
+          <img
+            src={thumb}
+            alt={asset.filename}
+            decoding="async"
+            draggable={false}
+            onLoad={() => setLoaded(true)}
+            ref={cancelOnUnmount}
+          />
+        )
       ) : (
         <span className="tile-status" aria-hidden="true">
           {state === "processing" ? "Processing…" : state === "error" ? "Error" : "No preview"}
