@@ -161,7 +161,9 @@ async function landedAsset(creds: Creds, datasetId: string, sessionId: string, f
       creds,
       query: { filter: JSON.stringify({ filename }) },
     });
-    const [item] = (JSON.parse(listed.text) as { items: { assetId: string }[] }).items;
+    // The filter matches case-insensitively ("P" lists "p" too): the asset is the one named exactly.
+    const { items } = JSON.parse(listed.text) as { items: { assetId: string; filename: string }[] };
+    const item = items.find((i) => i.filename === filename);
     if (item) return item.assetId;
     await new Promise((r) => setTimeout(r, 100));
   }
