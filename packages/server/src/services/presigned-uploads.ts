@@ -1,12 +1,17 @@
 import { ApiError, FileRejection } from "../errors.js";
+import { forEachLimit } from "../util/for-each-limit.js";
 import type { S3BlobStore, LandedObject } from "../store/blob/s3.js";
 import { partSizeFor, MAX_PARTS, type CompletedPart } from "../store/blob/s3-multipart.js";
 import type { IngestionFileRecord, IngestionSessionRecord } from "../store/metadata/records.js";
 import type { ServiceContext } from "./context.js";
 import type { IngestionService, SessionView, UploadTargetView } from "./ingestion-service.js";
 
-/** Files landing in one session verified at once (each is read back whole). */
-const LAND_CONCURRENCY = 4;
+/**
+ * Files of one session verified at once. Each is a few requests to the store one after the
+ * other (read back, look for the blob, write it), so this many keep a store of some latency busy;
+ * each is read back into a scratch file, never into memory.
+ */
+const LAND_CONCURRENCY = 16;
 /**
  * An object the store dates this long after its session's URLs expired was not sent in time
  * (the store's clock and ours may differ a little). A store that ignores presigned expiry or
@@ -21,6 +26,13 @@ export interface MultipartTargetView {
   /** Signed POST `{uploadId, parts: [{partNumber, etag}]}` that completes it. */
   complete: string;
   partSize: number;
+}
+
+/** A file being verified: `judged` once it passed its checks or was refused; `settled` once all is done. */
+interface Landing {
+  judged: Promise<void>;
+  /** True when the file was committed or refused; false when a fault left it for another pass. */
+  settled: Promise<boolean>;
 }
 
 export interface StartedMultipart {
@@ -40,9 +52,13 @@ export interface StartedMultipart {
 export class PresignedUploads {
   /**
    * Files being verified in this process, by session and file index, so a poll and the sweeper
-   * never read one twice, and a FailAfterOne session commits its files in order.
+   * never read one twice, and a FailAfterOne session commits no file while an earlier one is
+   * still to be judged.
    */
-  private readonly inFlight = new Map<string, Map<number, Promise<void>>>();
+  private readonly inFlight = new Map<string, Map<number, Landing>>();
+  /** Staging objects done with, deleted together at the end of a landing pass. */
+  private done: string[] = [];
+  private deleting: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -82,14 +98,15 @@ export class PresignedUploads {
 
   /**
    * Verifies and commits whatever has landed for this session. Concurrent calls for the same
-   * files share the work; a storage fault leaves the object for the next call.
+   * files share the work; a storage fault leaves the object for the next call. Answers how many
+   * files were settled (committed or refused).
    */
-  async land(sessionId: string): Promise<void> {
+  async land(sessionId: string): Promise<number> {
     const session = await this.ctx.metadata.getSessionById(sessionId);
-    if (!session || session.state !== "Running") return;
+    if (!session || session.state !== "Running") return 0;
     const landed: LandedObject[] = [];
     for await (const obj of this.store.listStaging(sessionId)) landed.push(obj);
-    if (landed.length === 0) return;
+    if (landed.length === 0) return 0;
     const pending = new Map(
       (await this.ctx.metadata.listSessionFiles(sessionId, ["pending"])).map((f) => [f.fileIndex, f]),
     );
@@ -98,37 +115,59 @@ export class PresignedUploads {
     const stale = landed.filter((o) => !pending.has(o.fileIndex));
     // Objects of files already settled (a repeated PUT after the commit) are not looked at again.
     if (stale.length > 0) await this.deleteStaging(stale).catch(() => undefined);
-    for (let i = 0; i < work.length; i += LAND_CONCURRENCY) {
-      await Promise.all(
-        work.slice(i, i + LAND_CONCURRENCY).map((o) => this.landOne(session, pending.get(o.fileIndex)!, o)),
-      );
-    }
+    let settled = 0;
+    await forEachLimit(work, LAND_CONCURRENCY, async (o) => {
+      if (await this.landOne(session, pending.get(o.fileIndex)!, o)) settled++;
+    });
+    await this.deleteDone();
+    return settled;
   }
 
-  private landOne(session: IngestionSessionRecord, file: IngestionFileRecord, obj: LandedObject): Promise<void> {
+  /**
+   * One DeleteObjects for the staging objects verified since the last (left for the sweep on a
+   * fault). Deletes are chained, and every pass waits for all issued so far: a file another pass
+   * verified is gone from the bucket by the time this one answers.
+   */
+  private deleteDone(): Promise<void> {
+    const keys = this.done;
+    this.done = [];
+    if (keys.length > 0) {
+      this.deleting = this.deleting.then(() => this.store.deleteKeys(keys).catch(() => undefined));
+    }
+    return this.deleting;
+  }
+
+  private landOne(session: IngestionSessionRecord, file: IngestionFileRecord, obj: LandedObject): Promise<boolean> {
     const { sessionId } = session;
     let verifying = this.inFlight.get(sessionId);
     if (!verifying) this.inFlight.set(sessionId, (verifying = new Map()));
-    let running = verifying.get(file.fileIndex);
-    if (!running) {
-      // FailAfterOne stops at the first file that fails: a later file waits for the earlier ones
-      // being verified here, so it is not committed when one of them is about to fail the session
-      // (as it would not be had the files been PUT to the server one after the other). Waiting
-      // comes after its own checks, so the reading back still overlaps. Earlier files verified by
-      // another replica are not waited for.
+    let landing = verifying.get(file.fileIndex);
+    if (!landing) {
+      // FailAfterOne stops at the first file that fails: a file that passed its checks waits until
+      // every earlier file being verified here has passed too or has failed the session, so it is
+      // not committed when one of them is about to fail it (as it would not be had the files been
+      // PUT to the server one after the other). Only the verdicts wait: reading back and writing
+      // the blobs still overlap. Earlier files verified by another replica are not waited for.
       const earlier =
         session.failureMode === "FailAfterOne"
-          ? [...verifying].filter(([index]) => index < file.fileIndex).map(([, p]) => p)
+          ? [...verifying].filter(([index]) => index < file.fileIndex).map(([, l]) => l.judged)
           : [];
-      const beforeCommit = async () => void (await Promise.all(earlier));
+      let judge!: () => void;
+      const judged = new Promise<void>((resolve) => (judge = resolve));
+      const passed = async () => {
+        judge();
+        await Promise.all(earlier);
+      };
       const key = this.store.stagingKey(sessionId, file.fileIndex);
-      running = this.verifyAndCommit(session, file, obj, key, beforeCommit).finally(() => {
+      const settled = this.verifyAndCommit(session, file, obj, key, passed).finally(() => {
+        judge(); // refused (the rejection is recorded by now) or stopped by a fault
         verifying.delete(file.fileIndex);
         if (verifying.size === 0 && this.inFlight.get(sessionId) === verifying) this.inFlight.delete(sessionId);
       });
-      verifying.set(file.fileIndex, running);
+      landing = { judged, settled };
+      verifying.set(file.fileIndex, landing);
     }
-    return running;
+    return landing.settled;
   }
 
   private async verifyAndCommit(
@@ -136,8 +175,8 @@ export class PresignedUploads {
     file: IngestionFileRecord,
     obj: LandedObject,
     key: string,
-    beforeCommit: () => Promise<void>,
-  ): Promise<void> {
+    passed: () => Promise<void>,
+  ): Promise<boolean> {
     try {
       if (obj.lastModified > session.expiresAt + CLOCK_SKEW_MS) {
         const late = new FileRejection("ETIMEOUT", "the bytes arrived after the upload URL expired");
@@ -146,7 +185,7 @@ export class PresignedUploads {
         // The same path as a PUT to the server: staged locally while measured, checked, published
         // from that verified copy, committed. A rejection fails the file (and with FailAfterOne its session).
         await this.ingestion.receive(session.sessionId, file.fileIndex, this.store.readKey(key), obj.size, {
-          beforeCommit,
+          beforeCommit: passed,
         });
       }
     } catch (err) {
@@ -156,11 +195,12 @@ export class PresignedUploads {
           { err, sessionId: session.sessionId, fileIndex: file.fileIndex },
           "verifying an upload failed",
         );
-        return;
+        return false;
       }
     }
     // Committed or refused: the staging object has served its purpose either way.
-    await this.store.deleteKeys([key]).catch(() => undefined);
+    this.done.push(key);
+    return true;
   }
 
   /** Removes staging objects; the sweeper's job for sessions that are settled, expired or gone. */

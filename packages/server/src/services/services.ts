@@ -51,7 +51,7 @@ export function createServices(ctx: ServiceContext): Services {
   const presigned = bucket
     ? new PresignedUploads(ctx, ingestion, bucket, ctx.config.s3?.multipartThreshold ?? DEFAULT_MULTIPART_THRESHOLD)
     : undefined;
-  if (presigned) ingestion.landing = (sessionId) => presigned.land(sessionId);
+  if (presigned) ingestion.landing = async (sessionId) => void (await presigned.land(sessionId));
   return {
     releaser,
     ...(presigned && bucket

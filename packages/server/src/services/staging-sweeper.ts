@@ -5,19 +5,26 @@ import type { PresignedUploads } from "./presigned-uploads.js";
 
 /** How often the bucket's staging area is looked at when no client polls. */
 const SWEEP_INTERVAL_MS = 5_000;
+/**
+ * The next look, when the last one settled uploads of running sessions: clients that PUT many
+ * files only poll once they have sent them all, and verifying them as they land keeps the
+ * commits in step with the upload instead of all waiting for its end. (Objects that only fail
+ * to read are looked at again at the usual pace.)
+ */
+const BUSY_INTERVAL_MS = 250;
 
 /**
  * The bucket's staging area, seen from the server's side: uploads of running sessions that no
  * client polls for are verified and committed here; objects of sessions that are settled,
  * expired or purged are deleted, and an expired session's missing files are failed.
  *
- * TODO(issue 11, replicas): every replica runs this today; the work is idempotent (a file is
- * committed once, deletes are harmless), only repeated. Once the metadata store can claim
- * background jobs (`FOR UPDATE SKIP LOCKED` leases), `sweepOnce` runs under such a claim.
+ * Every replica runs it: the work is idempotent (a file is committed once, a delete of a deleted
+ * object is harmless), and decided by the sessions' state in the database, never by memory.
  */
 export class StagingSweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
+  private closed = false;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -27,21 +34,34 @@ export class StagingSweeper {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.running ??= this.sweepOnce()
+    this.schedule(SWEEP_INTERVAL_MS);
+  }
+
+  private schedule(ms: number): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      let busy = false;
+      this.running = this.sweepOnce(Date.now(), (files) => (busy ||= files > 0))
         .catch((err: unknown) => this.ctx.log?.warn({ err }, "sweeping the bucket's staging area failed"))
-        .finally(() => (this.running = undefined));
-    }, SWEEP_INTERVAL_MS);
+        .finally(() => {
+          this.running = undefined;
+          this.schedule(busy ? BUSY_INTERVAL_MS : SWEEP_INTERVAL_MS);
+        });
+    }, ms);
     this.timer.unref();
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
+    this.closed = true;
+    clearTimeout(this.timer);
     await this.running;
   }
 
-  /** One pass over the staging area; answers how many objects of finished sessions it deleted. */
-  async sweepOnce(now = Date.now()): Promise<number> {
+  /**
+   * One pass over the staging area; answers how many objects of finished sessions it deleted.
+   * `settled` is told of files of running sessions it committed or refused.
+   */
+  async sweepOnce(now = Date.now(), settled?: (files: number) => void): Promise<number> {
     const bySession = new Map<string, LandedObject[]>();
     for await (const obj of this.store.listStaging()) {
       const list = bySession.get(obj.sessionId) ?? [];
@@ -52,7 +72,7 @@ export class StagingSweeper {
     for (const [sessionId, objects] of bySession) {
       const session = await this.ctx.metadata.getSessionById(sessionId);
       if (session?.state === "Running") {
-        await this.uploads.land(sessionId);
+        settled?.(await this.uploads.land(sessionId));
         if (now > session.expiresAt) await this.ingestion.settleExpired(session.orgId, sessionId);
         continue;
       }
