@@ -7,7 +7,8 @@ export const IngestionFileSpec = Type.Object({
   /** Relative path inside the dataset, `/`-separated (e.g. `cats/001.jpg`). */
   filename: Type.String({ minLength: 1, maxLength: 1024 }),
   mime: Type.Optional(Type.String({ maxLength: 255 })),
-  size: Type.Integer({ minimum: 0 }),
+  /** Bytes; at most 2^53 - 1, so that every store keeps it exactly (PostgreSQL's bigint, JSON numbers). */
+  size: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
   /** Big-endian CRC-32C of the whole file, read as a signed 32-bit integer. */
   crc32c: Type.Integer({ minimum: -2147483648, maximum: 2147483647 }),
   /** [ext] hex SHA-256, for deduplication. */

@@ -348,14 +348,28 @@ describe("limits", () => {
   });
 
   it("a decode over timeoutMs rejects ETIMEOUT and the pool works after", async () => {
-    // 25 ms: far less than the full decode of 9 megapixels of noise takes, even on a fast machine.
-    const quick = createDecoderPool({ limits: { timeoutMs: 25 } });
+    // 25 megapixels of noise take over a second to decode here (still well over the limit on a
+    // machine several times faster); a 160 px GIF takes a few ms, and stays under 250 ms on a
+    // loaded machine, where a 25 ms limit failed it five times running (beside a CI run).
+    const huge = join(scratch, "noise-huge.png");
+    await sharp({
+      create: {
+        width: 5000,
+        height: 5000,
+        channels: 3,
+        background: "#808080",
+        noise: { type: "gaussian", mean: 128, sigma: 60 },
+      },
+    })
+      .png({ compressionLevel: 1 })
+      .toFile(huge);
+    const quick = createDecoderPool({ limits: { timeoutMs: 250 } });
     try {
-      const error = await rejection(quick.decode(request(big, "image/png")));
+      const error = await rejection(quick.decode(request(huge, "image/png")));
       expect(error.code).toBe("ETIMEOUT");
       expect(error.retryable).toBe(true);
-      // The replacement process decodes a small file; on a loaded machine even that can pass
-      // 25 ms, so it gets a few tries: one success shows the pool recovered.
+      // The replacement process decodes a small file; it gets a few tries all the same: one
+      // success shows the pool recovered.
       let image: DecodedImage | undefined;
       for (let i = 0; i < 5 && !image; i++)
         image = await quick.decode(request(join(CORPUS, "gif-static.gif"), "image/gif")).catch((e: unknown) => {
