@@ -38,7 +38,7 @@ describe("a server killed mid-upload", () => {
 
   it.skipIf(
     localOnly(
-      "checks the data folder's blobs and staging on disk after SIGKILL (a crash test against a bucket is still to write)",
+      "checks the data folder's blobs and staging on disk after SIGKILL (the crash test against a bucket is test/e2e/crash-bucket.test.ts)",
     ),
   )("restarts with every row backed by bytes and no bytes without a row, and the re-run finishes", async () => {
     home = await mkdtemp(join(tmpdir(), "vi-crash-"));

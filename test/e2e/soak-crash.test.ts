@@ -12,7 +12,7 @@ import { localOnly } from "../helpers/s3-bucket.mjs";
 describe("crash loop: SIGKILL at random points of uploads with concurrent deletes and bulk deletes", () => {
   it.skipIf(
     localOnly(
-      "checks the data folder's blobs and staging on disk after SIGKILL (a crash test against a bucket is still to write)",
+      "checks the data folder's blobs and staging on disk after SIGKILL (test/e2e/crash-bucket.test.ts kills a server on a bucket once; the crash loop against a bucket is still to write)",
     ),
   )(
     "loses no acknowledged asset and leaves no orphan, no row without bytes, nothing staged",
