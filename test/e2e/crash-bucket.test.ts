@@ -9,13 +9,14 @@ import {
   PutObjectCommand,
   type ListObjectsV2CommandOutput,
 } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { Client, type Asset } from "@vi/sdk";
 import { uniqueJpeg } from "../helpers/jpeg.mjs";
 import { startServerProcess, type ServerProcess } from "../helpers/server-process.mjs";
+import { killMidUpload } from "../helpers/crash.js";
 import { openStoreReader } from "../helpers/test-database.mjs";
 import { bucketForDataDir, s3Env, testS3Client } from "../helpers/s3-bucket.mjs";
-import { startS3TestServer } from "../services/s3.mjs";
+import { useS3TestServer } from "../helpers/own-s3.js";
 
 /**
  * crash.test.ts against a bucket: the server is SIGKILLed in the middle of an SDK upload whose
@@ -32,22 +33,7 @@ const SIZE = 60_000;
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
-let ownS3: Awaited<ReturnType<typeof startS3TestServer>> | undefined;
-
-beforeAll(async () => {
-  if (!process.env.VI_TEST_S3_ENDPOINT) {
-    ownS3 = await startS3TestServer();
-    process.env.VI_TEST_S3_ENDPOINT = ownS3.endpoint;
-    process.env.VI_TEST_S3_ACCESS_KEY_ID = ownS3.accessKeyId;
-    process.env.VI_TEST_S3_SECRET_ACCESS_KEY = ownS3.secretAccessKey;
-  }
-});
-afterAll(async () => {
-  if (ownS3) {
-    delete process.env.VI_TEST_S3_ENDPOINT;
-    await ownS3.stop();
-  }
-});
+useS3TestServer();
 
 /** Every key under `prefix` in the bucket (listed page by page: there are more than 1000 at times). */
 async function keysOf(bucket: string, prefix: string): Promise<string[]> {
@@ -158,27 +144,10 @@ describe("a server on a bucket killed mid-upload", () => {
       // milliseconds, so 15 s is far from tight.
       const env = { ...s3Env(bucket), VI_DECODE_TIMEOUT: "15" };
       server = await startServerProcess(dataDir, env);
-      const client = new Client({
-        endpoint: server.url,
-        organizationId: server.creds.organizationId,
-        secretKey: server.creds.secretKey,
-        maxRetries: 0,
-      });
-      const datasetId = (await client.datasets.create({ name: "crash-bucket" })).datasetId;
-      const upload = client.assets.upload({ datasetId, paths: images, concurrency: 8, showProgress: false }).then(
-        () => "finished" as const,
-        () => "interrupted" as const,
-      );
-      // Kill once part of the upload is committed, while PUTs to the bucket and their verification
-      // by the server are in flight.
-      for (let seen = 0; seen < FILES / 4;) {
-        await new Promise((r) => setTimeout(r, 20));
-        seen = (await client.datasets.get({ datasetId })).statistic.assetTotal;
-      }
-      await server.kill();
+      // Killed once part of the upload is committed, while PUTs to the bucket and their
+      // verification by the server are in flight.
+      const datasetId = await killMidUpload(server, images, "crash-bucket", FILES / 4);
       server = undefined;
-      expect(await upload).toBe("interrupted");
-      await client.close();
 
       // Before restart: every committed row has its object in the bucket (bytes are published
       // before the row is committed, so a kill in between leaves bytes without a row, never the reverse).

@@ -9,7 +9,7 @@ import { Client, type Annotation, type Asset, type Dataset } from "@vi/sdk";
 import { startServer, type RunningServer } from "@vi/server";
 import { FIXTURES } from "../helpers/fixtures.js";
 import { startPostgres } from "../services/postgres.mjs";
-import { startS3TestServer } from "../services/s3.mjs";
+import { ensureS3TestServer } from "../helpers/own-s3.js";
 import { createTestBucket, s3Env } from "../helpers/s3-bucket.mjs";
 import { testS3Config } from "../helpers/server.js";
 
@@ -356,12 +356,7 @@ describe("vi-cli migrate: embedded to PostgreSQL", () => {
   }, 240_000); // a server with processing, a PostgreSQL and several CLI runs: minutes on a loaded machine
   it("moves the bytes into an S3 bucket: served from PostgreSQL and the bucket to the same key", async () => {
     // The S3 test server of the scale-out run, or one of this test's own.
-    const ownS3 = process.env.VI_TEST_S3_ENDPOINT ? undefined : await startS3TestServer();
-    if (ownS3) {
-      process.env.VI_TEST_S3_ENDPOINT = ownS3.endpoint;
-      process.env.VI_TEST_S3_ACCESS_KEY_ID = ownS3.accessKeyId;
-      process.env.VI_TEST_S3_SECRET_ACCESS_KEY = ownS3.secretAccessKey;
-    }
+    const stopOwnS3 = await ensureS3TestServer();
     const bucket = await createTestBucket();
     try {
       const from = join(home, "to-bucket");
@@ -437,10 +432,7 @@ describe("vi-cli migrate: embedded to PostgreSQL", () => {
     } finally {
       for (const s of servers.splice(0)) await s.close().catch(() => undefined);
       await bucket.remove();
-      if (ownS3) {
-        delete process.env.VI_TEST_S3_ENDPOINT;
-        await ownS3.stop();
-      }
+      await stopOwnS3();
     }
   }, 240_000);
 });

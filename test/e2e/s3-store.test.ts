@@ -10,7 +10,7 @@ import { fsck, startServer, type ServerConfig } from "@vi/server";
 import { Client } from "@vi/sdk";
 import { startTestServer, testS3Config, type TestServer } from "../helpers/server.js";
 import { createTestBucket } from "../helpers/s3-bucket.mjs";
-import { startS3TestServer } from "../services/s3.mjs";
+import { useS3TestServer } from "../helpers/own-s3.js";
 import { uniqueJpeg, writeLargeJpeg } from "../helpers/jpeg.mjs";
 
 /**
@@ -22,22 +22,7 @@ import { uniqueJpeg, writeLargeJpeg } from "../helpers/jpeg.mjs";
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const crcOf = (b: Buffer) => crc32c(b) | 0;
 
-let ownS3: Awaited<ReturnType<typeof startS3TestServer>> | undefined;
-
-beforeAll(async () => {
-  if (!process.env.VI_TEST_S3_ENDPOINT) {
-    ownS3 = await startS3TestServer();
-    process.env.VI_TEST_S3_ENDPOINT = ownS3.endpoint;
-    process.env.VI_TEST_S3_ACCESS_KEY_ID = ownS3.accessKeyId;
-    process.env.VI_TEST_S3_SECRET_ACCESS_KEY = ownS3.secretAccessKey;
-  }
-});
-afterAll(async () => {
-  if (ownS3) {
-    delete process.env.VI_TEST_S3_ENDPOINT;
-    await ownS3.stop();
-  }
-});
+useS3TestServer();
 
 /** A server on a fresh bucket; answers the bucket too, to look inside and to tamper. */
 async function startOnBucket(options: Partial<ServerConfig> = {}, multipartThreshold?: number) {

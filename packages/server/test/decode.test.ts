@@ -330,39 +330,34 @@ describe("limits", () => {
     }
   });
 
-  let big = "";
-  beforeAll(async () => {
-    // Noise compresses badly and decodes slowly: ~0.5 s of decoding at 3000x3000.
-    big = join(scratch, "noise.png");
+  /** A square PNG of gaussian noise: it compresses badly and decodes slowly. */
+  async function noisePng(name: string, side: number): Promise<string> {
+    const path = join(scratch, name);
     await sharp({
       create: {
-        width: 3000,
-        height: 3000,
+        width: side,
+        height: side,
         channels: 3,
         background: "#808080",
         noise: { type: "gaussian", mean: 128, sigma: 60 },
       },
     })
       .png({ compressionLevel: 1 })
-      .toFile(big);
+      .toFile(path);
+    return path;
+  }
+
+  let big = "";
+  beforeAll(async () => {
+    // ~0.5 s of decoding at 3000x3000.
+    big = await noisePng("noise.png", 3000);
   });
 
   it("a decode over timeoutMs rejects ETIMEOUT and the pool works after", async () => {
     // 25 megapixels of noise take over a second to decode here (still well over the limit on a
     // machine several times faster); a 160 px GIF takes a few ms, and stays under 250 ms on a
     // loaded machine, where a 25 ms limit failed it five times running (beside a CI run).
-    const huge = join(scratch, "noise-huge.png");
-    await sharp({
-      create: {
-        width: 5000,
-        height: 5000,
-        channels: 3,
-        background: "#808080",
-        noise: { type: "gaussian", mean: 128, sigma: 60 },
-      },
-    })
-      .png({ compressionLevel: 1 })
-      .toFile(huge);
+    const huge = await noisePng("noise-huge.png", 5000);
     const quick = createDecoderPool({ limits: { timeoutMs: 250 } });
     try {
       const error = await rejection(quick.decode(request(huge, "image/png")));
